@@ -1,0 +1,79 @@
+#include "cli.h"
+
+#include <iostream>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/log.h"
+#include "hawkeye/core/threads.h"
+#include "hawkeye/core/version.h"
+#include "hawkeye/model/runtime.h"
+
+namespace hawkeye::cli {
+
+void Context::prepare(bool torch) const {
+  log_setup(global.log_level, global.quiet);
+  if (torch) {
+    apply_threads(global.threads);
+    check_blas(true);
+  } else {
+    apply_base_threads(global.threads);
+  }
+}
+
+static void print_version(const GlobalOptions& g) {
+  const int threads = apply_threads(g.threads);
+  const BlasCheck blas = check_blas(false);
+  std::cout << "hawkeye " << version() << " (git " << git_revision() << ")\n"
+            << "libtorch " << torch_version() << "\n"
+            << "BLAS " << (blas.library.empty() ? "unknown" : blas.library) << " (" << static_cast<int>(blas.gflops)
+            << " GFLOP/s, 512x512 float32 matmul)\n"
+            << "threads " << threads << " (of " << available_cores() << " available cores)\n";
+}
+
+int run(int argc, const char* const* argv) {
+  Context ctx;
+  CLI::App app{"hawkeye: reasoning-style image quality assessment (Q-Hawkeye)", "hawkeye"};
+  app.set_help_all_flag("--help-all", "Print help for every subcommand");
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print version, git revision, libtorch version, BLAS and threads");
+  app.add_option("--threads", ctx.global.threads, "Threads for torch, BLAS and OpenCV (0 = all cores)")
+      ->check(CLI::Range(0, 4096));
+  app.add_option("--seed", ctx.global.seed, "Run seed (every item derives its own seed from it)");
+  app.add_option("--log-level", ctx.global.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}));
+  app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors on stderr");
+  for (const auto& entry : command_table()) entry.add(app, ctx);
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+
+  try {
+    app.parse(argc, argv);
+    if (show_version) {
+      print_version(ctx.global);
+      return kExitOk;
+    }
+    if (app.get_subcommands().empty()) {
+      std::cout << app.help();
+      return 2;
+    }
+    return ctx.exit_code;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << "hawkeye: error: " << e.what() << "\n";
+    return exit_status(e.code());
+  } catch (const std::bad_alloc&) {
+    std::cerr << "hawkeye: error: out of memory\n";
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "hawkeye: error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace hawkeye::cli

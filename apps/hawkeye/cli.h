@@ -1,0 +1,36 @@
+// The hawkeye command line: shared options, the command table, and helpers for commands.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace hawkeye::cli {
+
+struct GlobalOptions {
+  int threads = 0;            // 0 = all available cores
+  std::uint64_t seed = 0;
+  std::string log_level = "info";
+  bool quiet = false;
+};
+
+struct Context {
+  GlobalOptions global;
+  int exit_code = 0;
+  // Applies --threads/--log-level; called by every command before it works (cheap, idempotent).
+  void prepare(bool torch = true) const;
+};
+
+// Each subcommand lives in its own cmd_<name>.cpp and adds itself to the app through one function.
+using CommandAdder = void (*)(CLI::App& app, Context& ctx);
+struct CommandEntry {
+  const char* name;
+  CommandAdder add;
+};
+const std::vector<CommandEntry>& command_table();
+
+// Runs the CLI; returns the exit status (documented in docs/cli.md). Never throws.
+int run(int argc, const char* const* argv);
+
+}  // namespace hawkeye::cli

@@ -1,0 +1,15 @@
+// The one place where subcommands are registered. Add a line here when adding a cmd_<name>.cpp.
+#include "cli.h"
+
+namespace hawkeye::cli {
+
+void add_info_command(CLI::App&, Context&);
+
+const std::vector<CommandEntry>& command_table() {
+  static const std::vector<CommandEntry> table = {
+      {"info", add_info_command},
+  };
+  return table;
+}
+
+}  // namespace hawkeye::cli

@@ -1,0 +1,12 @@
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace hawkeye {
+const char* version();       // "0.1.0"
+const char* git_revision();  // short hash of the build's source tree, "-dirty" when modified, or "unknown"
+
+// Folder of hawkeye's data files (KADID label table, default model lookup, ...): $HAWKEYE_RESOURCE_DIR,
+// else the source tree's resources/ (build tree), else the installed share/hawkeye.
+std::filesystem::path resource_dir();
+}  // namespace hawkeye

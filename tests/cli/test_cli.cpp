@@ -1,0 +1,90 @@
+// Runs the built hawkeye binary: exit statuses, messages, no crashes on bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/image/io.h"
+#include "image_fixtures.h"
+#include "test_util.h"
+
+using namespace hawkeye;
+
+namespace {
+test::CommandResult hawkeye_cli(const std::string& args, bool merge_stderr = true) {
+  return test::run_command(std::string("'") + HAWKEYE_CLI + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null"));
+}
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+}  // namespace
+
+TEST(Cli, VersionPrintsEverythingAsked) {
+  const auto r = hawkeye_cli("--version --threads 1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("hawkeye 0."), std::string::npos);
+  EXPECT_NE(r.output.find("git "), std::string::npos);
+  EXPECT_NE(r.output.find("libtorch 1."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("BLAS "), std::string::npos);
+  EXPECT_NE(r.output.find("threads 1"), std::string::npos);
+}
+
+TEST(Cli, HelpAndUsageErrors) {
+  EXPECT_EQ(hawkeye_cli("--help").status, 0);
+  EXPECT_EQ(hawkeye_cli("info --help").status, 0);
+  EXPECT_EQ(hawkeye_cli("no-such-command").status, 2);
+  EXPECT_EQ(hawkeye_cli("info").status, 2);  // missing argument
+  EXPECT_EQ(hawkeye_cli("--log-level loud info x").status, 2);
+  EXPECT_EQ(hawkeye_cli("").status, 2);
+}
+
+TEST(Cli, InfoDescribesAnImage) {
+  test::TempDir dir;
+  Image img(30, 20, 3, 100);
+  save_image(dir.path() / "a.png", img);
+  auto r = hawkeye_cli("info --json " + q(dir.path() / "a.png"), false);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["format"], "png");
+  EXPECT_EQ(j["width"], 30);
+  EXPECT_EQ(j["height"], 20);
+  EXPECT_EQ(j["bit_depth"], 8);
+  write_file_atomic(dir.path() / "g16.png", test::make_png(5, 4, 0, 16));
+  r = hawkeye_cli("info --json " + q(dir.path() / "g16.png"), false);
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(r.output)["bit_depth"], 16);
+  EXPECT_EQ(nlohmann::json::parse(r.output)["stored_channels"], 1);
+  r = hawkeye_cli("info " + q(dir.path() / "a.png"));
+  EXPECT_NE(r.output.find("width: 30"), std::string::npos);
+}
+
+TEST(Cli, InfoBadInputMatrix) {
+  test::TempDir dir;
+  const Image img(64, 48, 3, 90);
+  const std::string jpeg = encode_image(img, "jpeg");
+  const std::string png = encode_image(img, "png");
+  write_file_atomic(dir.path() / "empty.png", "");
+  write_file_atomic(dir.path() / "random.png", std::string("\x13\x37\xbe\xef random bytes here", 22));
+  write_file_atomic(dir.path() / "trunc.jpg", jpeg.substr(0, jpeg.size() / 2));
+  write_file_atomic(dir.path() / "trunc.png", png.substr(0, png.size() - 20));
+  write_file_atomic(dir.path() / "huge.png", test::make_png_header_only(100000, 100000));
+  fs::create_directories(dir.path() / "folder");
+  struct Case {
+    std::string file;
+    ErrorCode code;
+    std::string words;
+  } cases[] = {
+      {"missing.png", ErrorCode::not_found, "no such file"},
+      {"folder", ErrorCode::invalid_argument, "directory"},
+      {"empty.png", ErrorCode::corrupt_data, "empty"},
+      {"random.png", ErrorCode::unsupported, "not an image"},
+      {"trunc.jpg", ErrorCode::corrupt_data, "truncated JPEG"},
+      {"trunc.png", ErrorCode::corrupt_data, "truncated PNG"},
+      {"huge.png", ErrorCode::limit_exceeded, "exceeds the limit"},
+  };
+  for (const auto& c : cases) {
+    const auto r = hawkeye_cli("info " + q(dir.path() / c.file));
+    EXPECT_FALSE(r.signaled) << c.file;
+    EXPECT_EQ(r.status, exit_status(c.code)) << c.file << ": " << r.output;
+    EXPECT_NE(r.output.find(c.words), std::string::npos) << c.file << ": " << r.output;
+  }
+}

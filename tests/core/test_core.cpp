@@ -1,0 +1,189 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "hawkeye/core/config.h"
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/core/random.h"
+#include "hawkeye/core/threads.h"
+#include "hawkeye/core/writers.h"
+#include "test_util.h"
+
+using namespace hawkeye;
+
+TEST(Error, CodesMapToDistinctExitStatuses) {
+  std::set<int> seen;
+  for (int c = 1; c <= static_cast<int>(ErrorCode::internal); ++c) {
+    const int s = exit_status(static_cast<ErrorCode>(c));
+    EXPECT_NE(s, 0);
+    EXPECT_TRUE(seen.insert(s).second) << "duplicate exit status " << s;
+    EXPECT_NE(error_code_name(static_cast<ErrorCode>(c)), "unknown");
+  }
+}
+
+TEST(Random, DerivedSeedsDependOnIdentityOnly) {
+  EXPECT_EQ(derive_seed(7, "kodim01.png|3|2"), derive_seed(7, "kodim01.png|3|2"));
+  EXPECT_NE(derive_seed(7, "kodim01.png|3|2"), derive_seed(7, "kodim01.png|3|3"));
+  EXPECT_NE(derive_seed(7, "a"), derive_seed(8, "a"));
+  EXPECT_NE(derive_seed(1, 2, 3), derive_seed(1, 3, 2));
+}
+
+TEST(Random, RngIsReproducibleAndUniform) {
+  Rng a(42), b(42);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(a(), b());
+  Rng r(1);
+  double sum = 0, sum2 = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    const double x = r.normal();
+    sum += x;
+    sum2 += x * x;
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.01);
+  EXPECT_NEAR(sum2 / n, 1.0, 0.01);
+  int counts[7] = {};
+  for (int i = 0; i < 70000; ++i) counts[r.below(7)]++;
+  for (int c : counts) EXPECT_NEAR(c, 10000, 400);
+}
+
+TEST(Random, StateRoundTrip) {
+  Rng a(3);
+  a();
+  Rng b(0);
+  b.set_state(a.state());
+  EXPECT_EQ(a(), b());
+}
+
+TEST(Threads, ResolvesZeroToAvailableCores) {
+  EXPECT_GE(available_cores(), 1);
+  EXPECT_EQ(resolve_thread_count(0), available_cores());
+  EXPECT_EQ(resolve_thread_count(3), 3);
+}
+
+TEST(Fs, AtomicWriteReplacesContent) {
+  test::TempDir dir;
+  const auto p = dir.path() / "a.txt";
+  write_file_atomic(p, "first");
+  write_file_atomic(p, "second");
+  EXPECT_EQ(read_file(p), "second");
+  // no temporary files left behind
+  int files = 0;
+  for (auto& e : fs::directory_iterator(dir.path())) (void)e, ++files;
+  EXPECT_EQ(files, 1);
+}
+
+TEST(Fs, AtomicWriteSurvivesFailureMidWrite) {
+  test::TempDir dir;
+  const auto p = dir.path() / "state.json";
+  write_file_atomic(p, "old content");
+  EXPECT_THROW(write_file_atomic(p,
+                                 [](std::ostream& out) {
+                                   out << std::string(1 << 20, 'x');  // more than the stream buffer
+                                   throw std::runtime_error("simulated crash");
+                                 }),
+               std::runtime_error);
+  EXPECT_EQ(read_file(p), "old content");
+  int files = 0;
+  for (auto& e : fs::directory_iterator(dir.path())) (void)e, ++files;
+  EXPECT_EQ(files, 1) << "temporary file not cleaned up";
+}
+
+TEST(Fs, ReadFileErrors) {
+  test::TempDir dir;
+  try {
+    read_file(dir.path() / "missing");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::not_found);
+  }
+  try {
+    read_file(dir.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+  }
+  write_file_atomic(dir.path() / "big", std::string(100, 'a'));
+  try {
+    read_file(dir.path() / "big", 10);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::limit_exceeded);
+  }
+}
+
+TEST(Fs, PublishDirectoryReplacesAtomically) {
+  test::TempDir dir;
+  const auto final_dir = dir.path() / "step-1";
+  fs::create_directories(dir.path() / "tmp1");
+  write_file_atomic(dir.path() / "tmp1" / "x", "1");
+  publish_directory(dir.path() / "tmp1", final_dir);
+  fs::create_directories(dir.path() / "tmp2");
+  write_file_atomic(dir.path() / "tmp2" / "x", "2");
+  publish_directory(dir.path() / "tmp2", final_dir);
+  EXPECT_EQ(read_file(final_dir / "x"), "2");
+  EXPECT_FALSE(fs::exists(dir.path() / "tmp2"));
+}
+
+TEST(Writers, JsonlWritesNullForNonFinite) {
+  std::ostringstream os;
+  JsonlWriter w(os);
+  ordered_json r;
+  r["path"] = "a.png";
+  r["score"] = std::nan("");
+  r["samples"] = {1.0, std::numeric_limits<double>::infinity()};
+  w.write(r);
+  EXPECT_EQ(os.str(), "{\"path\":\"a.png\",\"score\":null,\"samples\":[1.0,null]}\n");
+}
+
+TEST(Writers, CsvKeepsColumnOrderAndQuotes) {
+  std::ostringstream os;
+  CsvWriter w(os, {"path", "score", "reasoning"});
+  ordered_json r;
+  r["reasoning"] = "blurry, \"soft\"\nedges";
+  r["path"] = "a.png";
+  r["extra"] = 1;
+  r["score"] = std::nan("");
+  w.write(r);
+  EXPECT_EQ(os.str(), "path,score,reasoning\na.png,,\"blurry, \"\"soft\"\"\nedges\"\n");
+  const auto cells = csv_split("a,\"b,c\",\"d\"\"e\",");
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_EQ(cells[1], "b,c");
+  EXPECT_EQ(cells[2], "d\"e");
+  EXPECT_EQ(cells[3], "");
+  EXPECT_THROW(csv_split("a,\"b"), Error);
+}
+
+TEST(Config, TomlOverridesAndTypedErrors) {
+  Config c = Config::parse_toml("[train]\nlr = 5e-6\nsteps = 10\nname = \"x\"\n[rl]\nuado = true\n", "t.toml");
+  EXPECT_DOUBLE_EQ(c.get<double>("train.lr", 0), 5e-6);
+  EXPECT_EQ(c.get<int>("train.steps", 0), 10);
+  EXPECT_TRUE(c.get<bool>("rl.uado", false));
+  EXPECT_EQ(c.get<int>("train.missing", 3), 3);
+  c.apply_override("rl.uado=false");
+  c.apply_override("train.name=hello");
+  c.apply_override("new.nested.k=[1,2]");
+  EXPECT_FALSE(c.get<bool>("rl.uado", true));
+  EXPECT_EQ(c.get<std::string>("train.name", ""), "hello");
+  EXPECT_EQ(c.get<std::vector<int>>("new.nested.k", {}), (std::vector<int>{1, 2}));
+  try {
+    c.get<int>("train.name", 0);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.name"), std::string::npos);
+  }
+  EXPECT_THROW(c.require<int>("nope"), Error);
+  EXPECT_THROW(c.apply_override("novalue"), Error);
+  try {
+    Config::parse_toml("a = [1,\n", "bad.toml");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::parse);
+    EXPECT_NE(std::string(e.what()).find("bad.toml:"), std::string::npos);
+  }
+  // the resolved config round-trips through TOML
+  Config back = Config::parse_toml(c.to_toml());
+  EXPECT_EQ(back.root(), c.root());
+}

@@ -1,0 +1,206 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/core/random.h"
+#include "hawkeye/image/io.h"
+#include "image_fixtures.h"
+#include "test_util.h"
+
+using namespace hawkeye;
+
+namespace {
+
+Image gradient(int w, int h) {
+  Image img(w, h, 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      img.at(x, y, 0) = static_cast<std::uint8_t>(x * 255 / std::max(1, w - 1));
+      img.at(x, y, 1) = static_cast<std::uint8_t>(y * 255 / std::max(1, h - 1));
+      img.at(x, y, 2) = 77;
+    }
+  return img;
+}
+
+ErrorCode decode_error(const std::string& bytes, std::string* message = nullptr, const ImageLimits& lim = {}) {
+  try {
+    decode_image(bytes, lim, "x");
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << "decoding succeeded";
+  return ErrorCode::internal;
+}
+
+}  // namespace
+
+TEST(ImageIo, PngRoundTripIsExact) {
+  const Image img = gradient(37, 21);
+  EXPECT_EQ(decode_image(encode_image(img, "png")), img);
+  EXPECT_EQ(decode_image(encode_image(img, "bmp")), img);
+}
+
+TEST(ImageIo, JpegDecodesToRgbOfTheSameSize) {
+  const Image img = gradient(64, 48);
+  const Image back = decode_image(encode_image(img, "jpeg", 95));
+  ASSERT_EQ(back.width, 64);
+  ASSERT_EQ(back.height, 48);
+  ASSERT_EQ(back.channels, 3);
+  // red grows along x, green along y: channel order survived
+  EXPECT_LT(back.at(2, 24, 0), back.at(61, 24, 0));
+  EXPECT_LT(back.at(32, 2, 1), back.at(32, 45, 1));
+}
+
+TEST(ImageIo, ConvertsGreyAlphaSixteenBitAndPalette) {
+  for (int type : {0, 2, 3, 4, 6}) {
+    for (int depth : {8, 16}) {
+      if (type == 3 && depth == 16) continue;
+      const std::string png = test::make_png(9, 5, type, depth);
+      const ImageHeader h = probe_image(png);
+      EXPECT_EQ(h.bit_depth, depth);
+      const Image img = decode_image(png);
+      ASSERT_EQ(img.channels, 3) << "type " << type;
+      ASSERT_EQ(img.width, 9);
+      ASSERT_EQ(img.height, 5);
+      if (type == 0 || type == 4) {
+        EXPECT_EQ(img.at(3, 2, 0), (3 * 16 + 2 * 8) % 256);
+        EXPECT_EQ(img.at(3, 2, 0), img.at(3, 2, 2));
+      } else if (type == 2 || type == 6) {
+        EXPECT_EQ(img.at(3, 2, 0), (3 * 16 + 2 * 8) % 256) << "type " << type << " depth " << depth;
+        EXPECT_EQ(img.at(3, 2, 1), (3 * 16 + 2 * 8 + 40) % 256);
+      } else {
+        // palette index (x + y) % 4 -> red, green, blue, grey
+        EXPECT_EQ(img.at(0, 0, 0), 255);
+        EXPECT_EQ(img.at(1, 0, 1), 255);
+        EXPECT_EQ(img.at(2, 0, 2), 255);
+      }
+    }
+  }
+}
+
+TEST(ImageIo, AppliesExifOrientation) {
+  const Image img = gradient(40, 20);
+  const std::string jpeg = encode_image(img, "jpeg", 95);
+  EXPECT_EQ(probe_image(test::jpeg_with_orientation(jpeg, 6)).exif_orientation, 6);
+  const Image rotated = decode_image(test::jpeg_with_orientation(jpeg, 6));
+  EXPECT_EQ(rotated.width, 20);
+  EXPECT_EQ(rotated.height, 40);
+  // orientation 6 = rotate 90 degrees clockwise: the original's left column becomes the top row
+  EXPECT_LT(rotated.at(10, 1, 0), 40);
+  EXPECT_GT(rotated.at(10, 38, 0), 200);
+  const Image upright = decode_image(test::jpeg_with_orientation(jpeg, 1));
+  EXPECT_EQ(upright.width, 40);
+}
+
+TEST(ImageIo, RefusesHugeHeaderWithoutDecoding) {
+  const std::string png = test::make_png_header_only(100000, 100000);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string msg;
+  EXPECT_EQ(decode_error(png, &msg), ErrorCode::limit_exceeded);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 50.0);
+  EXPECT_NE(msg.find("100000x100000"), std::string::npos) << msg;
+  ImageLimits small;
+  small.max_pixels = 100;
+  EXPECT_EQ(decode_error(test::make_png(20, 20, 2), nullptr, small), ErrorCode::limit_exceeded);
+  ImageLimits tiny_file;
+  tiny_file.max_file_bytes = 10;
+  EXPECT_EQ(decode_error(test::make_png(20, 20, 2), nullptr, tiny_file), ErrorCode::limit_exceeded);
+}
+
+TEST(ImageIo, BadInputMatrix) {
+  const Image img = gradient(64, 48);
+  const std::string jpeg = encode_image(img, "jpeg", 90);
+  const std::string png = encode_image(img, "png");
+  const std::string bmp = encode_image(img, "bmp");
+  std::string msg;
+
+  EXPECT_EQ(decode_error("", &msg), ErrorCode::corrupt_data);
+  EXPECT_NE(msg.find("empty"), std::string::npos);
+
+  Rng rng(1);
+  std::string noise(4096, '\0');
+  for (auto& c : noise) c = static_cast<char>(rng() & 0xFF);
+  EXPECT_EQ(decode_error(noise, &msg), ErrorCode::unsupported);
+  EXPECT_EQ(decode_error("hello, I am a text file\n"), ErrorCode::unsupported);
+
+  EXPECT_EQ(decode_error(jpeg.substr(0, jpeg.size() / 2), &msg), ErrorCode::corrupt_data);
+  EXPECT_NE(msg.find("truncated JPEG"), std::string::npos) << msg;
+  EXPECT_EQ(decode_error(jpeg.substr(0, 40), &msg), ErrorCode::corrupt_data);
+  EXPECT_NE(msg.find("JPEG"), std::string::npos) << msg;
+
+  EXPECT_EQ(decode_error(png.substr(0, png.size() - 30), &msg), ErrorCode::corrupt_data);
+  EXPECT_NE(msg.find("truncated PNG"), std::string::npos) << msg;
+  EXPECT_EQ(decode_error(png.substr(0, 20), &msg), ErrorCode::corrupt_data);
+
+  EXPECT_EQ(decode_error(bmp.substr(0, bmp.size() / 2), &msg), ErrorCode::corrupt_data);
+  EXPECT_NE(msg.find("truncated BMP"), std::string::npos) << msg;
+
+  // PNG whose IDAT is garbage: the decoder fails, we report corrupt data
+  std::string bad_idat = test::make_png(8, 8, 2);
+  const auto idat = bad_idat.find("IDAT");
+  for (std::size_t i = idat + 4; i < idat + 40 && i < bad_idat.size(); ++i) bad_idat[i] = '\x55';
+  EXPECT_EQ(decode_error(bad_idat), ErrorCode::corrupt_data);
+
+  EXPECT_EQ(decode_error(std::string("GIF89a\x10\x00\x10\x00", 10) + std::string(50, '\0')), ErrorCode::unsupported);
+}
+
+TEST(ImageIo, FuzzedTruncationsNeverCrash) {
+  const Image img = gradient(32, 24);
+  for (const char* fmt : {"png", "jpeg", "bmp"}) {
+    const std::string full = encode_image(img, fmt, 80);
+    for (std::size_t n = 0; n < full.size(); n += 7) {
+      try {
+        decode_image(full.substr(0, n));
+      } catch (const Error&) {
+      }
+    }
+    Rng rng(9);
+    for (int trial = 0; trial < 200; ++trial) {
+      std::string mutated = full;
+      for (int k = 0; k < 4; ++k) mutated[rng.below(mutated.size())] = static_cast<char>(rng() & 0xFF);
+      try {
+        decode_image(mutated);
+      } catch (const Error&) {
+      }
+    }
+  }
+}
+
+TEST(ImageIo, LoadImageFileErrors) {
+  test::TempDir dir;
+  auto code_of = [](const fs::path& p) {
+    try {
+      load_image(p);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::internal;
+  };
+  EXPECT_EQ(code_of(dir.path() / "missing.png"), ErrorCode::not_found);
+  EXPECT_EQ(code_of(dir.path()), ErrorCode::invalid_argument);
+  write_file_atomic(dir.path() / "empty.png", "");
+  EXPECT_EQ(code_of(dir.path() / "empty.png"), ErrorCode::corrupt_data);
+  save_image(dir.path() / "ok.png", gradient(10, 10));
+  save_image(dir.path() / "ok.jpg", gradient(10, 10));
+  save_image(dir.path() / "ok.bmp", gradient(10, 10));
+  EXPECT_EQ(load_image(dir.path() / "ok.png"), gradient(10, 10));
+  EXPECT_EQ(load_image(dir.path() / "ok.jpg").width, 10);
+  EXPECT_EQ(load_image(dir.path() / "ok.bmp"), gradient(10, 10));
+  EXPECT_THROW(save_image(dir.path() / "x.xyz", gradient(2, 2)), Error);
+}
+
+TEST(ImageIo, LoadsTheSharedReferences) {
+  const auto kodak = test::shared_data() / "kodak" / "kodim01.png";
+  if (!fs::exists(kodak)) GTEST_SKIP() << "shared data not present";
+  const Image img = load_image(kodak);
+  EXPECT_EQ(img.width, 768);
+  EXPECT_EQ(img.height, 512);
+  const Image bmp = load_image(test::shared_data() / "tid2013_pyiqa_calibra" / "ref_dir" / "I03.bmp");
+  EXPECT_EQ(bmp.width, 512);
+  EXPECT_EQ(bmp.height, 384);
+}

@@ -1,0 +1,55 @@
+// Helpers shared by the test suites.
+#pragma once
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace hawkeye::test {
+
+// A fresh temporary directory, removed at the end of the scope.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("hawkeye-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::filesystem::path shared_data() { return HAWKEYE_SHARED_DATA; }
+inline std::filesystem::path source_dir() { return HAWKEYE_SOURCE_DIR; }
+
+struct CommandResult {
+  int status = -1;  // exit status, or -1 when the process died by a signal
+  bool signaled = false;
+  std::string output;  // stdout (stderr merged when requested)
+};
+
+// Runs a shell command and captures its stdout.
+inline CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = ::pclose(p);
+  if (WIFEXITED(st)) r.status = WEXITSTATUS(st);
+  else r.signaled = true;
+  return r;
+}
+
+}  // namespace hawkeye::test

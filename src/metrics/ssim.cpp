@@ -1,0 +1,178 @@
+// SSIM and MS-SSIM as the authors' MATLAB scripts compute them (ssim.m 2009 and msssim.m with
+// ssim_index_new.m): Gaussian 11x11 window sigma 1.5 applied with filter2(..., 'valid'), C1 = (0.01 L)^2,
+// C2 = (0.03 L)^2, L = 255, mean of the maps.
+#include <cmath>
+#include <opencv2/core.hpp>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/metrics/full_reference.h"
+#include "metrics/fr_metric.h"
+
+namespace hawkeye {
+
+namespace {
+
+constexpr int kWindow = 11;
+constexpr double kSigma = 1.5;
+constexpr double kC1 = (0.01 * 255) * (0.01 * 255);
+constexpr double kC2 = (0.03 * 255) * (0.03 * 255);
+constexpr int kScales = 5;
+constexpr double kMsWeights[kScales] = {0.0448, 0.2856, 0.3001, 0.2363, 0.1333};
+constexpr int kMsMinSide = kWindow << (kScales - 1);  // 176: msssim.m's check min(h, w) / 2^(level-1) >= 11
+
+const cv::Mat& window() {
+  static const cv::Mat w = detail::gaussian_kernel(kWindow, kSigma);
+  return w;
+}
+
+// What the SSIM map needs from the reference alone.
+struct RefStats {
+  cv::Mat img;  // the plane (CV_64F, full size)
+  cv::Mat mu;   // local mean, valid region
+  cv::Mat var;  // local variance, valid region
+};
+
+RefStats ref_stats(const cv::Mat& x) {
+  RefStats r;
+  r.img = x;
+  r.mu = detail::filter_valid(x, window());
+  r.var = detail::filter_valid(x.mul(x), window()) - r.mu.mul(r.mu);
+  return r;
+}
+
+struct SsimMeans {
+  double ssim = 0;  // mean of the SSIM map
+  double cs = 0;    // mean of the contrast-structure map
+};
+
+SsimMeans ssim_means(const RefStats& r, const cv::Mat& y) {
+  const cv::Mat mu2 = detail::filter_valid(y, window());
+  const cv::Mat yy = detail::filter_valid(y.mul(y), window());
+  const cv::Mat xy = detail::filter_valid(r.img.mul(y), window());
+  double sum_ssim = 0, sum_cs = 0;
+  for (int i = 0; i < mu2.rows; ++i) {
+    const double* m1 = r.mu.ptr<double>(i);
+    const double* v1 = r.var.ptr<double>(i);
+    const double* m2 = mu2.ptr<double>(i);
+    const double* e22 = yy.ptr<double>(i);
+    const double* e12 = xy.ptr<double>(i);
+    double row_ssim = 0, row_cs = 0;
+    for (int j = 0; j < mu2.cols; ++j) {
+      const double mu1_mu2 = m1[j] * m2[j];
+      const double mu2_sq = m2[j] * m2[j];
+      const double sigma2_sq = e22[j] - mu2_sq;
+      const double sigma12 = e12[j] - mu1_mu2;
+      const double cs = (2 * sigma12 + kC2) / (v1[j] + sigma2_sq + kC2);
+      row_cs += cs;
+      row_ssim += (2 * mu1_mu2 + kC1) / (m1[j] * m1[j] + mu2_sq + kC1) * cs;
+    }
+    sum_ssim += row_ssim;
+    sum_cs += row_cs;
+  }
+  const double n = static_cast<double>(mu2.rows) * mu2.cols;
+  return {sum_ssim / n, sum_cs / n};
+}
+
+int ssim_factor(const Image& img, const SsimOptions& o) {
+  if (!o.downsample) return 1;
+  return std::max(1, static_cast<int>(std::lround(std::min(img.width, img.height) / 256.0)));
+}
+
+std::vector<cv::Mat> ssim_planes(const Image& img, const SsimOptions& o) {
+  std::vector<cv::Mat> planes = detail::metric_planes(img, o.colour);
+  const int f = ssim_factor(img, o);
+  if (f > 1) {
+    for (cv::Mat& p : planes) p = detail::box_downsample(p, f, detail::BoxBorder::symmetric);
+  }
+  return planes;
+}
+
+void check_ssim_size(const Image& img, const SsimOptions& o, std::string_view role) {
+  const int f = ssim_factor(img, o);
+  const int h = (img.height + f - 1) / f, w = (img.width + f - 1) / f;
+  require(h >= kWindow && w >= kWindow, ErrorCode::invalid_argument,
+          "ssim: " + std::string(role) + " image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+              (f > 1 ? " (" + std::to_string(w) + "x" + std::to_string(h) + " after downsampling by " + std::to_string(f) + ")" : "") +
+              "; SSIM needs at least 11x11 pixels (its Gaussian window)");
+}
+
+double mean_over(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / static_cast<double>(v.size());
+}
+
+std::vector<cv::Mat> pyramid(cv::Mat plane) {
+  std::vector<cv::Mat> levels;
+  for (int l = 0; l < kScales; ++l) {
+    levels.push_back(plane);
+    if (l + 1 < kScales) plane = detail::box_downsample(plane, 2, detail::BoxBorder::symmetric);
+  }
+  return levels;
+}
+
+double ms_ssim_of(const std::vector<RefStats>& ref, const cv::Mat& plane) {
+  const std::vector<cv::Mat> levels = pyramid(plane);
+  double score = 1;
+  for (int l = 0; l < kScales; ++l) {
+    const SsimMeans m = ssim_means(ref[l], levels[l]);
+    // msssim.m 'product': mcs(1..4)^w * mssim(5)^w5. A negative mean raised to a fractional power is
+    // complex in MATLAB; it only happens for anti-correlated images.
+    const double term = l + 1 < kScales ? m.cs : m.ssim;
+    require(term >= 0, ErrorCode::numerical,
+            "ms_ssim: the " + std::string(l + 1 < kScales ? "contrast-structure" : "SSIM") + " mean at scale " +
+                std::to_string(l + 1) + " is negative (" + std::to_string(term) +
+                "): the images are anti-correlated and MS-SSIM's product of powers is undefined");
+    score *= std::pow(term, kMsWeights[l]);
+  }
+  return score;
+}
+
+}  // namespace
+
+template <>
+struct detail::FrHooks<SsimOptions> {
+  static constexpr const char* name = "ssim";
+  using Cache = std::vector<RefStats>;  // per plane
+  static void check(const Image& img, const SsimOptions& o, std::string_view role) { check_ssim_size(img, o, role); }
+  static Cache prepare(const Image& ref, const SsimOptions& o) {
+    Cache planes;
+    for (const cv::Mat& p : ssim_planes(ref, o)) planes.push_back(ref_stats(p));
+    return planes;
+  }
+  static double score(const Cache& ref, const Image& dist, const SsimOptions& o) {
+    const std::vector<cv::Mat> planes = ssim_planes(dist, o);
+    std::vector<double> scores;
+    for (std::size_t c = 0; c < planes.size(); ++c) scores.push_back(ssim_means(ref[c], planes[c]).ssim);
+    return mean_over(scores);
+  }
+};
+
+template <>
+struct detail::FrHooks<MsSsimOptions> {
+  static constexpr const char* name = "ms_ssim";
+  using Cache = std::vector<std::vector<RefStats>>;  // [plane][scale]
+  static void check(const Image& img, const MsSsimOptions&, std::string_view role) {
+    detail::check_image(name, role, img, kMsMinSide, kMsMinSide);
+  }
+  static Cache prepare(const Image& ref, const MsSsimOptions& o) {
+    Cache planes;
+    for (const cv::Mat& p : detail::metric_planes(ref, o.colour)) {
+      std::vector<RefStats> scales;
+      for (const cv::Mat& level : pyramid(p)) scales.push_back(ref_stats(level));
+      planes.push_back(std::move(scales));
+    }
+    return planes;
+  }
+  static double score(const Cache& ref, const Image& dist, const MsSsimOptions& o) {
+    const std::vector<cv::Mat> planes = detail::metric_planes(dist, o.colour);
+    std::vector<double> scores;
+    for (std::size_t c = 0; c < planes.size(); ++c) scores.push_back(ms_ssim_of(ref[c], planes[c]));
+    return mean_over(scores);
+  }
+};
+
+template class FullReferenceMetric<SsimOptions>;
+template class FullReferenceMetric<MsSsimOptions>;
+
+}  // namespace hawkeye

@@ -1,0 +1,55 @@
+// Generation: batched over images x rollouts, with the KV cache, greedy or sampled (temperature, top-k,
+// top-p). Every sequence has its own random stream seeded from (request seed, sample index), so a
+// sequence's tokens do not depend on which other sequences share its batch.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hawkeye/model/policy.h"
+
+namespace hawkeye::model {
+
+struct SamplingParams {
+  bool greedy = false;           // argmax decoding (temperature, top-k, top-p ignored)
+  double temperature = 1.0;
+  std::int64_t top_k = 50;       // 0 = no top-k cut
+  double top_p = 1.0;            // 1 = no nucleus cut
+  std::int64_t max_new_tokens = 64;
+  std::vector<std::int64_t> stop_ids;  // generation of a row ends after any of these (included in tokens)
+};
+
+struct GenerationRequest {
+  std::vector<std::int64_t> prompt;  // prompt ids with image placeholders
+  std::int64_t image = -1;           // index into the VisualEmbeds given to generate()
+  std::int64_t num_samples = 1;      // K rollouts of this prompt (prompt prefilled once, cache expanded)
+  std::uint64_t seed = 0;
+};
+
+struct GeneratedSequence {
+  std::int64_t request = 0;
+  std::int64_t sample = 0;
+  std::vector<std::int64_t> tokens;  // generated ids, stop token included when one ended the row
+  std::vector<float> logprobs;       // log pi(token) under the policy's full distribution (temperature 1)
+  std::string finish_reason;         // "stop" or "length"
+  std::string text;                  // filled when a detokenizer is given
+};
+
+struct GenerationStats {
+  double prefill_seconds = 0, decode_seconds = 0, sample_seconds = 0;
+  std::int64_t generated_tokens = 0, steps = 0;
+};
+
+using Detokenizer = std::function<std::string(const std::vector<std::int64_t>&)>;
+
+// Runs without autograd. Output: one sequence per (request, sample), in request order then sample order.
+std::vector<GeneratedSequence> generate(Policy& policy, const VisualEmbeds& visuals,
+                                        const std::vector<GenerationRequest>& requests, const SamplingParams& sampling,
+                                        const Detokenizer& detokenize = nullptr, GenerationStats* stats = nullptr);
+
+// Picks a token from one row of logits with the row's own generator; returns the token id. Exposed for tests.
+std::int64_t sample_token(const float* logits, std::int64_t vocab, const SamplingParams& sampling,
+                          std::uint64_t* rng_state);
+
+}  // namespace hawkeye::model

@@ -1,0 +1,75 @@
+// hawkeye-tiny: hawkeye's own small vision-language policy for CPU.
+//
+// Vision: IQA depends on fine detail (noise, blur, JPEG blocking, banding) that naive downscaling destroys,
+// so the encoder sees the image at native resolution: a lossless 2x2 pixel-unshuffle (3 -> 12 channels at
+// half resolution), a 3x3 convolution stem, then stages of [stride-2 3x3 conv, residual 3x3 conv] with
+// GELU, and finally pooling to a fixed grid of visual tokens (default 6x8 = 48) with the mean and the
+// standard deviation of every channel inside each cell (local statistics are what distortions change),
+// a two-layer projector into the language model's width and a learned position embedding per cell.
+// Language: the Qwen2-style decoder of decoder.h over hawkeye's byte-level tokenizer, 1-D rotary positions.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include "hawkeye/model/policy.h"
+
+namespace hawkeye::model {
+
+struct TinyVisionConfig {
+  std::int64_t stem_channels = 16;
+  std::vector<std::int64_t> stage_channels{32, 64, 128};
+  std::int64_t grid_h = 6, grid_w = 8;
+  bool std_pool = true;
+  std::int64_t max_pixels = 786432;  // larger images are downscaled (area) to at most this many pixels
+  std::int64_t min_side = 32;        // smaller images are upscaled
+  std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
+  std::array<double, 3> std{0.26862954, 0.26130258, 0.27577711};
+  static TinyVisionConfig from_json(const nlohmann::json& j, const std::string& source);
+  nlohmann::json to_json() const;
+};
+
+struct TinyConfig {
+  TinyVisionConfig vision;
+  DecoderConfig text;
+  std::int64_t image_token_id = -1;
+  static TinyConfig from_json(const nlohmann::json& j, const std::string& source);
+  nlohmann::json to_json() const;  // config.json content ("architecture": "hawkeye-tiny")
+};
+
+struct TinyVisionImpl : torch::nn::Module {
+  TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim);
+  // pixels [N, 3, H, W] (normalised, H and W even) -> [N, grid_h*grid_w, out_dim]
+  torch::Tensor forward(const torch::Tensor& pixels);
+  TinyVisionConfig config;
+  torch::nn::Conv2d stem{nullptr};
+  torch::nn::ModuleList down, refine;
+  torch::nn::Linear proj1{nullptr}, proj2{nullptr};
+  torch::Tensor pos_embed;
+};
+TORCH_MODULE(TinyVision);
+
+class TinyVlm : public Policy {
+ public:
+  explicit TinyVlm(const TinyConfig& c);
+  std::string architecture() const override { return "hawkeye-tiny"; }
+  std::int64_t image_token_id() const override { return config_.image_token_id; }
+  Grid visual_grid(int width, int height) const override;
+  VisionInput preprocess(const std::vector<const Image*>& images) const override;
+  VisualEmbeds encode_images(const VisionInput& input) override;
+  Decoder& decoder() override { return *decoder_; }
+  torch::Tensor prompt_positions(const std::vector<std::int64_t>& tokens, const Grid* grid,
+                                 std::int64_t* next) const override;
+  double vision_macs(int width, int height) const override;
+  const TinyConfig& config() const { return config_; }
+  TinyVision& vision() { return vision_; }
+
+  // Converts one RGB image to the encoder's input [3, H, W] (resized within the pixel limits, even sides,
+  // normalised). Public for the trainer's augmentation (crops are taken before this call).
+  torch::Tensor image_to_tensor(const Image& image) const;
+
+ private:
+  TinyConfig config_;
+  TinyVision vision_{nullptr};
+  std::shared_ptr<Decoder> decoder_;
+};
+
+}  // namespace hawkeye::model

@@ -1,0 +1,169 @@
+#include "hawkeye/model/generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/random.h"
+
+namespace hawkeye::model {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// A small counter-based generator per row: reproducible and independent of other rows.
+double next_uniform(std::uint64_t* state) {
+  *state += 0x9e3779b97f4a7c15ULL;
+  const std::uint64_t x = splitmix64(*state);
+  return static_cast<double>(x >> 11) * 0x1.0p-53;
+}
+
+}  // namespace
+
+std::int64_t sample_token(const float* logits, std::int64_t vocab, const SamplingParams& s, std::uint64_t* rng_state) {
+  if (s.greedy) return std::max_element(logits, logits + vocab) - logits;
+  const double temp = s.temperature > 0 ? s.temperature : 1.0;
+  // Candidates sorted by logit (descending), cut to top-k.
+  std::vector<std::int64_t> idx(vocab);
+  std::iota(idx.begin(), idx.end(), 0);
+  const std::int64_t k = (s.top_k > 0 && s.top_k < vocab) ? s.top_k : vocab;
+  auto by_logit = [&](std::int64_t a, std::int64_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), by_logit);
+  idx.resize(k);
+  const double top = logits[idx[0]];
+  std::vector<double> p(k);
+  double sum = 0;
+  for (std::int64_t i = 0; i < k; ++i) {
+    p[i] = std::isfinite(logits[idx[i]]) ? std::exp((logits[idx[i]] - top) / temp) : 0.0;
+    sum += p[i];
+  }
+  std::int64_t n = k;
+  if (s.top_p < 1.0) {
+    // Smallest prefix whose mass reaches top_p (always at least one token).
+    double acc = 0;
+    for (std::int64_t i = 0; i < k; ++i) {
+      acc += p[i] / sum;
+      if (acc >= s.top_p) {
+        n = i + 1;
+        break;
+      }
+    }
+    sum = std::accumulate(p.begin(), p.begin() + n, 0.0);
+  }
+  const double u = next_uniform(rng_state) * sum;
+  double acc = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    acc += p[i];
+    if (u < acc) return idx[i];
+  }
+  return idx[n - 1];
+}
+
+std::vector<GeneratedSequence> generate(Policy& policy, const VisualEmbeds& visuals,
+                                        const std::vector<GenerationRequest>& requests, const SamplingParams& sampling,
+                                        const Detokenizer& detokenize, GenerationStats* stats) {
+  torch::NoGradGuard no_grad;
+  std::vector<GeneratedSequence> out;
+  if (requests.empty()) return out;
+  if (sampling.max_new_tokens <= 0) throw Error(ErrorCode::invalid_argument, "max_new_tokens must be positive");
+  GenerationStats local;
+  GenerationStats& st = stats ? *stats : local;
+
+  PromptBatch prompts;
+  std::vector<std::int64_t> repeats;
+  for (const auto& r : requests) {
+    if (r.num_samples <= 0) throw Error(ErrorCode::invalid_argument, "num_samples must be positive");
+    prompts.tokens.push_back(r.prompt);
+    prompts.image.push_back(r.image);
+    repeats.push_back(r.num_samples);
+  }
+  auto t0 = Clock::now();
+  KVCache cache;
+  auto logits = policy.prefill(prompts, visuals, cache, sampling.max_new_tokens);
+  // Expand every request to its K samples: the prompt was computed once.
+  const bool uniform = std::all_of(repeats.begin(), repeats.end(), [&](auto k) { return k == repeats[0]; });
+  if (uniform && repeats[0] > 1) {
+    cache = cache.expand(repeats[0]);
+    logits = logits.repeat_interleave(repeats[0], 0);
+  } else if (!uniform) {
+    std::vector<std::int64_t> rows;
+    for (std::size_t r = 0; r < repeats.size(); ++r) rows.insert(rows.end(), repeats[r], static_cast<std::int64_t>(r));
+    const auto index = torch::tensor(rows, torch::kInt64);
+    cache = cache.select(index);
+    logits = logits.index_select(0, index.to(logits.device()));
+  }
+  st.prefill_seconds += since(t0);
+
+  const auto B = logits.size(0);
+  const auto V = logits.size(1);
+  out.resize(B);
+  std::vector<std::uint64_t> rng(B);
+  {
+    std::int64_t row = 0;
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      for (std::int64_t k = 0; k < requests[r].num_samples; ++k, ++row) {
+        out[row].request = static_cast<std::int64_t>(r);
+        out[row].sample = k;
+        rng[row] = derive_seed(requests[r].seed, static_cast<std::uint64_t>(k), 0x67656e);
+      }
+    }
+  }
+  std::vector<char> done(B, 0);
+  std::int64_t remaining = B;
+  std::vector<std::int64_t> next(B, 0);
+  for (std::int64_t step = 0; step < sampling.max_new_tokens && remaining > 0; ++step) {
+    auto ts = Clock::now();
+    // One transfer per step. On an accelerator only the top-k candidates travel (all sampling needs).
+    const auto lf = logits.to(torch::kFloat32);
+    const auto lse = torch::logsumexp(lf, -1).to(torch::kCPU);
+    torch::Tensor host, host_ids;
+    std::int64_t width = V;
+    const std::int64_t cut = sampling.greedy ? 1 : (sampling.top_k > 0 && sampling.top_k < V ? sampling.top_k : 0);
+    if (!lf.device().is_cpu() && cut > 0) {
+      auto [vals, ids] = lf.topk(cut, -1);
+      host = vals.to(torch::kCPU).contiguous();
+      host_ids = ids.to(torch::kCPU).contiguous();
+      width = cut;
+    } else {
+      host = lf.to(torch::kCPU).contiguous();
+    }
+    const float* lp = host.data_ptr<float>();
+    const std::int64_t* idp = host_ids.defined() ? host_ids.data_ptr<std::int64_t>() : nullptr;
+    const float* lsep = lse.data_ptr<float>();
+    for (std::int64_t b = 0; b < B; ++b) {
+      if (done[b]) {
+        next[b] = out[b].tokens.empty() ? 0 : out[b].tokens.back();
+        continue;
+      }
+      const float* row = lp + b * width;
+      const std::int64_t pick = sample_token(row, width, sampling, &rng[b]);
+      const std::int64_t tok = idp ? idp[b * width + pick] : pick;
+      out[b].tokens.push_back(tok);
+      out[b].logprobs.push_back(row[pick] - lsep[b]);
+      next[b] = tok;
+      ++st.generated_tokens;
+      if (std::find(sampling.stop_ids.begin(), sampling.stop_ids.end(), tok) != sampling.stop_ids.end()) {
+        done[b] = 1;
+        out[b].finish_reason = "stop";
+        --remaining;
+      }
+    }
+    st.sample_seconds += since(ts);
+    if (remaining == 0 || step + 1 == sampling.max_new_tokens) break;
+    auto td = Clock::now();
+    logits = policy.decode_step(cache, torch::tensor(next, torch::kInt64));
+    st.decode_seconds += since(td);
+    ++st.steps;
+  }
+  for (auto& s : out) {
+    if (s.finish_reason.empty()) s.finish_reason = "length";
+    if (detokenize) s.text = detokenize(s.tokens);
+  }
+  return out;
+}
+
+}  // namespace hawkeye::model

@@ -1,0 +1,225 @@
+#include "hawkeye/model/tiny_vlm.h"
+
+#include <cmath>
+#include <map>
+#include <opencv2/imgproc.hpp>
+
+#include "hawkeye/core/error.h"
+#include "image/cv_bridge.h"
+
+namespace hawkeye::model {
+
+namespace {
+
+std::int64_t int_field(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (!it->is_number_integer()) throw Error(ErrorCode::model, source + ": vision_config." + key + " must be an integer");
+  return it->get<std::int64_t>();
+}
+
+}  // namespace
+
+TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  TinyVisionConfig c;
+  if (!j.is_object()) throw Error(ErrorCode::model, source + ": vision_config must be an object");
+  c.stem_channels = int_field(j, "stem_channels", c.stem_channels, source);
+  if (j.contains("stage_channels")) {
+    if (!j["stage_channels"].is_array() || j["stage_channels"].empty()) {
+      throw Error(ErrorCode::model, source + ": vision_config.stage_channels must be a non-empty array");
+    }
+    c.stage_channels.clear();
+    for (const auto& v : j["stage_channels"]) {
+      if (!v.is_number_integer() || v.get<std::int64_t>() <= 0 || v.get<std::int64_t>() > 4096) {
+        throw Error(ErrorCode::model, source + ": vision_config.stage_channels entries must be integers in 1..4096");
+      }
+      c.stage_channels.push_back(v.get<std::int64_t>());
+    }
+  }
+  if (j.contains("grid")) {
+    const auto& g = j["grid"];
+    if (!g.is_array() || g.size() != 2 || !g[0].is_number_integer() || !g[1].is_number_integer()) {
+      throw Error(ErrorCode::model, source + ": vision_config.grid must be [rows, cols]");
+    }
+    c.grid_h = g[0].get<std::int64_t>();
+    c.grid_w = g[1].get<std::int64_t>();
+  }
+  if (j.contains("std_pool")) c.std_pool = j["std_pool"].get<bool>();
+  c.max_pixels = int_field(j, "max_pixels", c.max_pixels, source);
+  c.min_side = int_field(j, "min_side", c.min_side, source);
+  for (const char* key : {"image_mean", "image_std"}) {
+    if (!j.contains(key)) continue;
+    const auto& a = j[key];
+    if (!a.is_array() || a.size() != 3) throw Error(ErrorCode::model, source + ": vision_config." + key + " must hold 3 numbers");
+    auto& dst = std::string(key) == "image_mean" ? c.mean : c.std;
+    for (int i = 0; i < 3; ++i) dst[i] = a[i].get<double>();
+  }
+  if (c.stem_channels <= 0 || c.stem_channels > 4096) throw Error(ErrorCode::model, source + ": vision_config.stem_channels out of range");
+  if (c.grid_h <= 0 || c.grid_w <= 0 || c.grid_h * c.grid_w > 4096) throw Error(ErrorCode::model, source + ": vision_config.grid out of range");
+  if (c.max_pixels < 1024 || c.min_side < 16) throw Error(ErrorCode::model, source + ": vision_config pixel limits out of range");
+  for (double s : c.std)
+    if (!(s > 0)) throw Error(ErrorCode::model, source + ": vision_config.image_std must be positive");
+  return c;
+}
+
+nlohmann::json TinyVisionConfig::to_json() const {
+  return {{"stem_channels", stem_channels}, {"stage_channels", stage_channels}, {"grid", {grid_h, grid_w}},
+          {"std_pool", std_pool},           {"max_pixels", max_pixels},         {"min_side", min_side},
+          {"image_mean", mean},             {"image_std", std}};
+}
+
+TinyConfig TinyConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  TinyConfig c;
+  if (!j.contains("vision_config")) throw Error(ErrorCode::model, source + ": missing 'vision_config'");
+  if (!j.contains("text_config")) throw Error(ErrorCode::model, source + ": missing 'text_config'");
+  c.vision = TinyVisionConfig::from_json(j["vision_config"], source);
+  c.text = DecoderConfig::from_json(j["text_config"], source + " text_config");
+  if (!j.contains("image_token_id") || !j["image_token_id"].is_number_integer()) {
+    throw Error(ErrorCode::model, source + ": missing integer 'image_token_id'");
+  }
+  c.image_token_id = j["image_token_id"].get<std::int64_t>();
+  if (c.image_token_id < 0 || c.image_token_id >= c.text.vocab_size) {
+    throw Error(ErrorCode::model, source + ": image_token_id is outside the vocabulary");
+  }
+  return c;
+}
+
+nlohmann::json TinyConfig::to_json() const {
+  return {{"architecture", "hawkeye-tiny"},
+          {"model_type", "hawkeye_tiny"},
+          {"image_token_id", image_token_id},
+          {"vision_config", vision.to_json()},
+          {"text_config", text.to_json()}};
+}
+
+TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) : config(c) {
+  namespace nn = torch::nn;
+  stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(12, c.stem_channels, 3).padding(1)));
+  down = register_module("down", nn::ModuleList());
+  refine = register_module("refine", nn::ModuleList());
+  std::int64_t ch = c.stem_channels;
+  for (auto out : c.stage_channels) {
+    down->push_back(nn::Conv2d(nn::Conv2dOptions(ch, out, 3).stride(2).padding(1)));
+    refine->push_back(nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1)));
+    ch = out;
+  }
+  const std::int64_t pooled = c.std_pool ? 2 * ch : ch;
+  proj1 = register_module("proj1", nn::Linear(pooled, out_dim));
+  proj2 = register_module("proj2", nn::Linear(out_dim, out_dim));
+  pos_embed = register_parameter("pos_embed", torch::randn({c.grid_h * c.grid_w, out_dim}) * 0.02);
+}
+
+torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
+  namespace F = torch::nn::functional;
+  auto x = torch::pixel_unshuffle(pixels, 2);
+  x = torch::gelu(stem->forward(x));
+  for (std::size_t i = 0; i < down->size(); ++i) {
+    x = torch::gelu(down[i]->as<torch::nn::Conv2dImpl>()->forward(x));
+    x = x + torch::gelu(refine[i]->as<torch::nn::Conv2dImpl>()->forward(x));
+  }
+  const auto grid = F::AdaptiveAvgPool2dFuncOptions({config.grid_h, config.grid_w});
+  auto mean = F::adaptive_avg_pool2d(x, grid);
+  torch::Tensor feats = mean;
+  if (config.std_pool) {
+    const auto sq = F::adaptive_avg_pool2d(x * x, grid);
+    feats = torch::cat({mean, torch::sqrt((sq - mean * mean).clamp_min(1e-6))}, 1);
+  }
+  feats = feats.flatten(2).transpose(1, 2);  // [N, cells, C]
+  return proj2->forward(torch::gelu(proj1->forward(feats))) + pos_embed;
+}
+
+TinyVlm::TinyVlm(const TinyConfig& c) : config_(c) {
+  config_.text.validate("hawkeye-tiny text_config");
+  vision_ = register_module("visual", TinyVision(c.vision, c.text.hidden_size));
+  decoder_ = register_module("lm", std::make_shared<Decoder>(c.text));
+}
+
+Grid TinyVlm::visual_grid(int, int) const { return {1, config_.vision.grid_h, config_.vision.grid_w}; }
+
+torch::Tensor TinyVlm::image_to_tensor(const Image& image) const {
+  if (image.empty() || image.channels != 3) throw Error(ErrorCode::invalid_argument, "hawkeye-tiny needs an RGB image");
+  cv::Mat m = as_mat(image);
+  cv::Mat resized;
+  int w = image.width, h = image.height;
+  const double pixels = static_cast<double>(w) * h;
+  if (pixels > static_cast<double>(config_.vision.max_pixels)) {
+    const double s = std::sqrt(config_.vision.max_pixels / pixels);
+    w = std::max(2, static_cast<int>(w * s));
+    h = std::max(2, static_cast<int>(h * s));
+    cv::resize(m, resized, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    m = resized;
+  }
+  if (std::min(w, h) < config_.vision.min_side) {
+    const double s = static_cast<double>(config_.vision.min_side) / std::min(w, h);
+    w = std::max<int>(config_.vision.min_side, static_cast<int>(std::ceil(w * s)));
+    h = std::max<int>(config_.vision.min_side, static_cast<int>(std::ceil(h * s)));
+    cv::resize(m, resized, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
+    m = resized;
+  }
+  // Even sides for the 2x2 unshuffle: drop the last column/row when odd.
+  m = m(cv::Rect(0, 0, w & ~1, h & ~1));
+  cv::Mat contiguous = m.isContinuous() ? m : m.clone();
+  auto t = torch::from_blob(contiguous.data, {contiguous.rows, contiguous.cols, 3}, torch::kUInt8)
+               .permute({2, 0, 1})
+               .to(torch::kFloat32)
+               .div_(255.0);
+  const auto mean = torch::tensor({config_.vision.mean[0], config_.vision.mean[1], config_.vision.mean[2]}, torch::kFloat32).view({3, 1, 1});
+  const auto stdv = torch::tensor({config_.vision.std[0], config_.vision.std[1], config_.vision.std[2]}, torch::kFloat32).view({3, 1, 1});
+  return ((t - mean) / stdv).contiguous();
+}
+
+VisionInput TinyVlm::preprocess(const std::vector<const Image*>& images) const {
+  VisionInput in;
+  for (const Image* img : images) {
+    in.pixels.push_back(image_to_tensor(*img));
+    in.grid.push_back(visual_grid(img->width, img->height));
+  }
+  return in;
+}
+
+VisualEmbeds TinyVlm::encode_images(const VisionInput& input) {
+  VisualEmbeds out;
+  const auto n = static_cast<std::int64_t>(input.pixels.size());
+  const std::int64_t per = config_.vision.grid_h * config_.vision.grid_w;
+  std::vector<torch::Tensor> embeds(n);
+  // Images of one size go through the encoder together.
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> groups;
+  for (std::int64_t i = 0; i < n; ++i) groups[{input.pixels[i].size(1), input.pixels[i].size(2)}].push_back(i);
+  const auto dev = device();
+  for (const auto& [size, idx] : groups) {
+    std::vector<torch::Tensor> batch;
+    for (auto i : idx) batch.push_back(input.pixels[i]);
+    const auto enc = vision_->forward(torch::stack(batch).to(dev));  // [g, per, D]
+    for (std::size_t k = 0; k < idx.size(); ++k) embeds[idx[k]] = enc[static_cast<std::int64_t>(k)];
+  }
+  out.embeds = n > 0 ? torch::cat(embeds, 0) : torch::zeros({0, config_.text.hidden_size});
+  out.offsets.resize(n + 1);
+  for (std::int64_t i = 0; i <= n; ++i) out.offsets[i] = i * per;
+  out.grid = input.grid;
+  return out;
+}
+
+torch::Tensor TinyVlm::prompt_positions(const std::vector<std::int64_t>& tokens, const Grid*, std::int64_t* next) const {
+  const auto L = static_cast<std::int64_t>(tokens.size());
+  *next = L;
+  return torch::arange(L, torch::kInt64);
+}
+
+double TinyVlm::vision_macs(int width, int height) const {
+  const auto& c = config_.vision;
+  double h = (height & ~1) / 2.0, w = (width & ~1) / 2.0;
+  double macs = h * w * 12 * 9 * c.stem_channels;
+  std::int64_t ch = c.stem_channels;
+  for (auto out : c.stage_channels) {
+    h = std::ceil(h / 2);
+    w = std::ceil(w / 2);
+    macs += h * w * ch * 9 * out + h * w * out * 9 * out;
+    ch = out;
+  }
+  const double cells = static_cast<double>(c.grid_h * c.grid_w);
+  const double D = static_cast<double>(config_.text.hidden_size);
+  macs += cells * ((c.std_pool ? 2 : 1) * ch * D + D * D);
+  return macs;
+}
+
+}  // namespace hawkeye::model

@@ -1,0 +1,124 @@
+#include "hawkeye/model/weights.h"
+
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "hawkeye/core/error.h"
+
+namespace hawkeye::model {
+
+torch::ScalarType to_torch_dtype(StDtype d) {
+  switch (d) {
+    case StDtype::F64: return torch::kFloat64;
+    case StDtype::F32: return torch::kFloat32;
+    case StDtype::F16: return torch::kFloat16;
+    case StDtype::BF16: return torch::kBFloat16;
+    case StDtype::I64: return torch::kInt64;
+    case StDtype::I32: return torch::kInt32;
+    case StDtype::I16: return torch::kInt16;
+    case StDtype::I8: return torch::kInt8;
+    case StDtype::U8: return torch::kUInt8;
+    case StDtype::BOOL: return torch::kBool;
+  }
+  return torch::kFloat32;
+}
+
+StDtype to_st_dtype(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat64: return StDtype::F64;
+    case torch::kFloat32: return StDtype::F32;
+    case torch::kFloat16: return StDtype::F16;
+    case torch::kBFloat16: return StDtype::BF16;
+    case torch::kInt64: return StDtype::I64;
+    case torch::kInt32: return StDtype::I32;
+    case torch::kInt16: return StDtype::I16;
+    case torch::kInt8: return StDtype::I8;
+    case torch::kUInt8: return StDtype::U8;
+    case torch::kBool: return StDtype::BOOL;
+    default: throw Error(ErrorCode::unsupported, std::string("no safetensors dtype for ") + c10::toString(t));
+  }
+}
+
+torch::Tensor tensor_from_entry(const SafetensorsSet::Entry& e, torch::ScalarType dtype) {
+  const auto& info = *e.info;
+  // The mapping is not necessarily aligned for the element type: copy bytes into an owned tensor first.
+  auto raw = torch::empty(info.shape, torch::TensorOptions().dtype(to_torch_dtype(info.dtype)));
+  const std::uint64_t nbytes = info.end - info.begin;
+  if (static_cast<std::uint64_t>(raw.nbytes()) != nbytes) {
+    throw Error(ErrorCode::corrupt_data, "tensor '" + info.name + "': byte size does not match its shape");
+  }
+  if (nbytes) std::memcpy(raw.data_ptr(), e.data(), nbytes);
+  return raw.scalar_type() == dtype ? raw : raw.to(dtype);
+}
+
+namespace {
+
+std::string shape_text(c10::IntArrayRef s) {
+  std::ostringstream os;
+  os << "[";
+  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
+
+std::string list(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < 12; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > 12) out += ", ... (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+
+}  // namespace
+
+LoadReport load_weights(torch::nn::Module& module, const SafetensorsSet& set, const NameMap& names, bool strict,
+                        const std::string& source) {
+  torch::NoGradGuard no_grad;
+  LoadReport report;
+  std::vector<std::string> missing, misshaped;
+  std::set<std::string> used;
+  for (auto& item : module.named_parameters(true)) {
+    const std::string key = names ? names(item.key()) : item.key();
+    if (key.empty()) continue;
+    const auto* e = set.find(key);
+    if (!e) {
+      missing.push_back(key);
+      continue;
+    }
+    auto& p = item.value();
+    const auto& shape = e->info->shape;
+    if (c10::IntArrayRef(shape) != p.sizes()) {
+      misshaped.push_back(key + " (checkpoint " + shape_text(shape) + ", model " + shape_text(p.sizes()) + ")");
+      continue;
+    }
+    p.copy_(tensor_from_entry(*e, p.scalar_type()));
+    used.insert(key);
+    ++report.tensors;
+    report.bytes += static_cast<std::int64_t>(e->info->end - e->info->begin);
+  }
+  if (!missing.empty()) throw Error(ErrorCode::model, source + ": missing tensors: " + list(missing));
+  if (!misshaped.empty()) throw Error(ErrorCode::model, source + ": tensors with the wrong shape: " + list(misshaped));
+  if (strict) {
+    std::vector<std::string> unexpected;
+    for (const auto& n : set.names())
+      if (!used.count(n)) unexpected.push_back(n);
+    if (!unexpected.empty()) throw Error(ErrorCode::model, source + ": tensors the model does not have: " + list(unexpected));
+  }
+  return report;
+}
+
+void save_weights(const torch::nn::Module& module, const std::filesystem::path& path,
+                  const std::map<std::string, std::string>& metadata, const NameMap& names, StDtype dtype) {
+  std::vector<torch::Tensor> keep;
+  std::vector<StTensorToWrite> tensors;
+  for (const auto& item : module.named_parameters(true)) {
+    const std::string key = names ? names(item.key()) : item.key();
+    if (key.empty()) continue;
+    auto t = item.value().detach().to(torch::kCPU).to(to_torch_dtype(dtype)).contiguous();
+    keep.push_back(t);
+    tensors.push_back({key, dtype, t.sizes().vec(), t.data_ptr(), static_cast<std::uint64_t>(t.nbytes())});
+  }
+  write_safetensors(path, tensors, metadata);
+}
+
+}  // namespace hawkeye::model

@@ -1,0 +1,321 @@
+#include <gtest/gtest.h>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/model/generate.h"
+#include "hawkeye/model/model_dir.h"
+#include "hawkeye/model/weights.h"
+#include "model_fixtures.h"
+#include "test_util.h"
+
+using namespace hawkeye;
+using namespace hawkeye::model;
+
+namespace {
+
+struct PolicySetup {
+  std::shared_ptr<TinyVlm> policy = test::small_tiny();
+  std::vector<Image> images{test::random_image(64, 48, 1), test::random_image(64, 48, 2), test::random_image(40, 56, 3)};
+  VisualEmbeds vis;
+  PolicySetup() {
+    torch::NoGradGuard g;
+    std::vector<const Image*> ptrs;
+    for (auto& i : images) ptrs.push_back(&i);
+    vis = policy->encode_images(policy->preprocess(ptrs));
+  }
+};
+
+// Logits of every completion position by one full teacher-forced pass (no cache reuse).
+torch::Tensor full_logits(Policy& p, const PromptBatch& prompts, const VisualEmbeds& vis, const std::vector<std::int64_t>& completion) {
+  CompletionBatch c;
+  c.tokens = torch::tensor(completion, torch::kInt64).unsqueeze(0);
+  c.mask = torch::ones_like(c.tokens, torch::kBool);
+  return p.decoder().logits(p.completion_hidden(prompts, vis, c))[0];
+}
+
+}  // namespace
+
+TEST(Policy, VisualTokensHaveTheConfiguredGrid) {
+  PolicySetup s;
+  EXPECT_EQ(s.vis.images(), 3);
+  EXPECT_EQ(s.vis.tokens(0), 6);
+  EXPECT_EQ(s.vis.embeds.size(0), 18);
+  EXPECT_EQ(s.vis.embeds.size(1), 32);
+}
+
+TEST(Policy, CachedDecodingEqualsFullRecomputation) {
+  PolicySetup s;
+  torch::NoGradGuard g;
+  PromptBatch pb{{test::prompt({1, 2, 3, 4}, 6, {7, 8})}, {0}};
+  KVCache cache;
+  auto logits = s.policy->prefill(pb, s.vis, cache, 4);
+  std::vector<std::int64_t> completion;
+  std::vector<torch::Tensor> step_logits;
+  for (int step = 0; step < 64; ++step) {
+    step_logits.push_back(logits[0].clone());
+    const auto tok = logits[0].argmax().item<std::int64_t>() % 59;  // stay off the image token
+    completion.push_back(tok);
+    logits = s.policy->decode_step(cache, torch::tensor({tok}, torch::kInt64));
+  }
+  const auto full = full_logits(*s.policy, pb, s.vis, completion);  // [64, V]
+  for (int step = 0; step < 64; ++step) {
+    const double diff = (full[step] - step_logits[step]).abs().max().item<double>();
+    ASSERT_LT(diff, 1e-5) << "step " << step;
+  }
+}
+
+TEST(Policy, BatchEqualsItemsOneByOneWithPadding) {
+  PolicySetup s;
+  torch::NoGradGuard g;
+  // Different lengths before and after the image: rows are left-padded inside the batch.
+  PromptBatch batch{{test::prompt({1, 2, 3}, 6, {9}), test::prompt({1, 2, 3, 4, 5, 6}, 6, {9, 10, 11}),
+                     test::prompt({1, 2}, 6, {})},
+                    {0, 1, 2}};
+  KVCache cache;
+  const auto batched = s.policy->prefill(batch, s.vis, cache);
+  const auto next = torch::tensor({5, 6, 7}, torch::kInt64);
+  const auto batched2 = s.policy->decode_step(cache, next);
+  for (int r = 0; r < 3; ++r) {
+    PromptBatch one{{batch.tokens[r]}, {batch.image[r]}};
+    KVCache c1;
+    const auto single = s.policy->prefill(one, s.vis, c1);
+    EXPECT_LT((single[0] - batched[r]).abs().max().item<double>(), 1e-5) << "row " << r;
+    const auto single2 = s.policy->decode_step(c1, next.narrow(0, r, 1));
+    EXPECT_LT((single2[0] - batched2[r]).abs().max().item<double>(), 1e-5) << "row " << r;
+  }
+  // token_logprobs: a batch with right-padded completions equals rows alone
+  CompletionBatch comp;
+  comp.tokens = torch::tensor({{3, 4, 5, 0}, {6, 7, 0, 0}, {8, 9, 10, 11}}, torch::kInt64);
+  comp.mask = comp.tokens != 0;
+  comp.mask[2].fill_(true);
+  const auto lp = s.policy->token_logprobs(batch, s.vis, comp);
+  for (int r = 0; r < 3; ++r) {
+    PromptBatch one{{batch.tokens[r]}, {batch.image[r]}};
+    const auto n = comp.mask[r].sum().item<std::int64_t>();
+    CompletionBatch c1{comp.tokens[r].narrow(0, 0, n).unsqueeze(0), comp.mask[r].narrow(0, 0, n).unsqueeze(0)};
+    const auto lp1 = s.policy->token_logprobs(one, s.vis, c1);
+    EXPECT_LT((lp1[0] - lp[r].narrow(0, 0, n)).abs().max().item<double>(), 1e-5) << "row " << r;
+    EXPECT_EQ(lp[r].narrow(0, n, 4 - n).abs().sum().item<double>(), 0.0);
+  }
+}
+
+TEST(Policy, ExpandedCacheEqualsRecomputedRows) {
+  PolicySetup s;
+  torch::NoGradGuard g;
+  PromptBatch two{{test::prompt({1, 2}, 6, {3}), test::prompt({1, 2, 4}, 6, {3, 5})}, {0, 1}};
+  KVCache cache;
+  auto logits = s.policy->prefill(two, s.vis, cache);
+  auto expanded = cache.expand(3);
+  PromptBatch six;
+  for (int r = 0; r < 2; ++r)
+    for (int k = 0; k < 3; ++k) {
+      six.tokens.push_back(two.tokens[r]);
+      six.image.push_back(two.image[r]);
+    }
+  KVCache ref;
+  s.policy->prefill(six, s.vis, ref);
+  const auto toks = torch::tensor({1, 2, 3, 4, 5, 6}, torch::kInt64);
+  const auto a = s.policy->decode_step(expanded, toks);
+  const auto b = s.policy->decode_step(ref, toks);
+  EXPECT_LT((a - b).abs().max().item<double>(), 1e-5);
+}
+
+TEST(Policy, SharedPrefixMemoFollowsParameterChanges) {
+  PolicySetup s;
+  torch::NoGradGuard g;
+  PromptBatch pb{{test::prompt({1, 2, 3}, 6, {4}), test::prompt({1, 2, 3}, 6, {5})}, {0, 1}};
+  KVCache c1, c2, c3;
+  const auto a = s.policy->prefill(pb, s.vis, c1);
+  const auto b = s.policy->prefill(pb, s.vis, c2);  // memoised prefix
+  EXPECT_TRUE(torch::equal(a, b));
+  for (auto& p : s.policy->decoder().parameters()) p.add_(0.01);
+  const auto c = s.policy->prefill(pb, s.vis, c3);
+  s.policy->clear_prefix_cache();
+  KVCache c4;
+  const auto d = s.policy->prefill(pb, s.vis, c4);
+  EXPECT_TRUE(torch::allclose(c, d, 1e-6, 1e-6)) << "stale memoised prefix after a parameter change";
+  EXPECT_FALSE(torch::allclose(a, c));
+}
+
+TEST(Policy, ErrorsOnMismatchedImageTokens) {
+  PolicySetup s;
+  torch::NoGradGuard g;
+  KVCache cache;
+  PromptBatch wrong{{test::prompt({1}, 5, {2})}, {0}};
+  EXPECT_THROW(s.policy->prefill(wrong, s.vis, cache), Error);
+  PromptBatch no_image{{test::prompt({1}, 6, {2})}, {-1}};
+  KVCache c2;
+  EXPECT_THROW(s.policy->prefill(no_image, s.vis, c2), Error);
+  PromptBatch bad_index{{test::prompt({1}, 6, {2})}, {7}};
+  KVCache c3;
+  EXPECT_THROW(s.policy->prefill(bad_index, s.vis, c3), Error);
+}
+
+TEST(Generate, SameSeedSameSamplesWhateverTheBatch) {
+  PolicySetup s;
+  SamplingParams sp;
+  sp.temperature = 4.0;  // flatten the small random model's distribution so samples vary
+  sp.top_k = 20;
+  sp.top_p = 0.95;
+  sp.max_new_tokens = 24;
+  sp.stop_ids = {63};
+  GenerationRequest a{test::prompt({1, 2}, 6, {3}), 0, 4, 123};
+  GenerationRequest b{test::prompt({1, 2, 5, 5}, 6, {3, 4}), 1, 2, 456};
+  const auto alone = generate(*s.policy, s.vis, {a}, sp);
+  const auto together = generate(*s.policy, s.vis, {b, a}, sp);
+  ASSERT_EQ(alone.size(), 4u);
+  ASSERT_EQ(together.size(), 6u);
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(alone[k].tokens, together[2 + k].tokens) << "sample " << k;
+    EXPECT_EQ(together[2 + k].request, 1);
+    EXPECT_EQ(together[2 + k].sample, k);
+  }
+  // different samples of one prompt differ (they have their own streams)
+  EXPECT_NE(alone[0].tokens, alone[1].tokens);
+  const auto again = generate(*s.policy, s.vis, {a}, sp);
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(again[k].tokens, alone[k].tokens);
+}
+
+TEST(Generate, LogprobsMatchTokenLogprobs) {
+  PolicySetup s;
+  SamplingParams sp;
+  sp.max_new_tokens = 16;
+  GenerationRequest a{test::prompt({1, 2}, 6, {3}), 2, 3, 9};
+  const auto seqs = generate(*s.policy, s.vis, {a}, sp);
+  torch::NoGradGuard g;
+  for (const auto& seq : seqs) {
+    PromptBatch pb{{a.prompt}, {a.image}};
+    CompletionBatch c{torch::tensor(seq.tokens, torch::kInt64).unsqueeze(0), torch::ones({1, (long)seq.tokens.size()}, torch::kBool)};
+    const auto lp = s.policy->token_logprobs(pb, s.vis, c)[0];
+    for (std::size_t t = 0; t < seq.tokens.size(); ++t) EXPECT_NEAR(lp[t].item<float>(), seq.logprobs[t], 1e-5);
+    EXPECT_EQ(seq.finish_reason, "length");
+  }
+}
+
+TEST(Generate, GreedyIsDeterministicAndStops) {
+  PolicySetup s;
+  SamplingParams sp;
+  sp.greedy = true;
+  sp.max_new_tokens = 20;
+  GenerationRequest a{test::prompt({1, 2}, 6, {3}), 0, 1, 0};
+  const auto x = generate(*s.policy, s.vis, {a}, sp);
+  const auto y = generate(*s.policy, s.vis, {a}, sp);
+  EXPECT_EQ(x[0].tokens, y[0].tokens);
+  // stopping on the first greedy token ends the row there, stop token included
+  sp.stop_ids = {x[0].tokens[0]};
+  const auto z = generate(*s.policy, s.vis, {a}, sp);
+  EXPECT_EQ(z[0].tokens.size(), 1u);
+  EXPECT_EQ(z[0].finish_reason, "stop");
+}
+
+TEST(Generate, SampleTokenRespectsTopKAndTopP) {
+  const float logits[5] = {0.f, 3.f, 2.9f, -1.f, 1.f};
+  SamplingParams sp;
+  sp.top_k = 2;
+  std::uint64_t state = 1;
+  for (int i = 0; i < 200; ++i) {
+    const auto t = sample_token(logits, 5, sp, &state);
+    EXPECT_TRUE(t == 1 || t == 2);
+  }
+  sp.top_k = 0;
+  sp.top_p = 0.3;  // the top token alone holds > 30 % of the mass
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(sample_token(logits, 5, sp, &state), 1);
+  sp.greedy = true;
+  EXPECT_EQ(sample_token(logits, 5, sp, &state), 1);
+}
+
+TEST(Policy, GradientsReachVisionAndLanguageModel) {
+  PolicySetup s;
+  s.policy->train();
+  std::vector<const Image*> ptrs{&s.images[0]};
+  const auto vis = s.policy->encode_images(s.policy->preprocess(ptrs));
+  PromptBatch pb{{test::prompt({1, 2}, 6, {3})}, {0}};
+  CompletionBatch c{torch::tensor({{4, 5, 6}}, torch::kInt64), torch::ones({1, 3}, torch::kBool)};
+  const auto lp = s.policy->token_logprobs(pb, vis, c);
+  lp.sum().backward();
+  EXPECT_GT(s.policy->vision()->stem->weight.grad().abs().sum().item<double>(), 0.0);
+  for (const auto& p : s.policy->decoder().named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+  }
+}
+
+TEST(Weights, SaveLoadRoundTripIsBitExact) {
+  test::TempDir dir;
+  auto a = test::small_tiny(1);
+  auto b = test::small_tiny(2);
+  save_weights(*a, dir.path() / "w.safetensors");
+  load_weights(*b, SafetensorsSet::open(dir.path() / "w.safetensors"));
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
+}
+
+TEST(Weights, RefusesMissingMisshapedAndUnexpectedTensors) {
+  test::TempDir dir;
+  auto a = test::small_tiny(1);
+  auto expect_model_error = [&](const std::vector<StTensorToWrite>& tensors, const std::string& words) {
+    write_safetensors(dir.path() / "bad.safetensors", tensors);
+    auto b = test::small_tiny(2);
+    try {
+      load_weights(*b, SafetensorsSet::open(dir.path() / "bad.safetensors"));
+      ADD_FAILURE() << "accepted: " << words;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::model);
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  std::vector<torch::Tensor> keep;
+  std::vector<StTensorToWrite> all;
+  for (const auto& item : a->named_parameters()) {
+    auto t = item.value().detach().contiguous();
+    keep.push_back(t);
+    all.push_back({item.key(), StDtype::F32, t.sizes().vec(), t.data_ptr(), (std::uint64_t)t.nbytes()});
+  }
+  auto missing = all;
+  const std::string dropped = missing.back().name;
+  missing.pop_back();
+  expect_model_error(missing, "missing tensors: " + dropped);
+  auto misshaped = all;
+  misshaped[0].shape = {misshaped[0].shape[0] * misshaped[0].shape[1]};
+  expect_model_error(misshaped, "wrong shape");
+  auto extra = all;
+  std::vector<float> x(3, 0.f);
+  extra.push_back({"visual.unused", StDtype::F32, {3}, x.data(), 12});
+  expect_model_error(extra, "does not have: visual.unused");
+}
+
+TEST(ModelDir, SaveReadLoadAndDescribe) {
+  test::TempDir dir;
+  auto a = test::small_tiny(1);
+  write_file_atomic(dir.path() / "tok.json", "{}");
+  IqaContract contract;
+  contract.model_id = "test-tiny";
+  contract.prompt = {{"preset", "qhawkeye-infer"}};
+  save_model_dir(dir.path() / "m", *a, a->config().to_json(), contract, dir.path() / "tok.json", {{"MODEL_CARD.md", "# card\n"}});
+  const auto md = read_model_dir(dir.path() / "m");
+  EXPECT_EQ(md.architecture, "hawkeye-tiny");
+  EXPECT_EQ(md.contract.model_id, "test-tiny");
+  const auto loaded = load_policy(md);
+  torch::NoGradGuard g;
+  auto img = test::random_image(64, 48, 5);
+  const auto va = a->encode_images(a->preprocess({&img}));
+  const auto vb = loaded->encode_images(loaded->preprocess({&img}));
+  EXPECT_TRUE(torch::equal(va.embeds, vb.embeds));
+  const auto info = describe_model_dir(dir.path() / "m");
+  EXPECT_EQ(info["parameters"].get<std::int64_t>(), a->parameter_count());
+  EXPECT_GT(info["gflops_per_image"].get<double>(), 0.0);
+  // a directory without its weights is refused with the file named
+  fs::remove(dir.path() / "m" / "model.safetensors");
+  EXPECT_THROW(read_model_dir(dir.path() / "m"), Error);
+  // a bad config value names the key
+  save_model_dir(dir.path() / "m2", *a, a->config().to_json(), contract, dir.path() / "tok.json");
+  auto cfg = nlohmann::json::parse(read_file(dir.path() / "m2" / "config.json"));
+  cfg["text_config"]["num_attention_heads"] = 5;
+  write_file_atomic(dir.path() / "m2" / "config.json", cfg.dump());
+  try {
+    load_policy(read_model_dir(dir.path() / "m2"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::model);
+    EXPECT_NE(std::string(e.what()).find("num_attention_heads"), std::string::npos) << e.what();
+  }
+}

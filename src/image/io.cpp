@@ -9,6 +9,7 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/image/gif.h"
 #include "image/cv_bridge.h"
 
 namespace hawkeye {
@@ -314,7 +315,7 @@ Image decode_image(std::string_view bytes, const ImageLimits& limits, std::strin
                     " exceeds the limit of " + std::to_string(limits.max_pixels) + " pixels / " +
                     std::to_string(limits.max_side) + " per side");
   }
-  if (h.format == "gif") throw Error(ErrorCode::unsupported, std::string(name) + ": GIF is not supported (convert it to PNG)");
+  if (h.format == "gif") return decode_gif(bytes, name);  // OpenCV 4.6 has no GIF decoder
   if (h.format == "png") check_png_complete(b, name);
   int flags = cv::IMREAD_UNCHANGED;
   if (h.format == "jpeg") {

@@ -161,6 +161,22 @@ TEST(FullReferenceCalibration, PiqMatlabValuesOnTid2013I01) {
   EXPECT_TRUE(near_reference(ssim(ref, dist, {FrColour::channels, true}), 0.7820, 0, 1e-4));
 }
 
+TEST(FullReferenceCalibration, GreyGoldhillGifMatchesPiqOpenCvAndScikitImage) {
+  // piq_assets/goldhill{,_jpeg}.gif, grey (decoded by hawkeye's GIF decoder).
+  const Image ref = shared_image("piq_assets/goldhill.gif"), dist = shared_image("piq_assets/goldhill_jpeg.gif");
+  // piq reference_values.csv: MATLAB GMSD 0.138012587141798 (rtol 1e-5 in piq); MATLAB ssim.m with its
+  // downsampling 0.8202 (atol 1e-4 in piq).
+  EXPECT_TRUE(near_reference(gmsd(ref, dist), 0.138012587141798, 1e-6));
+  EXPECT_TRUE(near_reference(ssim(ref, dist, {FrColour::luma, true}), 0.8202, 0, 5e-5));
+  // opencv_skimage_values.csv: scikit-image PSNR 27.4313888976 and Gaussian SSIM 0.6823718172 (no
+  // downsampling); OpenCV GMSD 0.1380114945 (its filters round differently: 8e-6) and OpenCV SSIM
+  // 0.6848115224 (whole-map mean with reflected borders, a different definition: 0.4%).
+  EXPECT_TRUE(near_reference(psnr(ref, dist), 27.4313888976, 0, 1e-9));
+  EXPECT_TRUE(near_reference(ssim(ref, dist), 0.6823718172, 0, 1e-9));
+  EXPECT_TRUE(near_reference(gmsd(ref, dist), 0.1380114945, 1e-4));
+  EXPECT_TRUE(near_reference(ssim(ref, dist), 0.6848115224, 5e-3));
+}
+
 // ---- Behaviour.
 TEST(FullReference, IdenticalImagesGiveTheBestScores) {
   const Image a = test::synthetic_image(200, 190, 3);

@@ -1,0 +1,68 @@
+// The metric registry: names, kinds, ranges, directions, and its two entry points.
+#include <gtest/gtest.h>
+
+#include "calibration.h"
+#include "hawkeye/core/error.h"
+#include "hawkeye/metrics/full_reference.h"
+#include "hawkeye/metrics/no_reference.h"
+#include "hawkeye/metrics/registry.h"
+
+using namespace hawkeye;
+
+TEST(Registry, ListsEveryMetricWithKindRangeAndDirection) {
+  std::vector<std::string> names;
+  for (const MetricInfo& m : list_metrics()) names.push_back(m.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"psnr", "psnr_luma", "ssim", "ms_ssim", "gmsd", "brisque", "niqe"}));
+  EXPECT_EQ(metric_info("ssim").kind, MetricKind::full_reference);
+  EXPECT_TRUE(metric_info("ssim").higher_is_better);
+  EXPECT_EQ(metric_info("brisque").kind, MetricKind::no_reference);
+  EXPECT_FALSE(metric_info("brisque").higher_is_better);
+  EXPECT_EQ(metric_info("brisque").highest, 100);
+  EXPECT_FALSE(metric_info("gmsd").higher_is_better);
+  EXPECT_EQ(metric_info("psnr").unit, "dB");
+  EXPECT_TRUE(std::isinf(metric_info("niqe").highest));
+  try {
+    metric_info("vif");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::not_found);
+    EXPECT_NE(std::string(e.what()).find("known: psnr, psnr_luma, ssim"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Registry, CreatedMetricsMatchTheDirectCalls) {
+  const Image ref = test::shared_image("tid2013_pyiqa_calibra/ref_dir/I08.bmp");
+  const Image dist = test::shared_image("tid2013_pyiqa_calibra/dist_dir/I08.bmp");
+  auto s = create_metric("ssim");
+  s->set_reference(ref);
+  EXPECT_EQ(s->compute(dist), ssim(ref, dist));
+  EXPECT_EQ(s->compute(ref), 1.0);
+  MetricOptions o;
+  o.ssim_downsample = true;
+  EXPECT_EQ(compute_metric("ssim", dist, &ref, o), ssim(ref, dist, {FrColour::luma, true}));
+  EXPECT_EQ(compute_metric("psnr_luma", dist, &ref), psnr(ref, dist, {FrColour::luma}));
+  EXPECT_EQ(compute_metric("gmsd", dist, &ref), gmsd(ref, dist));
+  EXPECT_EQ(compute_metric("ms_ssim", dist, &ref), ms_ssim(ref, dist));
+  EXPECT_EQ(compute_metric("brisque", dist), Brisque::load().compute(dist));
+  EXPECT_EQ(compute_metric("niqe", dist), Niqe::load(default_niqe_model()).compute(dist));
+}
+
+TEST(Registry, KindMistakesAreClearErrors) {
+  const Image img = test::synthetic_image(64, 64, 3);
+  auto fr = create_metric("psnr");
+  EXPECT_THROW(fr->compute(img), Error);  // no reference yet
+  auto nr = create_metric("brisque");
+  EXPECT_THROW(nr->set_reference(img), Error);
+  EXPECT_THROW(compute_metric("psnr", img), Error);
+  EXPECT_THROW(compute_metric("brisque", img, &img), Error);
+  MetricOptions o;
+  o.niqe_model = "/nonexistent/niqe.mat";
+  EXPECT_THROW(create_metric("niqe", o), Error);
+  o.brisque_model = "/nonexistent/model.yml";
+  EXPECT_THROW(create_metric("brisque", o), Error);
+}
+
+TEST(Registry, DefaultNiqeModelIsTheSharedOneInTheSourceTree) {
+  EXPECT_TRUE(std::filesystem::equivalent(default_niqe_model(),
+                                          test::shared_data() / "niqe_pristine_params/niqe_image_params.mat"));
+}

@@ -4,10 +4,16 @@
 namespace hawkeye::cli {
 
 void add_info_command(CLI::App&, Context&);
+void add_synth_command(CLI::App&, Context&);
+void add_pairs_command(CLI::App&, Context&);
+void add_degrade_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
       {"info", add_info_command},
+      {"synth", add_synth_command},
+      {"pairs", add_pairs_command},
+      {"degrade", add_degrade_command},
   };
   return table;
 }

@@ -1,0 +1,144 @@
+// Q-Hawkeye perception pairs with the automatic perceptibility test (SSIM from the metrics layer).
+#include <gtest/gtest.h>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/data/manifest.h"
+#include "hawkeye/data/pairs.h"
+#include "hawkeye/image/io.h"
+#include "hawkeye/image/ops.h"
+#include "hawkeye/metrics/full_reference.h"
+#include "test_util.h"
+
+using namespace hawkeye;
+
+namespace {
+
+PairOptions ssim_options() {
+  PairOptions o;
+  o.similarity = [](const Image& a, const Image& b) { return ssim(a, b); };
+  o.metric = "ssim";
+  o.threshold = 0.90;
+  return o;
+}
+
+}  // namespace
+
+TEST(Pairs, TwinHasTheOriginalsSizeAndIsSeeded) {
+  const Image img = resize_cover(load_image(test::shared_data() / "kodak" / "kodim08.png"), 160, 120);
+  const PairOptions o = ssim_options();
+  std::set<PerceptionKind> drawn;
+  for (std::uint64_t seed = 0; seed < 12; ++seed) {
+    const Pair p = build_pair(img, seed, o);
+    EXPECT_EQ(p.twin.width, img.width);
+    EXPECT_EQ(p.twin.height, img.height);
+    EXPECT_EQ(p.twin.channels, 3);
+    EXPECT_EQ(p.twin, build_pair(img, seed, o).twin);
+    EXPECT_DOUBLE_EQ(p.similarity, ssim(img, p.twin));
+    EXPECT_EQ(p.perceptible, p.similarity < o.threshold);
+    drawn.insert(p.first);
+  }
+  EXPECT_GE(drawn.size(), 3u);  // the stage-1 kind is drawn from all four
+}
+
+TEST(Pairs, PerceptibilityFilterRedegradesAnInvisiblePair) {
+  // Blur leaves a flat image unchanged: SSIM 1, an invisible pair. It must get a second, different,
+  // stage-2 degradation that makes it visible.
+  const Image flat(128, 96, 3, 120);
+  PairOptions o = ssim_options();
+  o.kinds = {PerceptionKind::blur};
+  for (std::uint64_t seed = 0; seed < 6; ++seed) {
+    const Pair p = build_pair(flat, seed, o);
+    EXPECT_EQ(p.first, PerceptionKind::blur);
+    EXPECT_DOUBLE_EQ(p.first_similarity, 1.0);
+    ASSERT_TRUE(p.second.has_value());
+    EXPECT_NE(*p.second, PerceptionKind::blur);
+    EXPECT_LT(p.similarity, o.threshold);
+    EXPECT_TRUE(p.perceptible);
+    EXPECT_EQ(p.twin.width, 128);
+    EXPECT_EQ(p.degradation(), "blur+" + std::string(perception_kind_name(*p.second)));
+  }
+  // A visible stage-1 pair is left alone.
+  const Image photo = resize_cover(load_image(test::shared_data() / "kodak" / "kodim08.png"), 160, 120);
+  o.kinds = {PerceptionKind::noise};
+  const Pair visible = build_pair(photo, 1, o);
+  EXPECT_FALSE(visible.second.has_value());
+  EXPECT_LT(visible.first_similarity, 0.9);
+}
+
+TEST(Pairs, StillInvisibleAfterStageTwoIsFlagged) {
+  const Image flat(64, 64, 3, 120);
+  PairOptions o = ssim_options();
+  o.kinds = {PerceptionKind::blur};
+  o.stage2.noise_sigma = 0;
+  o.stage2.darken_factor = 1.0;
+  const Pair p = build_pair(flat, 3, o);
+  ASSERT_TRUE(p.second.has_value());
+  EXPECT_FALSE(p.perceptible);
+  EXPECT_GE(p.similarity, o.threshold);
+}
+
+TEST(Pairs, NeedsAMetricAndKinds) {
+  const Image img(64, 64, 3, 10);
+  PairOptions o;
+  EXPECT_THROW(build_pair(img, 0, o), Error);
+  o = ssim_options();
+  o.kinds.clear();
+  EXPECT_THROW(build_pair(img, 0, o), Error);
+  EXPECT_THROW(build_pair(Image(), 0, ssim_options()), Error);
+}
+
+TEST(Pairs, ManifestGetsATwinColumnWithRebasedPaths) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "in" / "img");
+  Manifest m;
+  m.scale = ScoreScale{0, 100, true};
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "img/p" + std::to_string(i) + ".png";
+    save_image(dir.path() / "in" / name,
+               resize_cover(load_image(test::shared_data() / "kodak" / ("kodim1" + std::to_string(i) + ".png")), 80, 60));
+    ManifestRow r;
+    r.image = name;
+    r.score = 40.0 + i;
+    r.extra["note"] = "row" + std::to_string(i);
+    m.rows.push_back(r);
+  }
+  write_manifest(dir.path() / "in" / "set.jsonl", m);
+  PairsOptions po;
+  po.manifest = dir.path() / "in" / "set.jsonl";
+  po.out_dir = dir.path() / "out";
+  po.pair = ssim_options();
+  po.seed = 4;
+  po.threads = 2;
+  po.progress = false;
+  const PairsResult r = build_pairs(po);
+  EXPECT_EQ(r.rows, 3u);
+  EXPECT_EQ(r.manifest, dir.path() / "out" / "set.pairs.jsonl");
+  const Manifest out = read_manifest(r.manifest);
+  ASSERT_EQ(out.rows.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& row = out.rows[i];
+    EXPECT_EQ(row.image, "../in/img/p" + std::to_string(i) + ".png");
+    EXPECT_EQ(extra_text(row, "note"), "row" + std::to_string(i));
+    const Image orig = load_image(out.image_path(row));
+    const Image twin = load_image(out.root / extra_text(row, "twin"));
+    EXPECT_EQ(twin.width, orig.width);
+    EXPECT_EQ(twin.height, orig.height);
+    EXPECT_NEAR(*extra_number(row, "twin_ssim"), ssim(orig, twin), 1e-12);
+    EXPECT_FALSE(extra_text(row, "twin_degradation").empty());
+    EXPECT_DOUBLE_EQ(row.score, 40.0 + static_cast<double>(i));
+  }
+  EXPECT_THROW(build_pairs(po), Error);  // exists, no --force
+  po.force = true;
+  EXPECT_NO_THROW(build_pairs(po));
+  // A missing image is named with its manifest line.
+  std::filesystem::remove(dir.path() / "in" / "img" / "p1.png");
+  po.out_dir = dir.path() / "out2";
+  try {
+    build_pairs(po);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::not_found);
+    EXPECT_NE(std::string(e.what()).find("set.jsonl:3"), std::string::npos) << e.what();
+  }
+}

@@ -7,6 +7,7 @@ void add_info_command(CLI::App&, Context&);
 void add_synth_command(CLI::App&, Context&);
 void add_pairs_command(CLI::App&, Context&);
 void add_degrade_command(CLI::App&, Context&);
+void add_tokenize_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
@@ -14,6 +15,7 @@ const std::vector<CommandEntry>& command_table() {
       {"synth", add_synth_command},
       {"pairs", add_pairs_command},
       {"degrade", add_degrade_command},
+      {"tokenize", add_tokenize_command},
   };
   return table;
 }

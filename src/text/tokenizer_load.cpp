@@ -109,6 +109,15 @@ class Loader {
   void load_model(const json& model, Tokenizer::Impl& impl) const;
   void load_added_tokens(const json& root, Tokenizer::Impl& impl) const;
   void check_decoder_and_post_processor(const json& root) const;
+  // Ids index dense tables, so a few huge ids must not cost gigabytes: ids must stay below this.
+  void check_density(TokenId id, const std::string& path) const {
+    if (static_cast<std::size_t>(id) >= id_table_limit_) {
+      bad(path, "id " + std::to_string(id) + " is too large for a vocabulary of " + std::to_string(token_count_) +
+                    " tokens (ids must stay below 4 x tokens + 65536 = " + std::to_string(id_table_limit_) + ")");
+    }
+  }
+  std::size_t token_count_ = 0;
+  std::size_t id_table_limit_ = 0;
   static void build_matcher(const Tokenizer::Impl& impl, bool normalized, AddedTokenMatcher& m);
 
   std::string source_;
@@ -300,6 +309,7 @@ void Loader::load_model(const json& model, Tokenizer::Impl& impl) const {
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     const std::string path = "model.vocab[" + show(it.key()) + "]";
     const TokenId id = get_id(it.value(), path);
+    check_density(id, path);
     char32_t off = 0;
     if (it.key().empty()) bad(path, "an empty token");
     if (!alphabet_to_bytes(it.key(), bytes, off)) {
@@ -392,6 +402,7 @@ void Loader::load_added_tokens(const json& root, Tokenizer::Impl& impl) const {
     const json& t = (*list)[i];
     AddedToken tok;
     tok.id = get_id(need(t, path, "id"), path + ".id");
+    check_density(tok.id, path + ".id");
     tok.content = get_string(t, path, "content");
     if (tok.content.empty()) bad(path + ".content", "is empty");
     tok.special = get_bool(t, path, "special", false);
@@ -469,6 +480,10 @@ std::shared_ptr<const Tokenizer::Impl> Loader::load(std::string_view text) {
          "no ByteLevel pre-tokenizer; hawkeye reads byte-level BPE tokenizers (Qwen2, GPT-2 style)");
   }
   check_decoder_and_post_processor(root);
+  const json* vocab = find(*model, "model", "vocab");
+  const json* added = find(root, "", "added_tokens");
+  token_count_ = (vocab && vocab->is_object() ? vocab->size() : 0) + (added && added->is_array() ? added->size() : 0);
+  id_table_limit_ = 4 * token_count_ + 65536;
   load_model(*model, *impl);
   load_added_tokens(root, *impl);
   if (impl->added_index.empty()) impl->added_index.assign(impl->id_bytes.size(), -1);

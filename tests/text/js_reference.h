@@ -13,7 +13,7 @@
 #include <fstream>
 #include <string>
 
-#include "test_util.h"
+#include "../test_util.h"
 
 namespace hawkeye::test {
 

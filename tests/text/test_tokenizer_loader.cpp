@@ -89,6 +89,19 @@ TEST(TokenizerLoader, RejectsIdsThatAreNotSmallIntegers) {
   EXPECT_NE(std::string(e.what()).find("model.vocab[\"ab\"]"), std::string::npos) << e.what();
 }
 
+TEST(TokenizerLoader, RejectsIdsFarBeyondTheVocabulary) {
+  // Ids index dense tables: a vocabulary of 258 tokens may not use id 10,000,000.
+  json j = base();
+  j["model"]["vocab"]["ab"] = 10'000'000;
+  expect_error(j, ErrorCode::corrupt_data, "model.vocab[\"ab\"]: id 10000000 is too large");
+  j = base();
+  j["added_tokens"][0]["id"] = Tokenizer::kMaxTokenId;
+  expect_error(j, ErrorCode::corrupt_data, "added_tokens[0].id: id 16777215 is too large");
+  j = base();
+  j["added_tokens"][0]["id"] = 60000;  // sparse but small: allowed
+  EXPECT_EQ(Tokenizer::from_json(j.dump()).vocab_size(), 60001u);
+}
+
 TEST(TokenizerLoader, RejectsDuplicateIdsAndKeys) {
   json j = base();
   j["model"]["vocab"]["ab"] = 97;  // also "a"

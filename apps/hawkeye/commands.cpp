@@ -8,6 +8,8 @@ void add_synth_command(CLI::App&, Context&);
 void add_pairs_command(CLI::App&, Context&);
 void add_degrade_command(CLI::App&, Context&);
 void add_tokenize_command(CLI::App&, Context&);
+void add_metric_command(CLI::App&, Context&);
+void add_correlate_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
@@ -16,6 +18,8 @@ const std::vector<CommandEntry>& command_table() {
       {"pairs", add_pairs_command},
       {"degrade", add_degrade_command},
       {"tokenize", add_tokenize_command},
+      {"metric", add_metric_command},
+      {"correlate", add_correlate_command},
   };
   return table;
 }

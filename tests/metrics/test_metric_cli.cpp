@@ -1,0 +1,169 @@
+// `hawkeye metric` and `hawkeye correlate` through the built binary: outputs, exit statuses and the bad
+// input of the issue (missing references, sizes, kinds, NaN predictions, mismatched keys).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "calibration.h"
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/image/io.h"
+#include "hawkeye/metrics/correlation.h"
+#include "hawkeye/metrics/full_reference.h"
+
+using namespace hawkeye;
+
+namespace {
+
+// Skips when the CLI is not built (a build without torch has no binary).
+#define REQUIRE_CLI()                                                                      \
+  if (std::string(HAWKEYE_CLI).empty() || !fs::exists(HAWKEYE_CLI)) GTEST_SKIP() << "the hawkeye binary is not built"
+
+test::CommandResult cli(const std::string& args, bool merge_stderr = false) {
+  return test::run_command(std::string("'") + HAWKEYE_CLI + "' -q " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null"));
+}
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+std::vector<nlohmann::json> jsonl(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+const fs::path kTid = test::shared_data() / "tid2013_pyiqa_calibra";
+
+}  // namespace
+
+TEST(MetricCli, ListsTheMetrics) {
+  REQUIRE_CLI();
+  auto r = cli("metric --list");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("brisque   NR   0 .. 100"), std::string::npos) << r.output;
+  r = cli("metric --list --format jsonl");
+  const auto rows = jsonl(r.output);
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows[0]["metric"], "psnr");
+  EXPECT_TRUE(rows[0]["highest"].is_null());  // unbounded
+  EXPECT_EQ(rows[4]["higher_is_better"], false);  // gmsd
+}
+
+TEST(MetricCli, FolderPairsByFileNameAndMatchesTheLibrary) {
+  REQUIRE_CLI();
+  const auto r = cli("metric ssim --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir"));
+  ASSERT_EQ(r.status, 0);
+  const auto rows = jsonl(r.output);
+  ASSERT_EQ(rows.size(), 5u);
+  for (const auto& row : rows) {
+    const fs::path image = row["image"].get<std::string>();
+    EXPECT_EQ(fs::path(row["reference"].get<std::string>()).filename(), image.filename());
+    EXPECT_EQ(row["score"].get<double>(), ssim(load_image(kTid / "ref_dir" / image.filename()), load_image(image)));
+  }
+  const auto csv = cli("metric psnr --format csv --ref " + q(kTid / "ref_dir/I03.bmp") + " " + q(kTid / "ref_dir/I03.bmp"));
+  EXPECT_EQ(csv.status, 0);
+  EXPECT_NE(csv.output.find("image,reference,metric,score,error,note\n"), std::string::npos) << csv.output;
+  EXPECT_NE(csv.output.find(",psnr,,,identical images"), std::string::npos) << csv.output;  // +inf: empty cell
+}
+
+TEST(MetricCli, BatchErrorsAreRecordsSingleErrorsAreStatuses) {
+  REQUIRE_CLI();
+  test::TempDir dir;
+  save_image(dir.path() / "small.png", test::synthetic_image(100, 80, 3));
+  // A batch with a missing file and a size mismatch: records with the error, exit 12.
+  auto r = cli("metric gmsd --ref " + q(kTid / "ref_dir/I03.bmp") + " " + q(kTid / "dist_dir/I03.bmp") + " " +
+               q(dir.path() / "missing.png") + " " + q(dir.path() / "small.png"));
+  EXPECT_EQ(r.status, kExitSomeInputsFailed);
+  const auto rows = jsonl(r.output);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0]["score"].is_number());
+  EXPECT_EQ(rows[1]["error_code"], "not_found");
+  EXPECT_EQ(rows[2]["error_code"], "invalid_argument");
+  EXPECT_NE(rows[2]["error"].get<std::string>().find("512x384 but the distorted image is 100x80"), std::string::npos);
+  // One image: its error is the exit status.
+  EXPECT_EQ(cli("metric brisque " + q(dir.path() / "missing.png")).status, exit_status(ErrorCode::not_found));
+  // A folder of references without the image's name.
+  r = cli("metric ssim --ref " + q(dir.path()) + " " + q(kTid / "dist_dir/I03.bmp"));
+  EXPECT_EQ(r.status, exit_status(ErrorCode::not_found));
+  EXPECT_NE(jsonl(r.output)[0]["error"].get<std::string>().find("no reference named I03.bmp"), std::string::npos);
+  // 1x1 images: PSNR is defined, SSIM says what it needs.
+  save_image(dir.path() / "a.png", Image(1, 1, 3, 10));
+  save_image(dir.path() / "b.png", Image(1, 1, 3, 12));
+  EXPECT_EQ(cli("metric psnr --ref " + q(dir.path() / "a.png") + " " + q(dir.path() / "b.png")).status, 0);
+  r = cli("metric ssim --ref " + q(dir.path() / "a.png") + " " + q(dir.path() / "b.png"), true);
+  EXPECT_EQ(r.status, exit_status(ErrorCode::invalid_argument));
+  EXPECT_NE(r.output.find("at least 11x11"), std::string::npos);
+}
+
+TEST(MetricCli, UsageMistakes) {
+  REQUIRE_CLI();
+  const std::string img = q(kTid / "dist_dir/I03.bmp");
+  EXPECT_EQ(cli("metric ssim " + img).status, 2);                    // full-reference without --ref
+  EXPECT_EQ(cli("metric niqe --ref " + img + " " + img).status, 2);  // no-reference with --ref
+  EXPECT_EQ(cli("metric vif " + img).status, exit_status(ErrorCode::not_found));
+  EXPECT_EQ(cli("metric brisque").status, 2);  // no images
+  EXPECT_EQ(cli("metric").status, 2);          // no name
+  EXPECT_EQ(cli("metric brisque --format xml " + img).status, 2);
+  const auto r = cli("metric niqe --niqe-model /nonexistent.mat " + img, true);
+  EXPECT_EQ(r.status, exit_status(ErrorCode::not_found));
+}
+
+TEST(CorrelateCli, JoinsByKeyAndMatchesTheLibrary) {
+  REQUIRE_CLI();
+  test::TempDir dir;
+  write_file_atomic(dir.path() / "pred.csv", "name,score\na.png,1.0\nb.png,2.5\nc.png,2.0\nd.png,4.0\ne.png,5.5\nx.png,3\n");
+  write_file_atomic(dir.path() / "gt.csv", "dist_name,mos,std\nsub/e.png,5.0,1\nsub/a.png,1.2,1\nsub/b.png,2.0,1\nsub/c.png,2.9,1\nsub/d.png,4.1,1\n");
+  auto r = cli("correlate --pred " + q(dir.path() / "pred.csv") + " --gt " + q(dir.path() / "gt.csv") + " --match basename");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  const std::vector<double> p = {1.0, 2.5, 2.0, 4.0, 5.5}, m = {1.2, 2.0, 2.9, 4.1, 5.0};
+  const CorrelationReport want = correlate(p, m);
+  EXPECT_EQ(j["n"], 5);
+  EXPECT_DOUBLE_EQ(j["srcc"].get<double>(), want.srcc.value);
+  EXPECT_DOUBLE_EQ(j["plcc"].get<double>(), want.plcc.value);
+  EXPECT_DOUBLE_EQ(j["krcc"].get<double>(), want.krcc.value);
+  EXPECT_DOUBLE_EQ(j["rmse"].get<double>(), want.rmse.value);
+  EXPECT_EQ(j["gt_key"], "dist_name");
+  EXPECT_EQ(j["gt_col"], "mos");
+  // Mismatched keys are a documented result: x.png has no score.
+  EXPECT_EQ(j["unmatched"]["pred"], 1);
+  EXPECT_EQ(j["unmatched"]["pred_examples"][0], "x.png");
+  // Without --match basename nothing matches: a clear error with the hint.
+  r = cli("correlate --pred " + q(dir.path() / "pred.csv") + " --gt " + q(dir.path() / "gt.csv"), true);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("--match basename"), std::string::npos) << r.output;
+}
+
+TEST(CorrelateCli, BadPredictionsAndDegenerateInput) {
+  REQUIRE_CLI();
+  test::TempDir dir;
+  write_file_atomic(dir.path() / "gt.csv", "name,mos\na,1\nb,2\nc,3\nd,4\n");
+  write_file_atomic(dir.path() / "nan.csv", "name,score\na,1\nb,nan\nc,3\nd,4\n");
+  auto r = cli("correlate --pred " + q(dir.path() / "nan.csv") + " --gt " + q(dir.path() / "gt.csv"), true);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("nan.csv line 3: prediction 'score' is nan"), std::string::npos) << r.output;
+  write_file_atomic(dir.path() / "text.csv", "name,score\na,1\nb,high\n");
+  r = cli("correlate --pred " + q(dir.path() / "text.csv") + " --gt " + q(dir.path() / "gt.csv"), true);
+  EXPECT_EQ(r.status, exit_status(ErrorCode::parse));
+  EXPECT_NE(r.output.find("holds 'high', not a number"), std::string::npos);
+  write_file_atomic(dir.path() / "dup.csv", "name,score\na,1\na,2\n");
+  r = cli("correlate --pred " + q(dir.path() / "dup.csv") + " --gt " + q(dir.path() / "gt.csv"), true);
+  EXPECT_NE(r.output.find("key 'a' appears twice (first on line 2)"), std::string::npos) << r.output;
+  // JSON Lines predictions (hawkeye metric's output) with a failed image: its null score is named.
+  write_file_atomic(dir.path() / "p.jsonl", "{\"image\":\"a\",\"score\":1}\n{\"image\":\"b\",\"score\":null,\"error\":\"x\"}\n");
+  r = cli("correlate --pred " + q(dir.path() / "p.jsonl") + " --gt " + q(dir.path() / "gt.csv"), true);
+  EXPECT_NE(r.output.find("p.jsonl line 2: prediction 'score' is empty"), std::string::npos) << r.output;
+  // Two matched pairs: the JSON says why the statistics are undefined; the status is numerical (10).
+  write_file_atomic(dir.path() / "two.csv", "name,score\na,1\nb,2\n");
+  r = cli("correlate --pred " + q(dir.path() / "two.csv") + " --gt " + q(dir.path() / "gt.csv"));
+  EXPECT_EQ(r.status, exit_status(ErrorCode::numerical));
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_TRUE(j["srcc"].is_null());
+  EXPECT_NE(j["reasons"]["srcc"].get<std::string>().find("at least 3 pairs"), std::string::npos);
+  EXPECT_EQ(cli("correlate --pred " + q(dir.path() / "two.csv")).status, 2);  // --gt missing
+  EXPECT_EQ(cli("correlate --pred " + q(dir.path() / "two.csv") + " --gt " + q(dir.path() / "gt.csv") + " --gt-col dmos").status, 2);
+}

@@ -1,11 +1,13 @@
 // Per-type cost of the KADID distortions and Q-Hawkeye degradations at KADID scale (512x384), and the PNG
 // encode every synthetic image pays. Run: build-*/bench/bench_data_distortions --benchmark_min_time=0.5
-// One "iteration" = one image: the five levels of a type are cycled.
+// One "iteration" = one image: the five levels of a type are cycled. OpenCV runs single-threaded, as inside
+// `hawkeye synth`, whose worker threads are the parallelism (so CPU time is the whole cost of an image).
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
 
 #include "hawkeye/core/random.h"
+#include "hawkeye/core/threads.h"
 #include "hawkeye/image/distortions/kadid.h"
 #include "hawkeye/image/distortions/perception.h"
 #include "hawkeye/image/io.h"
@@ -57,4 +59,11 @@ BENCHMARK(BM_PrepareReference)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  hawkeye::apply_base_threads(1);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -35,7 +35,7 @@ void jitter(cv::Mat& rgb, double amount, Rng& rng) {
     for (int y = 0; y < h; ++y) {
       const float* dxr = sx.ptr<float>(y);
       const float* dyr = sy.ptr<float>(y);
-      cv::Vec3f* dst = out.ptr<cv::Vec3f>(y);
+      float* dst = out.ptr<float>(y);
       for (int x = 0; x < w; ++x) {
         const float px = static_cast<float>(x) - dxr[x], py = static_cast<float>(y) - dyr[x];
         const float fx = std::floor(px), fy = std::floor(py);
@@ -43,14 +43,25 @@ void jitter(cv::Mat& rgb, double amount, Rng& rng) {
         cubic_weights(px - fx, wx);
         cubic_weights(py - fy, wy);
         const int ix = static_cast<int>(fx), iy = static_cast<int>(fy);
-        cv::Vec3f acc(0, 0, 0);
+        int cols[4];
+        for (int i = 0; i < 4; ++i) cols[i] = 3 * std::clamp(ix - 1 + i, 0, w - 1);
+        float r = 0, g = 0, b = 0;
         for (int j = 0; j < 4; ++j) {
-          const cv::Vec3f* row = rgb.ptr<cv::Vec3f>(std::clamp(iy - 1 + j, 0, h - 1));
-          cv::Vec3f racc(0, 0, 0);
-          for (int i = 0; i < 4; ++i) racc += row[std::clamp(ix - 1 + i, 0, w - 1)] * wx[i];
-          acc += racc * wy[j];
+          const float* row = rgb.ptr<float>(std::clamp(iy - 1 + j, 0, h - 1));
+          float rr = 0, rg = 0, rb = 0;
+          for (int i = 0; i < 4; ++i) {
+            const float* p = row + cols[i];
+            rr += wx[i] * p[0];
+            rg += wx[i] * p[1];
+            rb += wx[i] * p[2];
+          }
+          r += wy[j] * rr;
+          g += wy[j] * rg;
+          b += wy[j] * rb;
         }
-        dst[x] = acc;
+        dst[3 * x] = r;
+        dst[3 * x + 1] = g;
+        dst[3 * x + 2] = b;
       }
     }
     std::swap(rgb, out);

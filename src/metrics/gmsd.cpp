@@ -3,6 +3,8 @@
 // T = 170, score = std2 of the map (normalised by n - 1).
 #include <cmath>
 
+#include <opencv2/core.hpp>
+
 #include "hawkeye/core/error.h"
 #include "hawkeye/metrics/full_reference.h"
 #include "metrics/fr_metric.h"
@@ -14,22 +16,21 @@ namespace {
 constexpr double kT = 170.0;
 constexpr int kMinSide = 4;  // a 2x2 map after downsampling, so that its deviation is defined
 
-// Gradient magnitude of the downsampled plane.
+// Gradient magnitude of the downsampled plane: Prewitt / 3 with zero borders (conv2 'same').
 cv::Mat gradient_magnitude(const cv::Mat& plane) {
   const cv::Mat y = detail::box_downsample(plane, 2, detail::BoxBorder::zero);
   const int h = y.rows, w = y.cols;
+  cv::Mat padded;
+  cv::copyMakeBorder(y, padded, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
   cv::Mat g(h, w, CV_64F);
-  auto at = [&](int i, int j) -> double { return (i < 0 || j < 0 || i >= h || j >= w) ? 0.0 : y.at<double>(i, j); };
   for (int i = 0; i < h; ++i) {
+    const double* up = padded.ptr<double>(i) + 1;
+    const double* mid = padded.ptr<double>(i + 1) + 1;
+    const double* down = padded.ptr<double>(i + 2) + 1;
     double* out = g.ptr<double>(i);
     for (int j = 0; j < w; ++j) {
-      double ix = 0, iy = 0;
-      for (int a = -1; a <= 1; ++a) {
-        ix += at(i + a, j + 1) - at(i + a, j - 1);
-        iy += at(i + 1, j + a) - at(i - 1, j + a);
-      }
-      ix /= 3;
-      iy /= 3;
+      const double ix = ((up[j + 1] - up[j - 1]) + (mid[j + 1] - mid[j - 1]) + (down[j + 1] - down[j - 1])) / 3;
+      const double iy = ((down[j - 1] - up[j - 1]) + (down[j] - up[j]) + (down[j + 1] - up[j + 1])) / 3;
       out[j] = std::sqrt(ix * ix + iy * iy);
     }
   }

@@ -125,14 +125,6 @@ cv::Mat gaussian_kernel(int size, double sigma) {
   return k;
 }
 
-cv::Mat filter_valid(const cv::Mat& src, const cv::Mat& k) {
-  const int r = k.rows / 2;
-  cv::Mat full;
-  cv::sepFilter2D(src, full, CV_64F, k, k, cv::Point(-1, -1), 0, cv::BORDER_REFLECT);
-  return full(cv::Rect(r, r, src.cols - 2 * r, src.rows - 2 * r));
-}
-
-double mean_of(const cv::Mat& m) { return cv::mean(m)[0]; }
 
 }  // namespace hawkeye::detail
 
@@ -142,6 +134,22 @@ cv::Mat box_downsample(const cv::Mat& src, int f, BoxBorder border) {
   CV_Assert(src.type() == CV_64F && f >= 1);
   const int h = src.rows, w = src.cols;
   const int oh = (h + f - 1) / f, ow = (w + f - 1) / f;
+  if (f == 2) {
+    // The common case (MS-SSIM, GMSD, SSIM on 512x384): out(i, j) = mean of in(2i..2i+1, 2j..2j+1), the
+    // row/column past an odd edge being the edge again (symmetric) or 0 (zero).
+    cv::Mat out(oh, ow, CV_64F);
+    const double pad_weight = border == BoxBorder::symmetric ? 1.0 : 0.0;
+    for (int i = 0; i < oh; ++i) {
+      const double* a = src.ptr<double>(2 * i);
+      const bool has_b = 2 * i + 1 < h;
+      const double* b = src.ptr<double>(has_b ? 2 * i + 1 : 2 * i);
+      const double wb = has_b ? 1.0 : pad_weight;
+      double* o = out.ptr<double>(i);
+      for (int j = 0; j < w / 2; ++j) o[j] = ((a[2 * j] + a[2 * j + 1]) + wb * (b[2 * j] + b[2 * j + 1])) * 0.25;
+      if (w % 2) o[ow - 1] = ((1 + pad_weight) * a[w - 1] + wb * (1 + pad_weight) * b[w - 1]) * 0.25;
+    }
+    return out;
+  }
   const int offset = (f - 1) / 2;  // MATLAB's kernel centre floor((f + 1) / 2), 0-based
   // Index maps with MATLAB's 'symmetric' padding (mirror including the edge); -1 marks a zero pad.
   auto source_index = [&](int i, int n) {

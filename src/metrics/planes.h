@@ -41,12 +41,6 @@ void check_pair(std::string_view metric, const Image& ref, const Image& dist, in
 // A normalised 1-D Gaussian (MATLAB fspecial('gaussian', size, sigma) is its outer product).
 cv::Mat gaussian_kernel(int size, double sigma);
 
-// Separable correlation of a CV_64F plane with kernel k (both directions); the result covers the valid
-// region only (MATLAB filter2(..., 'valid')): (h - n + 1) x (w - n + 1).
-cv::Mat filter_valid(const cv::Mat& src, const cv::Mat& k);
-
-// Mean of all elements of a CV_64F matrix.
-double mean_of(const cv::Mat& m);
 
 }  // namespace hawkeye::detail
 

@@ -10,9 +10,11 @@ namespace hawkeye {
 
 namespace {
 
-cv::Mat psnr_samples(const Image& img, FrColour colour) {
+// The samples compared: the luma plane, or a view of the interleaved samples (copied for the cache).
+cv::Mat psnr_samples(const Image& img, FrColour colour, bool keep) {
   if (colour == FrColour::luma) return detail::luma_plane_u8(img);
-  return cv::Mat(img.height, img.width * img.channels, CV_8U, const_cast<std::uint8_t*>(img.pixels.data())).clone();
+  const cv::Mat view(img.height, img.width * img.channels, CV_8U, const_cast<std::uint8_t*>(img.pixels.data()));
+  return keep ? view.clone() : view;
 }
 
 void check_options(const PsnrOptions& o) {
@@ -45,9 +47,9 @@ struct detail::FrHooks<PsnrOptions> {
   static constexpr const char* name = "psnr";
   using Cache = cv::Mat;  // the reference's samples
   static void check(const Image&, const PsnrOptions& o, std::string_view) { check_options(o); }
-  static Cache prepare(const Image& ref, const PsnrOptions& o) { return psnr_samples(ref, o.colour); }
+  static Cache prepare(const Image& ref, const PsnrOptions& o) { return psnr_samples(ref, o.colour, true); }
   static double score(const Cache& ref, const Image& dist, const PsnrOptions& o) {
-    return psnr_of(ref, psnr_samples(dist, o.colour), o.data_range);
+    return psnr_of(ref, psnr_samples(dist, o.colour, false), o.data_range);
   }
 };
 

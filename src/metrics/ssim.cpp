@@ -1,8 +1,11 @@
 // SSIM and MS-SSIM as the authors' MATLAB scripts compute them (ssim.m 2009 and msssim.m with
 // ssim_index_new.m): Gaussian 11x11 window sigma 1.5 applied with filter2(..., 'valid'), C1 = (0.01 L)^2,
 // C2 = (0.03 L)^2, L = 255, mean of the maps.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/metrics/full_reference.h"
@@ -32,11 +35,66 @@ struct RefStats {
   cv::Mat var;  // local variance, valid region
 };
 
+// Output rows of the valid region in fixed chunks (the same for any thread count, so sums are
+// deterministic), each filtered by streaming: for one output row, the vertical pass accumulates the 11
+// input rows of every quantity, then the horizontal pass; both loops run along contiguous memory and
+// vectorise. Quantities are products of the planes computed on the fly (no full-size temporaries).
+constexpr int kChunks = 32;
+
+template <int N, typename Quantities, typename RowSink>
+void filter_rows_valid(const cv::Mat& a, int out_rows, int out_cols, Quantities quantities, RowSink sink) {
+  const double* g = window().ptr<double>();
+  const int w = a.cols;
+  const int chunks = std::min(kChunks, out_rows);
+  cv::parallel_for_(cv::Range(0, chunks), [&](const cv::Range& range) {
+    std::vector<double> vert(static_cast<std::size_t>(N) * w), horiz(static_cast<std::size_t>(N) * out_cols);
+    for (int c = range.start; c < range.end; ++c) {
+      const int r0 = static_cast<int>(static_cast<std::int64_t>(out_rows) * c / chunks);
+      const int r1 = static_cast<int>(static_cast<std::int64_t>(out_rows) * (c + 1) / chunks);
+      for (int i = r0; i < r1; ++i) {
+        std::fill(vert.begin(), vert.end(), 0.0);
+        for (int k = 0; k < kWindow; ++k) quantities(i + k, g[k], vert.data(), w);
+        std::fill(horiz.begin(), horiz.end(), 0.0);
+        for (int q = 0; q < N; ++q) {
+          const double* v = vert.data() + static_cast<std::size_t>(q) * w;
+          double* h = horiz.data() + static_cast<std::size_t>(q) * out_cols;
+          for (int k = 0; k < kWindow; ++k) {
+            const double gk = g[k];
+            const double* vk = v + k;
+            for (int j = 0; j < out_cols; ++j) h[j] += gk * vk[j];
+          }
+        }
+        sink(c, i, horiz.data());
+      }
+    }
+  });
+}
+
 RefStats ref_stats(const cv::Mat& x) {
   RefStats r;
   r.img = x;
-  r.mu = detail::filter_valid(x, window());
-  r.var = detail::filter_valid(x.mul(x), window()) - r.mu.mul(r.mu);
+  const int oh = x.rows - kWindow + 1, ow = x.cols - kWindow + 1;
+  r.mu.create(oh, ow, CV_64F);
+  r.var.create(oh, ow, CV_64F);
+  filter_rows_valid<2>(
+      x, oh, ow,
+      [&](int row, double gk, double* v, int w) {
+        const double* xr = x.ptr<double>(row);
+        double* m = v;
+        double* e2 = v + w;
+        for (int j = 0; j < w; ++j) {
+          m[j] += gk * xr[j];
+          e2[j] += gk * (xr[j] * xr[j]);
+        }
+      },
+      [&](int, int i, const double* h) {
+        double* mu = r.mu.ptr<double>(i);
+        double* var = r.var.ptr<double>(i);
+        for (int j = 0; j < ow; ++j) {
+          mu[j] = h[j];
+          var[j] = h[ow + j] - h[j] * h[j];
+        }
+      });
   return r;
 }
 
@@ -46,30 +104,48 @@ struct SsimMeans {
 };
 
 SsimMeans ssim_means(const RefStats& r, const cv::Mat& y) {
-  const cv::Mat mu2 = detail::filter_valid(y, window());
-  const cv::Mat yy = detail::filter_valid(y.mul(y), window());
-  const cv::Mat xy = detail::filter_valid(r.img.mul(y), window());
+  const cv::Mat& x = r.img;
+  const int oh = r.mu.rows, ow = r.mu.cols;
+  std::vector<double> chunk_ssim(kChunks, 0.0), chunk_cs(kChunks, 0.0);
+  filter_rows_valid<3>(
+      y, oh, ow,
+      [&](int row, double gk, double* v, int w) {
+        const double* xr = x.ptr<double>(row);
+        const double* yr = y.ptr<double>(row);
+        double* m = v;
+        double* e22 = v + w;
+        double* e12 = v + 2 * w;
+        for (int j = 0; j < w; ++j) {
+          m[j] += gk * yr[j];
+          e22[j] += gk * (yr[j] * yr[j]);
+          e12[j] += gk * (xr[j] * yr[j]);
+        }
+      },
+      [&](int c, int i, const double* h) {
+        const double* m1 = r.mu.ptr<double>(i);
+        const double* v1 = r.var.ptr<double>(i);
+        const double* m2 = h;
+        const double* e22 = h + ow;
+        const double* e12 = h + 2 * ow;
+        double row_ssim = 0, row_cs = 0;
+        for (int j = 0; j < ow; ++j) {
+          const double mu1_mu2 = m1[j] * m2[j];
+          const double mu2_sq = m2[j] * m2[j];
+          const double sigma2_sq = e22[j] - mu2_sq;
+          const double sigma12 = e12[j] - mu1_mu2;
+          const double cs = (2 * sigma12 + kC2) / (v1[j] + sigma2_sq + kC2);
+          row_cs += cs;
+          row_ssim += (2 * mu1_mu2 + kC1) / (m1[j] * m1[j] + mu2_sq + kC1) * cs;
+        }
+        chunk_ssim[static_cast<std::size_t>(c)] += row_ssim;
+        chunk_cs[static_cast<std::size_t>(c)] += row_cs;
+      });
   double sum_ssim = 0, sum_cs = 0;
-  for (int i = 0; i < mu2.rows; ++i) {
-    const double* m1 = r.mu.ptr<double>(i);
-    const double* v1 = r.var.ptr<double>(i);
-    const double* m2 = mu2.ptr<double>(i);
-    const double* e22 = yy.ptr<double>(i);
-    const double* e12 = xy.ptr<double>(i);
-    double row_ssim = 0, row_cs = 0;
-    for (int j = 0; j < mu2.cols; ++j) {
-      const double mu1_mu2 = m1[j] * m2[j];
-      const double mu2_sq = m2[j] * m2[j];
-      const double sigma2_sq = e22[j] - mu2_sq;
-      const double sigma12 = e12[j] - mu1_mu2;
-      const double cs = (2 * sigma12 + kC2) / (v1[j] + sigma2_sq + kC2);
-      row_cs += cs;
-      row_ssim += (2 * mu1_mu2 + kC1) / (m1[j] * m1[j] + mu2_sq + kC1) * cs;
-    }
-    sum_ssim += row_ssim;
-    sum_cs += row_cs;
+  for (int c = 0; c < kChunks; ++c) {
+    sum_ssim += chunk_ssim[static_cast<std::size_t>(c)];
+    sum_cs += chunk_cs[static_cast<std::size_t>(c)];
   }
-  const double n = static_cast<double>(mu2.rows) * mu2.cols;
+  const double n = static_cast<double>(oh) * ow;
   return {sum_ssim / n, sum_cs / n};
 }
 

@@ -67,7 +67,7 @@ PromptSpec resolve_prompt(const std::string& value) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file(file, 16u << 20));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (2e308)
     throw Error(ErrorCode::parse, file.string() + ": invalid JSON: " + e.what());
   }
   if (!j.is_object() || !j.contains("prompt")) {

@@ -175,7 +175,7 @@ json parse_strict(std::string_view text, const std::string& source) {
   };
   try {
     return json::parse(text.begin(), text.end(), cb);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 2e308
     throw Error(ErrorCode::parse, source + ": invalid JSON: " + e.what());
   }
 }

@@ -87,6 +87,11 @@ TEST(TokenizerLoader, RejectsIdsThatAreNotSmallIntegers) {
   text.replace(text.find(key), key.size(), "\"ab\":1e308");
   const Error e = load_error(text);
   EXPECT_NE(std::string(e.what()).find("model.vocab[\"ab\"]"), std::string::npos) << e.what();
+  // 2e308 is beyond a double: nlohmann's own number overflow becomes a parse error (found by fuzzing).
+  text.replace(text.find("1e308"), 5, "2e308");
+  const Error overflow = load_error(text);
+  EXPECT_EQ(overflow.code(), ErrorCode::parse) << overflow.what();
+  EXPECT_NE(std::string(overflow.what()).find("2e308"), std::string::npos) << overflow.what();
 }
 
 TEST(TokenizerLoader, RejectsIdsFarBeyondTheVocabulary) {

@@ -58,11 +58,16 @@ void filter_rows_valid(const cv::Mat& a, int out_rows, int out_cols, Quantities 
         for (int q = 0; q < N; ++q) {
           const double* v = vert.data() + static_cast<std::size_t>(q) * w;
           double* h = horiz.data() + static_cast<std::size_t>(q) * out_cols;
-          for (int k = 0; k < kWindow; ++k) {
+          // The window is symmetric: taps k and 10 - k share a weight.
+          for (int k = 0; k < kWindow / 2; ++k) {
             const double gk = g[k];
-            const double* vk = v + k;
-            for (int j = 0; j < out_cols; ++j) h[j] += gk * vk[j];
+            const double* lo = v + k;
+            const double* hi = v + (kWindow - 1 - k);
+            for (int j = 0; j < out_cols; ++j) h[j] += gk * (lo[j] + hi[j]);
           }
+          const double gc = g[kWindow / 2];
+          const double* mid = v + kWindow / 2;
+          for (int j = 0; j < out_cols; ++j) h[j] += gc * mid[j];
         }
         sink(c, i, horiz.data());
       }

@@ -1,6 +1,8 @@
 // The metric registry: names, kinds, ranges, directions, and its two entry points.
 #include <gtest/gtest.h>
 
+#include <opencv2/core.hpp>
+
 #include "calibration.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/metrics/full_reference.h"
@@ -65,4 +67,19 @@ TEST(Registry, KindMistakesAreClearErrors) {
 TEST(Registry, DefaultNiqeModelIsTheSharedOneInTheSourceTree) {
   EXPECT_TRUE(std::filesystem::equivalent(default_niqe_model(),
                                           test::shared_data() / "niqe_pristine_params/niqe_image_params.mat"));
+}
+
+TEST(Registry, ResultsDoNotDependOnTheThreadCount) {
+  // SSIM/MS-SSIM/BRISQUE/NIQE split their work over OpenCV's pool in fixed chunks and sum in order.
+  const Image ref = test::shared_image("tid2013_pyiqa_calibra/ref_dir/I19.bmp");
+  const Image dist = test::shared_image("tid2013_pyiqa_calibra/dist_dir/I19.bmp");
+  const int before = cv::getNumThreads();
+  std::vector<double> scores[2];
+  for (int t = 0; t < 2; ++t) {
+    cv::setNumThreads(t == 0 ? 1 : 4);
+    for (const char* name : {"ssim", "ms_ssim", "gmsd"}) scores[t].push_back(compute_metric(name, dist, &ref));
+    for (const char* name : {"brisque", "niqe"}) scores[t].push_back(compute_metric(name, dist));
+  }
+  cv::setNumThreads(before);
+  EXPECT_EQ(scores[0], scores[1]);
 }

@@ -32,6 +32,19 @@ cv::Mat to_bgr(const Image& img) {
   return bgr;
 }
 
+// kodim01 resized (bicubic) as the reference; its JPEG at quality 20 as the distorted image.
+Pair resized_pair(int width, int height) {
+  Pair p;
+  const Image src = load_image(HAWKEYE_SHARED_DATA "/kodak/kodim01.png");
+  cv::Mat m;
+  cv::resize(as_mat(src), m, cv::Size(width, height), 0, 0, cv::INTER_CUBIC);
+  p.ref = from_mat(m);
+  p.dist = decode_image(encode_image(p.ref, "jpeg", 20));
+  p.ref_bgr = to_bgr(p.ref);
+  p.dist_bgr = to_bgr(p.dist);
+  return p;
+}
+
 const Pair& pair_of(int size) {
   static const Pair small = [] {
     Pair p;
@@ -41,29 +54,9 @@ const Pair& pair_of(int size) {
     p.dist_bgr = to_bgr(p.dist);
     return p;
   }();
-  static const Pair large = [] {
-    Pair p;
-    const Image src = load_image(HAWKEYE_SHARED_DATA "/kodak/kodim01.png");
-    cv::Mat big;
-    cv::resize(as_mat(src), big, cv::Size(1920, 1080), 0, 0, cv::INTER_CUBIC);
-    p.ref = from_mat(big);
-    p.dist = decode_image(encode_image(p.ref, "jpeg", 20));
-    p.ref_bgr = to_bgr(p.ref);
-    p.dist_bgr = to_bgr(p.dist);
-    return p;
-  }();
+  static const Pair large = resized_pair(1920, 1080);
   // ~1080x800, the size of pyiqa's published CPU anchor for BRISQUE (0.118 s/image).
-  static const Pair anchor = [] {
-    Pair p;
-    const Image src = load_image(HAWKEYE_SHARED_DATA "/kodak/kodim01.png");
-    cv::Mat m;
-    cv::resize(as_mat(src), m, cv::Size(1080, 800), 0, 0, cv::INTER_CUBIC);
-    p.ref = from_mat(m);
-    p.dist = decode_image(encode_image(p.ref, "jpeg", 20));
-    p.ref_bgr = to_bgr(p.ref);
-    p.dist_bgr = to_bgr(p.dist);
-    return p;
-  }();
+  static const Pair anchor = resized_pair(1080, 800);
   return size == 0 ? small : size == 1 ? large : anchor;
 }
 

@@ -38,7 +38,8 @@ struct RefStats {
 // Output rows of the valid region in fixed chunks (the same for any thread count, so sums are
 // deterministic), each filtered by streaming: for one output row, the vertical pass accumulates the 11
 // input rows of every quantity, then the horizontal pass; both loops run along contiguous memory and
-// vectorise. Quantities are products of the planes computed on the fly (no full-size temporaries).
+// vectorise (__restrict: the row buffers never alias the planes). Quantities are products of the planes
+// computed on the fly (no full-size temporaries).
 constexpr int kChunks = 32;
 
 template <int N, typename Quantities, typename RowSink>
@@ -53,11 +54,13 @@ void filter_rows_valid(const cv::Mat& a, int out_rows, int out_cols, Quantities 
       const int r1 = static_cast<int>(static_cast<std::int64_t>(out_rows) * (c + 1) / chunks);
       for (int i = r0; i < r1; ++i) {
         std::fill(vert.begin(), vert.end(), 0.0);
-        for (int k = 0; k < kWindow; ++k) quantities(i + k, g[k], vert.data(), w);
+        // Rows k and 10 - k share a weight (the window is symmetric); the centre row comes alone (-1).
+        for (int k = 0; k < kWindow / 2; ++k) quantities(i + k, i + kWindow - 1 - k, g[k], vert.data(), w);
+        quantities(i + kWindow / 2, -1, g[kWindow / 2], vert.data(), w);
         std::fill(horiz.begin(), horiz.end(), 0.0);
         for (int q = 0; q < N; ++q) {
-          const double* v = vert.data() + static_cast<std::size_t>(q) * w;
-          double* h = horiz.data() + static_cast<std::size_t>(q) * out_cols;
+          const double* __restrict v = vert.data() + static_cast<std::size_t>(q) * w;
+          double* __restrict h = horiz.data() + static_cast<std::size_t>(q) * out_cols;
           // The window is symmetric: taps k and 10 - k share a weight.
           for (int k = 0; k < kWindow / 2; ++k) {
             const double gk = g[k];
@@ -83,13 +86,21 @@ RefStats ref_stats(const cv::Mat& x) {
   r.var.create(oh, ow, CV_64F);
   filter_rows_valid<2>(
       x, oh, ow,
-      [&](int row, double gk, double* v, int w) {
-        const double* xr = x.ptr<double>(row);
-        double* m = v;
-        double* e2 = v + w;
+      [&](int row_a, int row_b, double gk, double* v, int w) {
+        const double* __restrict a = x.ptr<double>(row_a);
+        double* __restrict m = v;
+        double* __restrict e2 = v + w;
+        if (row_b < 0) {
+          for (int j = 0; j < w; ++j) {
+            m[j] += gk * a[j];
+            e2[j] += gk * (a[j] * a[j]);
+          }
+          return;
+        }
+        const double* __restrict b = x.ptr<double>(row_b);
         for (int j = 0; j < w; ++j) {
-          m[j] += gk * xr[j];
-          e2[j] += gk * (xr[j] * xr[j]);
+          m[j] += gk * (a[j] + b[j]);
+          e2[j] += gk * (a[j] * a[j] + b[j] * b[j]);
         }
       },
       [&](int, int i, const double* h) {
@@ -114,16 +125,26 @@ SsimMeans ssim_means(const RefStats& r, const cv::Mat& y) {
   std::vector<double> chunk_ssim(kChunks, 0.0), chunk_cs(kChunks, 0.0);
   filter_rows_valid<3>(
       y, oh, ow,
-      [&](int row, double gk, double* v, int w) {
-        const double* xr = x.ptr<double>(row);
-        const double* yr = y.ptr<double>(row);
-        double* m = v;
-        double* e22 = v + w;
-        double* e12 = v + 2 * w;
+      [&](int row_a, int row_b, double gk, double* v, int w) {
+        const double* __restrict xa = x.ptr<double>(row_a);
+        const double* __restrict ya = y.ptr<double>(row_a);
+        double* __restrict m = v;
+        double* __restrict e22 = v + w;
+        double* __restrict e12 = v + 2 * w;
+        if (row_b < 0) {
+          for (int j = 0; j < w; ++j) {
+            m[j] += gk * ya[j];
+            e22[j] += gk * (ya[j] * ya[j]);
+            e12[j] += gk * (xa[j] * ya[j]);
+          }
+          return;
+        }
+        const double* __restrict xb = x.ptr<double>(row_b);
+        const double* __restrict yb = y.ptr<double>(row_b);
         for (int j = 0; j < w; ++j) {
-          m[j] += gk * yr[j];
-          e22[j] += gk * (yr[j] * yr[j]);
-          e12[j] += gk * (xr[j] * yr[j]);
+          m[j] += gk * (ya[j] + yb[j]);
+          e22[j] += gk * (ya[j] * ya[j] + yb[j] * yb[j]);
+          e12[j] += gk * (xa[j] * ya[j] + xb[j] * yb[j]);
         }
       },
       [&](int c, int i, const double* h) {

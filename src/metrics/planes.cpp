@@ -63,16 +63,10 @@ cv::Mat luma_plane(const Image& img) {
 }
 
 std::vector<cv::Mat> channel_planes(const Image& img) {
-  std::vector<cv::Mat> planes;
-  for (int c = 0; c < img.channels; ++c) {
-    cv::Mat p(img.height, img.width, CV_64F);
-    for (int y = 0; y < img.height; ++y) {
-      const std::uint8_t* s = img.row(y) + c;
-      double* d = p.ptr<double>(y);
-      for (int x = 0; x < img.width; ++x) d[x] = s[static_cast<std::size_t>(x) * img.channels];
-    }
-    planes.push_back(p);
-  }
+  const cv::Mat interleaved(img.height, img.width, CV_8UC(img.channels), const_cast<std::uint8_t*>(img.pixels.data()));
+  std::vector<cv::Mat> bytes, planes(static_cast<std::size_t>(img.channels));
+  cv::split(interleaved, bytes);
+  for (int c = 0; c < img.channels; ++c) bytes[static_cast<std::size_t>(c)].convertTo(planes[static_cast<std::size_t>(c)], CV_64F);
   return planes;
 }
 
@@ -130,31 +124,26 @@ cv::Mat gaussian_kernel(int size, double sigma) {
 
 namespace hawkeye::detail {
 
-cv::Mat box_downsample(const cv::Mat& src, int f, BoxBorder border) {
+cv::Mat box_downsample(const cv::Mat& src, int f) {
   CV_Assert(src.type() == CV_64F && f >= 1);
   const int h = src.rows, w = src.cols;
   const int oh = (h + f - 1) / f, ow = (w + f - 1) / f;
   if (f == 2) {
-    // The common case (MS-SSIM, GMSD, SSIM on 512x384): out(i, j) = mean of in(2i..2i+1, 2j..2j+1), the
-    // row/column past an odd edge being the edge again (symmetric) or 0 (zero).
+    // The common case (MS-SSIM, SSIM on 512x384): out(i, j) = mean of in(2i..2i+1, 2j..2j+1), the
+    // row/column past an odd edge being the edge again.
     cv::Mat out(oh, ow, CV_64F);
-    const double pad_weight = border == BoxBorder::symmetric ? 1.0 : 0.0;
     for (int i = 0; i < oh; ++i) {
       const double* a = src.ptr<double>(2 * i);
-      const bool has_b = 2 * i + 1 < h;
-      const double* b = src.ptr<double>(has_b ? 2 * i + 1 : 2 * i);
-      const double wb = has_b ? 1.0 : pad_weight;
+      const double* b = src.ptr<double>(std::min(2 * i + 1, h - 1));
       double* o = out.ptr<double>(i);
-      for (int j = 0; j < w / 2; ++j) o[j] = ((a[2 * j] + a[2 * j + 1]) + wb * (b[2 * j] + b[2 * j + 1])) * 0.25;
-      if (w % 2) o[ow - 1] = ((1 + pad_weight) * a[w - 1] + wb * (1 + pad_weight) * b[w - 1]) * 0.25;
+      for (int j = 0; j < w / 2; ++j) o[j] = ((a[2 * j] + a[2 * j + 1]) + (b[2 * j] + b[2 * j + 1])) * 0.25;
+      if (w % 2) o[ow - 1] = (2 * a[w - 1] + 2 * b[w - 1]) * 0.25;
     }
     return out;
   }
   const int offset = (f - 1) / 2;  // MATLAB's kernel centre floor((f + 1) / 2), 0-based
-  // Index maps with MATLAB's 'symmetric' padding (mirror including the edge); -1 marks a zero pad.
+  // Index maps with MATLAB's 'symmetric' padding (mirror including the edge).
   auto source_index = [&](int i, int n) {
-    if (i >= 0 && i < n) return i;
-    if (border == BoxBorder::zero) return -1;
     while (i < 0 || i >= n) i = i < 0 ? -i - 1 : 2 * n - i - 1;
     return i;
   };
@@ -170,13 +159,8 @@ cv::Mat box_downsample(const cv::Mat& src, int f, BoxBorder border) {
     for (int j = 0; j < ow; ++j) {
       double sum = 0;
       for (int a = 0; a < f; ++a) {
-        const int r = rows[static_cast<std::size_t>(i) * f + a];
-        if (r < 0) continue;
-        const double* s = src.ptr<double>(r);
-        for (int b = 0; b < f; ++b) {
-          const int c = cols[static_cast<std::size_t>(j) * f + b];
-          if (c >= 0) sum += s[c];
-        }
+        const double* s = src.ptr<double>(rows[static_cast<std::size_t>(i) * f + a]);
+        for (int b = 0; b < f; ++b) sum += s[cols[static_cast<std::size_t>(j) * f + b]];
       }
       o[j] = sum * scale;
     }

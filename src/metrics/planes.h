@@ -46,10 +46,8 @@ cv::Mat gaussian_kernel(int size, double sigma);
 
 namespace hawkeye::detail {
 
-enum class BoxBorder { symmetric, zero };
-
-// MATLAB `imfilter(img, ones(f)/f^2, 'symmetric', 'same')` (or conv2(img, ones(f)/f^2, 'same') with
-// zero borders) followed by img(1:f:end, 1:f:end): an f x f box average sampled every f pixels.
-cv::Mat box_downsample(const cv::Mat& src, int f, BoxBorder border);
+// MATLAB `imfilter(img, ones(f)/f^2, 'symmetric', 'same')` followed by img(1:f:end, 1:f:end): an f x f
+// box average sampled every f pixels (ssim.m's downsampling, msssim.m's pyramid).
+cv::Mat box_downsample(const cv::Mat& src, int f);
 
 }  // namespace hawkeye::detail

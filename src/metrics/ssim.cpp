@@ -184,7 +184,7 @@ std::vector<cv::Mat> ssim_planes(const Image& img, const SsimOptions& o) {
   std::vector<cv::Mat> planes = detail::metric_planes(img, o.colour);
   const int f = ssim_factor(img, o);
   if (f > 1) {
-    for (cv::Mat& p : planes) p = detail::box_downsample(p, f, detail::BoxBorder::symmetric);
+    for (cv::Mat& p : planes) p = detail::box_downsample(p, f);
   }
   return planes;
 }
@@ -208,7 +208,7 @@ std::vector<cv::Mat> pyramid(cv::Mat plane) {
   std::vector<cv::Mat> levels;
   for (int l = 0; l < kScales; ++l) {
     levels.push_back(plane);
-    if (l + 1 < kScales) plane = detail::box_downsample(plane, 2, detail::BoxBorder::symmetric);
+    if (l + 1 < kScales) plane = detail::box_downsample(plane, 2);
   }
   return levels;
 }

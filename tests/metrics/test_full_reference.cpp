@@ -8,6 +8,7 @@
 #include "calibration.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/metrics/full_reference.h"
+#include "metrics/planes.h"
 
 using namespace hawkeye;
 using test::near_reference;
@@ -284,4 +285,31 @@ TEST(FullReferenceBadInput, AntiCorrelatedImagesMakeMsSsimFailClearly) {
   for (auto& v : inverted.pixels) v = static_cast<std::uint8_t>(255 - v);
   EXPECT_EQ(error_code_of([&] { ms_ssim(a, inverted); }), ErrorCode::numerical);
   EXPECT_LT(ssim(a, inverted), 0.0);  // plain SSIM is defined and negative
+}
+
+TEST(FullReference, BoxDownsampleIsMatlabImfilterSymmetricThenSubsample) {
+  // imfilter(A, ones(f)/f^2, 'symmetric', 'same') then A(1:f:end, 1:f:end), written out by definition:
+  // the kernel's centre is floor((f + 1) / 2) (1-based), indices past an edge mirror onto it.
+  for (const auto& [h, w] : {std::pair{7, 5}, std::pair{6, 9}, std::pair{1, 4}}) {
+    cv::Mat a(h, w, CV_64F);
+    for (int i = 0; i < h; ++i)
+      for (int j = 0; j < w; ++j) a.at<double>(i, j) = (i * 31 + j * 17) % 23;
+    auto mirror = [](int i, int n) {
+      while (i < 0 || i >= n) i = i < 0 ? -i - 1 : 2 * n - i - 1;
+      return i;
+    };
+    for (int f : {2, 3, 4}) {
+      const cv::Mat got = detail::box_downsample(a, f);
+      ASSERT_EQ(got.rows, (h + f - 1) / f);
+      ASSERT_EQ(got.cols, (w + f - 1) / f);
+      const int c = (f + 1) / 2 - 1;
+      for (int i = 0; i < got.rows; ++i)
+        for (int j = 0; j < got.cols; ++j) {
+          double sum = 0;
+          for (int u = 0; u < f; ++u)
+            for (int v = 0; v < f; ++v) sum += a.at<double>(mirror(i * f + u - c, h), mirror(j * f + v - c, w));
+          EXPECT_NEAR(got.at<double>(i, j), sum / (f * f), 1e-12) << h << "x" << w << " f=" << f;
+        }
+    }
+  }
 }

@@ -85,8 +85,8 @@ void normalize_valid_run(std::string_view run, NormalForm form, std::string& out
   bool dirty = false;         // the current segment holds a character that may change
   std::size_t i = 0;
   while (i < run.size()) {
-    char32_t cp;
-    std::size_t bad;
+    char32_t cp = 0;
+    std::size_t bad = 0;
     const auto b0 = static_cast<unsigned char>(run[i]);
     const std::size_t len = b0 < 0x80 ? (cp = b0, 1) : utf8::decode(run, i, cp, bad);
     if (nfc_boundary(cp)) {

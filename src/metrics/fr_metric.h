@@ -13,7 +13,8 @@ namespace hawkeye {
 
 namespace detail {
 // Per metric: `name`; `check(img, options, role)` for size limits beyond a valid 1/3-channel image;
-// `Cache prepare(ref, options)`; `double score(cache, dist, options)`.
+// `Cache prepare(ref, options)`; `double score(cache, dist, options)`; optionally
+// `double one_shot(ref, dist, options)` when a single pair can be scored faster than through the cache.
 template <typename Options>
 struct FrHooks;
 }  // namespace detail
@@ -46,9 +47,16 @@ double FullReferenceMetric<Options>::compute(const Image& dist) const {
 
 template <typename Options>
 double FullReferenceMetric<Options>::compute(const Image& ref, const Image& dist, const Options& options) {
+  using Hooks = detail::FrHooks<Options>;
   // Checks the pair before the reference's statistics are computed.
-  detail::check_pair(detail::FrHooks<Options>::name, ref, dist, 1, 1);
-  return FullReferenceMetric(ref, options).compute(dist);
+  detail::check_pair(Hooks::name, ref, dist, 1, 1);
+  if constexpr (requires { Hooks::one_shot(ref, dist, options); }) {
+    // A metric may score a single pair faster than through its cache (same result).
+    Hooks::check(ref, options, "reference");
+    return Hooks::one_shot(ref, dist, options);
+  } else {
+    return FullReferenceMetric(ref, options).compute(dist);
+  }
 }
 
 }  // namespace hawkeye

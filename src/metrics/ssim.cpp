@@ -103,7 +103,7 @@ RefStats ref_stats(const cv::Mat& x) {
           e2[j] += gk * (a[j] * a[j] + b[j] * b[j]);
         }
       },
-      [&](int, int i, const double* h) {
+      [&](int, int i, double* h) {
         double* mu = r.mu.ptr<double>(i);
         double* var = r.var.ptr<double>(i);
         for (int j = 0; j < ow; ++j) {
@@ -119,53 +119,83 @@ struct SsimMeans {
   double cs = 0;    // mean of the contrast-structure map
 };
 
+// Sums of the SSIM and CS maps over one output row.
+void add_row(const double* m1, const double* v1, const double* m2, const double* e22, const double* e12, int ow,
+             double& sum_ssim, double& sum_cs) {
+  double row_ssim = 0, row_cs = 0;
+  for (int j = 0; j < ow; ++j) {
+    const double mu1_mu2 = m1[j] * m2[j];
+    const double mu2_sq = m2[j] * m2[j];
+    const double sigma2_sq = e22[j] - mu2_sq;
+    const double sigma12 = e12[j] - mu1_mu2;
+    const double cs = (2 * sigma12 + kC2) / (v1[j] + sigma2_sq + kC2);
+    row_cs += cs;
+    row_ssim += (2 * mu1_mu2 + kC1) / (m1[j] * m1[j] + mu2_sq + kC1) * cs;
+  }
+  sum_ssim += row_ssim;
+  sum_cs += row_cs;
+}
+
+// The means of the SSIM and CS maps of (x, y). With the reference's statistics cached (r.mu, r.var) three
+// quantities of y are filtered; without them (one-shot, r.mu empty) the reference's two come in the same
+// pass, so no full-size map is written.
 SsimMeans ssim_means(const RefStats& r, const cv::Mat& y) {
   const cv::Mat& x = r.img;
-  const int oh = r.mu.rows, ow = r.mu.cols;
+  const bool cached = !r.mu.empty();
+  const int oh = x.rows - kWindow + 1, ow = x.cols - kWindow + 1;
   std::vector<double> chunk_ssim(kChunks, 0.0), chunk_cs(kChunks, 0.0);
-  filter_rows_valid<3>(
-      y, oh, ow,
-      [&](int row_a, int row_b, double gk, double* v, int w) {
-        const double* __restrict xa = x.ptr<double>(row_a);
-        const double* __restrict ya = y.ptr<double>(row_a);
-        double* __restrict m = v;
-        double* __restrict e22 = v + w;
-        double* __restrict e12 = v + 2 * w;
-        if (row_b < 0) {
-          for (int j = 0; j < w; ++j) {
-            m[j] += gk * ya[j];
-            e22[j] += gk * (ya[j] * ya[j]);
-            e12[j] += gk * (xa[j] * ya[j]);
-          }
-          return;
-        }
-        const double* __restrict xb = x.ptr<double>(row_b);
-        const double* __restrict yb = y.ptr<double>(row_b);
+  // Vertical pass: y, y^2, x y (and x, x^2 when not cached) of rows a and b (b < 0: row a alone).
+  const auto quantities = [&](int row_a, int row_b, double gk, double* v, int w) {
+    const double* __restrict xa = x.ptr<double>(row_a);
+    const double* __restrict ya = y.ptr<double>(row_a);
+    double* __restrict m2 = v;
+    double* __restrict e22 = v + w;
+    double* __restrict e12 = v + 2 * w;
+    double* __restrict m1 = v + 3 * w;
+    double* __restrict e11 = v + 4 * w;
+    if (row_b < 0) {  // the centre row
+      for (int j = 0; j < w; ++j) {
+        m2[j] += gk * ya[j];
+        e22[j] += gk * (ya[j] * ya[j]);
+        e12[j] += gk * (xa[j] * ya[j]);
+      }
+      if (!cached) {
         for (int j = 0; j < w; ++j) {
-          m[j] += gk * (ya[j] + yb[j]);
-          e22[j] += gk * (ya[j] * ya[j] + yb[j] * yb[j]);
-          e12[j] += gk * (xa[j] * ya[j] + xb[j] * yb[j]);
+          m1[j] += gk * xa[j];
+          e11[j] += gk * (xa[j] * xa[j]);
         }
-      },
-      [&](int c, int i, const double* h) {
-        const double* m1 = r.mu.ptr<double>(i);
-        const double* v1 = r.var.ptr<double>(i);
-        const double* m2 = h;
-        const double* e22 = h + ow;
-        const double* e12 = h + 2 * ow;
-        double row_ssim = 0, row_cs = 0;
-        for (int j = 0; j < ow; ++j) {
-          const double mu1_mu2 = m1[j] * m2[j];
-          const double mu2_sq = m2[j] * m2[j];
-          const double sigma2_sq = e22[j] - mu2_sq;
-          const double sigma12 = e12[j] - mu1_mu2;
-          const double cs = (2 * sigma12 + kC2) / (v1[j] + sigma2_sq + kC2);
-          row_cs += cs;
-          row_ssim += (2 * mu1_mu2 + kC1) / (m1[j] * m1[j] + mu2_sq + kC1) * cs;
-        }
-        chunk_ssim[static_cast<std::size_t>(c)] += row_ssim;
-        chunk_cs[static_cast<std::size_t>(c)] += row_cs;
-      });
+      }
+      return;
+    }
+    const double* __restrict xb = x.ptr<double>(row_b);
+    const double* __restrict yb = y.ptr<double>(row_b);
+    for (int j = 0; j < w; ++j) {
+      m2[j] += gk * (ya[j] + yb[j]);
+      e22[j] += gk * (ya[j] * ya[j] + yb[j] * yb[j]);
+      e12[j] += gk * (xa[j] * ya[j] + xb[j] * yb[j]);
+    }
+    if (!cached) {
+      for (int j = 0; j < w; ++j) {
+        m1[j] += gk * (xa[j] + xb[j]);
+        e11[j] += gk * (xa[j] * xa[j] + xb[j] * xb[j]);
+      }
+    }
+  };
+  if (cached) {
+    filter_rows_valid<3>(y, oh, ow, quantities, [&](int c, int i, double* h) {
+      add_row(r.mu.ptr<double>(i), r.var.ptr<double>(i), h, h + ow, h + 2 * ow, ow,
+              chunk_ssim[static_cast<std::size_t>(c)], chunk_cs[static_cast<std::size_t>(c)]);
+    });
+  } else {
+    filter_rows_valid<5>(y, oh, ow, quantities, [&](int c, int i, double* h) {
+      double* m1 = h + 3 * ow;
+      double* v1 = h + 4 * ow;
+      for (int j = 0; j < ow; ++j) v1[j] -= m1[j] * m1[j];
+      (void)i;
+      add_row(m1, v1, h, h + ow, h + 2 * ow, ow, chunk_ssim[static_cast<std::size_t>(c)],
+              chunk_cs[static_cast<std::size_t>(c)]);
+    });
+  }
   double sum_ssim = 0, sum_cs = 0;
   for (int c = 0; c < kChunks; ++c) {
     sum_ssim += chunk_ssim[static_cast<std::size_t>(c)];
@@ -248,6 +278,13 @@ struct detail::FrHooks<SsimOptions> {
     for (std::size_t c = 0; c < planes.size(); ++c) scores.push_back(ssim_means(ref[c], planes[c]).ssim);
     return mean_over(scores);
   }
+  // One pass over both images, no cached maps: the same sums.
+  static double one_shot(const Image& ref, const Image& dist, const SsimOptions& o) {
+    const std::vector<cv::Mat> x = ssim_planes(ref, o), y = ssim_planes(dist, o);
+    std::vector<double> scores;
+    for (std::size_t c = 0; c < x.size(); ++c) scores.push_back(ssim_means(RefStats{x[c], {}, {}}, y[c]).ssim);
+    return mean_over(scores);
+  }
 };
 
 template <>
@@ -270,6 +307,16 @@ struct detail::FrHooks<MsSsimOptions> {
     const std::vector<cv::Mat> planes = detail::metric_planes(dist, o.colour);
     std::vector<double> scores;
     for (std::size_t c = 0; c < planes.size(); ++c) scores.push_back(ms_ssim_of(ref[c], planes[c]));
+    return mean_over(scores);
+  }
+  static double one_shot(const Image& ref, const Image& dist, const MsSsimOptions& o) {
+    const std::vector<cv::Mat> x = detail::metric_planes(ref, o.colour), y = detail::metric_planes(dist, o.colour);
+    std::vector<double> scores;
+    for (std::size_t c = 0; c < x.size(); ++c) {
+      std::vector<RefStats> levels;
+      for (const cv::Mat& level : pyramid(x[c])) levels.push_back(RefStats{level, {}, {}});  // uncached: one pass
+      scores.push_back(ms_ssim_of(levels, y[c]));
+    }
     return mean_over(scores);
   }
 };

@@ -49,8 +49,9 @@ cv::Mat luma_plane_u8(const Image& img) {
     const std::uint8_t* p = img.row(y);
     std::uint8_t* o = out.ptr<std::uint8_t>(y);
     for (int x = 0; x < img.width; ++x, p += img.channels) {
-      // Same order of operations as MATLAB's weighted sum; +0.5 then floor = round half away (values >= 0).
-      o[x] = static_cast<std::uint8_t>(std::floor(t.r[p[0]] + t.g[p[1]] + t.b[p[2]] + 0.5));
+      // Same order of operations as MATLAB's weighted sum; +0.5 then truncation = round half away from
+      // zero for these non-negative values (and no libm floor call per pixel).
+      o[x] = static_cast<std::uint8_t>(static_cast<int>(t.r[p[0]] + t.g[p[1]] + t.b[p[2]] + 0.5));
     }
   }
   return out;

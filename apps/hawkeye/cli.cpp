@@ -42,9 +42,11 @@ int run(int argc, const char* const* argv) {
   app.add_option("--log-level", ctx.global.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}));
   app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors on stderr");
+  // Global options may also follow the subcommand (`hawkeye score --threads 2 ...`): subcommands inherit
+  // fallthrough when it is set before they are created.
+  app.fallthrough();
   for (const auto& entry : command_table()) entry.add(app, ctx);
   app.require_subcommand(0, 1);
-  app.fallthrough();
 
   try {
     app.parse(argc, argv);

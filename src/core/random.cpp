@@ -31,6 +31,10 @@ std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t a, std::uint64_t
   return splitmix64(h ^ c);
 }
 
+std::uint64_t derive_seed(std::uint64_t run_seed, const char* tag, std::uint64_t a, std::uint64_t b) {
+  return derive_seed(derive_seed(run_seed, std::string_view(tag)), a, b);
+}
+
 static inline std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void Rng::reseed(std::uint64_t seed) {

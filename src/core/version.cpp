@@ -13,4 +13,22 @@ std::filesystem::path resource_dir() {
   return HAWKEYE_INSTALL_RESOURCE_DIR;
 }
 
+std::vector<std::filesystem::path> model_search_path() {
+  std::vector<std::filesystem::path> out;
+  if (const char* env = std::getenv("HAWKEYE_MODEL_PATH"); env && *env) {
+    std::string s = env;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+      const auto colon = s.find(':', start);
+      const auto part = s.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      if (!part.empty()) out.emplace_back(part);
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+  }
+  out.emplace_back(HAWKEYE_SOURCE_MODELS_DIR);
+  out.emplace_back(HAWKEYE_INSTALL_MODELS_DIR);
+  return out;
+}
+
 }  // namespace hawkeye

@@ -150,7 +150,8 @@ nlohmann::ordered_json describe_model_dir(const fs::path& dir) {
   std::int64_t params = 0, bytes = 0;
   for (const auto& n : set.names()) {
     const auto* e = set.find(n);
-    params += static_cast<std::int64_t>(e->info->numel());
+    const bool statistic = n.find("running_") != std::string::npos || n.find("num_batches_tracked") != std::string::npos;
+    if (!statistic) params += static_cast<std::int64_t>(e->info->numel());
     bytes += static_cast<std::int64_t>(e->info->end - e->info->begin);
   }
   nlohmann::ordered_json j;

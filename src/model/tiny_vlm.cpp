@@ -45,6 +45,7 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
     c.grid_w = g[1].get<std::int64_t>();
   }
   if (j.contains("std_pool")) c.std_pool = j["std_pool"].get<bool>();
+  if (j.contains("batch_norm")) c.batch_norm = j["batch_norm"].get<bool>();
   c.max_pixels = int_field(j, "max_pixels", c.max_pixels, source);
   c.min_side = int_field(j, "min_side", c.min_side, source);
   for (const char* key : {"image_mean", "image_std"}) {
@@ -64,7 +65,8 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
 
 nlohmann::json TinyVisionConfig::to_json() const {
   return {{"stem_channels", stem_channels}, {"stage_channels", stage_channels}, {"grid", {grid_h, grid_w}},
-          {"std_pool", std_pool},           {"max_pixels", max_pixels},         {"min_side", min_side},
+          {"std_pool", std_pool},           {"batch_norm", batch_norm},
+          {"max_pixels", max_pixels},       {"min_side", min_side},
           {"image_mean", mean},             {"image_std", std}};
 }
 
@@ -94,13 +96,23 @@ nlohmann::json TinyConfig::to_json() const {
 
 TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) : config(c) {
   namespace nn = torch::nn;
-  stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(12, c.stem_channels, 3).padding(1)));
+  const bool bias = !c.batch_norm;
+  stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(12, c.stem_channels, 3).padding(1).bias(bias)));
   down = register_module("down", nn::ModuleList());
   refine = register_module("refine", nn::ModuleList());
+  if (c.batch_norm) {
+    stem_bn = register_module("stem_bn", nn::BatchNorm2d(c.stem_channels));
+    down_bn = register_module("down_bn", nn::ModuleList());
+    refine_bn = register_module("refine_bn", nn::ModuleList());
+  }
   std::int64_t ch = c.stem_channels;
   for (auto out : c.stage_channels) {
-    down->push_back(nn::Conv2d(nn::Conv2dOptions(ch, out, 3).stride(2).padding(1)));
-    refine->push_back(nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1)));
+    down->push_back(nn::Conv2d(nn::Conv2dOptions(ch, out, 3).stride(2).padding(1).bias(bias)));
+    refine->push_back(nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(bias)));
+    if (c.batch_norm) {
+      down_bn->push_back(nn::BatchNorm2d(out));
+      refine_bn->push_back(nn::BatchNorm2d(out));
+    }
     ch = out;
   }
   const std::int64_t pooled = c.std_pool ? 2 * ch : ch;
@@ -109,13 +121,32 @@ TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) 
   pos_embed = register_parameter("pos_embed", torch::randn({c.grid_h * c.grid_w, out_dim}) * 0.02);
 }
 
+void TinyVisionImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (on && frozen_stats && config.batch_norm) {
+    stem_bn->eval();
+    for (auto& m : *down_bn) m->eval();
+    for (auto& m : *refine_bn) m->eval();
+  }
+}
+
+void TinyVisionImpl::freeze_norm_statistics(bool frozen) {
+  frozen_stats = frozen;
+  train(is_training());
+}
+
 torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
   namespace F = torch::nn::functional;
+  auto norm = [&](torch::nn::ModuleList& list, std::size_t i, const torch::Tensor& x) {
+    return config.batch_norm ? list[i]->as<torch::nn::BatchNorm2dImpl>()->forward(x) : x;
+  };
   auto x = torch::pixel_unshuffle(pixels, 2);
-  x = torch::gelu(stem->forward(x));
+  x = stem->forward(x);
+  if (config.batch_norm) x = stem_bn->forward(x);
+  x = torch::gelu(x);
   for (std::size_t i = 0; i < down->size(); ++i) {
-    x = torch::gelu(down[i]->as<torch::nn::Conv2dImpl>()->forward(x));
-    x = x + torch::gelu(refine[i]->as<torch::nn::Conv2dImpl>()->forward(x));
+    x = torch::gelu(norm(down_bn, i, down[i]->as<torch::nn::Conv2dImpl>()->forward(x)));
+    x = x + torch::gelu(norm(refine_bn, i, refine[i]->as<torch::nn::Conv2dImpl>()->forward(x)));
   }
   const auto grid = F::AdaptiveAvgPool2dFuncOptions({config.grid_h, config.grid_w});
   auto mean = F::adaptive_avg_pool2d(x, grid);

@@ -77,7 +77,9 @@ LoadReport load_weights(torch::nn::Module& module, const SafetensorsSet& set, co
   LoadReport report;
   std::vector<std::string> missing, misshaped;
   std::set<std::string> used;
-  for (auto& item : module.named_parameters(true)) {
+  auto tensors = module.named_parameters(true);
+  for (auto& b : module.named_buffers(true)) tensors.insert(b.key(), b.value());
+  for (auto& item : tensors) {
     const std::string key = names ? names(item.key()) : item.key();
     if (key.empty()) continue;
     const auto* e = set.find(key);
@@ -111,12 +113,16 @@ void save_weights(const torch::nn::Module& module, const std::filesystem::path& 
                   const std::map<std::string, std::string>& metadata, const NameMap& names, StDtype dtype) {
   std::vector<torch::Tensor> keep;
   std::vector<StTensorToWrite> tensors;
-  for (const auto& item : module.named_parameters(true)) {
+  auto all = module.named_parameters(true);
+  for (const auto& b : module.named_buffers(true)) all.insert(b.key(), b.value());
+  for (const auto& item : all) {
     const std::string key = names ? names(item.key()) : item.key();
     if (key.empty()) continue;
-    auto t = item.value().detach().to(torch::kCPU).to(to_torch_dtype(dtype)).contiguous();
+    // Floating tensors in the requested dtype; integer buffers (BatchNorm's step counter) as they are.
+    const auto target = item.value().is_floating_point() ? to_torch_dtype(dtype) : item.value().scalar_type();
+    auto t = item.value().detach().to(torch::kCPU).to(target).contiguous();
     keep.push_back(t);
-    tensors.push_back({key, dtype, t.sizes().vec(), t.data_ptr(), static_cast<std::uint64_t>(t.nbytes())});
+    tensors.push_back({key, to_st_dtype(target), t.sizes().vec(), t.data_ptr(), static_cast<std::uint64_t>(t.nbytes())});
   }
   write_safetensors(path, tensors, metadata);
 }

@@ -146,7 +146,7 @@ TEST(ImageIo, BadInputMatrix) {
   for (std::size_t i = idat + 4; i < idat + 40 && i < bad_idat.size(); ++i) bad_idat[i] = '\x55';
   EXPECT_EQ(decode_error(bad_idat), ErrorCode::corrupt_data);
 
-  EXPECT_EQ(decode_error(std::string("GIF89a\x10\x00\x10\x00", 10) + std::string(50, '\0')), ErrorCode::unsupported);
+  EXPECT_EQ(decode_error(std::string("GIF89a\x10\x00\x10\x00", 10) + std::string(50, '\0')), ErrorCode::corrupt_data);  // a GIF header without image data
 }
 
 TEST(ImageIo, FuzzedTruncationsNeverCrash) {

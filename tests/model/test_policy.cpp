@@ -265,10 +265,12 @@ TEST(Weights, RefusesMissingMisshapedAndUnexpectedTensors) {
   };
   std::vector<torch::Tensor> keep;
   std::vector<StTensorToWrite> all;
-  for (const auto& item : a->named_parameters()) {
+  auto named = a->named_parameters();
+  for (const auto& b : a->named_buffers()) named.insert(b.key(), b.value());
+  for (const auto& item : named) {
     auto t = item.value().detach().contiguous();
     keep.push_back(t);
-    all.push_back({item.key(), StDtype::F32, t.sizes().vec(), t.data_ptr(), (std::uint64_t)t.nbytes()});
+    all.push_back({item.key(), to_st_dtype(t.scalar_type()), t.sizes().vec(), t.data_ptr(), (std::uint64_t)t.nbytes()});
   }
   auto missing = all;
   const std::string dropped = missing.back().name;

@@ -16,6 +16,8 @@ std::uint64_t splitmix64(std::uint64_t x);
 // Seed for an item: mixes the run seed with the item's identity (e.g. "kodim01.png|type=3|level=2").
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view identity);
 std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t a, std::uint64_t b = 0, std::uint64_t c = 0);
+// A named stream ("rollout", "augment") of numbered items: derive_seed(derive_seed(run_seed, tag), a, b).
+std::uint64_t derive_seed(std::uint64_t run_seed, const char* tag, std::uint64_t a, std::uint64_t b = 0);
 
 // xoshiro256** generator; satisfies UniformRandomBitGenerator. Small state, fast, serialisable.
 class Rng {

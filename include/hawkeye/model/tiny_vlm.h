@@ -19,6 +19,7 @@ struct TinyVisionConfig {
   std::vector<std::int64_t> stage_channels{32, 64, 128};
   std::int64_t grid_h = 6, grid_w = 8;
   bool std_pool = true;
+  bool batch_norm = true;            // BatchNorm after every convolution (running statistics at inference)
   std::int64_t max_pixels = 786432;  // larger images are downscaled (area) to at most this many pixels
   std::int64_t min_side = 32;        // smaller images are upscaled
   std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
@@ -39,9 +40,15 @@ struct TinyVisionImpl : torch::nn::Module {
   TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim);
   // pixels [N, 3, H, W] (normalised, H and W even) -> [N, grid_h*grid_w, out_dim]
   torch::Tensor forward(const torch::Tensor& pixels);
+  // train(true) with frozen statistics keeps every BatchNorm in inference mode (RL fine-tuning: the
+  // statistics learnt in the warm start stay fixed, and a sequence's log-prob does not depend on its batch).
+  void train(bool on = true) override;
+  void freeze_norm_statistics(bool frozen);
   TinyVisionConfig config;
+  bool frozen_stats = false;
   torch::nn::Conv2d stem{nullptr};
-  torch::nn::ModuleList down, refine;
+  torch::nn::BatchNorm2d stem_bn{nullptr};
+  torch::nn::ModuleList down, refine, down_bn, refine_bn;
   torch::nn::Linear proj1{nullptr}, proj2{nullptr};
   torch::Tensor pos_embed;
 };
@@ -59,6 +66,7 @@ class TinyVlm : public Policy {
   torch::Tensor prompt_positions(const std::vector<std::int64_t>& tokens, const Grid* grid,
                                  std::int64_t* next) const override;
   double vision_macs(int width, int height) const override;
+  void freeze_norm_statistics(bool frozen) override { vision_->freeze_norm_statistics(frozen); }
   const TinyConfig& config() const { return config_; }
   TinyVision& vision() { return vision_; }
 

@@ -1,0 +1,46 @@
+// An IQA model ready to use: the policy, its tokenizer, its prompt (hawkeye.json) and stop tokens, loaded
+// once from a model directory or a shipped model's name.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "hawkeye/model/model_dir.h"
+#include "hawkeye/text/chat_template.h"
+#include "hawkeye/text/tokenizer.h"
+
+namespace hawkeye::model {
+
+// A name ("hawkeye-tiny") is looked up in model_search_path(); a path to a directory is used as is.
+// Errors: not_found (naming the folders searched).
+std::filesystem::path resolve_model(std::string_view name_or_dir);
+
+class IqaModel {
+ public:
+  IqaModel(ModelDir dir, std::shared_ptr<Policy> policy, Tokenizer tokenizer);
+  static IqaModel load(std::string_view name_or_dir, const torch::Device& device = torch::kCPU);
+
+  Policy& policy() { return *policy_; }
+  const Policy& policy() const { return *policy_; }
+  std::shared_ptr<Policy> shared_policy() const { return policy_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const PromptSpec& prompt() const { return prompt_; }
+  const IqaContract& contract() const { return dir_.contract; }
+  const ModelDir& dir() const { return dir_; }
+  const std::vector<std::int64_t>& stop_ids() const { return stop_ids_; }
+  std::string id() const;
+
+  // The rendered prompt ids for an image of this size (cached per visual token count).
+  const std::vector<std::int64_t>& prompt_ids(int width, int height);
+  std::string decode(const std::vector<std::int64_t>& ids) const;
+
+ private:
+  ModelDir dir_;
+  std::shared_ptr<Policy> policy_;
+  Tokenizer tokenizer_;
+  PromptSpec prompt_;
+  std::vector<std::int64_t> stop_ids_;
+  std::map<std::int64_t, std::vector<std::int64_t>> prompts_;
+};
+
+}  // namespace hawkeye::model

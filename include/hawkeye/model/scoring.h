@@ -1,0 +1,45 @@
+// Scoring images with an IQA model: greedy (the default: the same image always gets the same score) or
+// K sampled answers per image (their mean, and their spread as the model's own uncertainty — the quantity
+// UADO uses in training). A parse failure is reported, never replaced by a guess.
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "hawkeye/image/image.h"
+#include "hawkeye/model/generate.h"
+#include "hawkeye/model/iqa_model.h"
+#include "hawkeye/text/answer.h"
+
+namespace hawkeye::model {
+
+struct ScoreOptions {
+  std::int64_t samples = 0;          // 0 = greedy; K > 0 = K sampled answers per image
+  SamplingParams sampling;           // temperature/top-k/top-p/max_new_tokens for sampling (greedy: max_new_tokens)
+  std::uint64_t seed = 0;            // run seed; image i's answers use derive_seed(seed, image identity)
+};
+
+// Scoring settings of a run, with the model's defaults filled in.
+ScoreOptions default_score_options(const IqaModel& model, std::int64_t samples, std::uint64_t seed);
+
+struct ImageScore {
+  double score = std::numeric_limits<double>::quiet_NaN();  // greedy: the parsed answer; K samples: mean of the parsed ones
+  std::string status = "ok";      // "ok" or the parse failure of the greedy answer / "no_answer_parsed" for K samples
+  std::string reasoning;          // the text inside <think>…</think> of the (first) answer
+  std::string completion;         // the whole (first) answer
+  std::vector<double> samples;    // K sampled scores (NaN = parse failure)
+  double std = std::numeric_limits<double>::quiet_NaN();     // population std of the parsed samples (K >= 2)
+  std::int64_t parsed = 0;        // answers that parsed
+  std::int64_t tokens = 0;        // tokens generated for this image
+};
+
+// Scores a batch of images in one pass (images encoded once, prompts prefilled once, K samples per image
+// from an expanded cache). `identities` seed the samples per image (e.g. file paths); empty = batch index.
+std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Image*>& images, const ScoreOptions& options,
+                                     const std::vector<std::string>& identities = {}, GenerationStats* stats = nullptr);
+
+// The text between the first <think> and the following </think> (whitespace trimmed), "" when absent.
+std::string extract_reasoning(std::string_view completion);
+
+}  // namespace hawkeye::model

@@ -1,0 +1,52 @@
+// Rewards of a completion (qhawkeye-method.md §2): pluggable and weighted. The built-ins are accuracy,
+// format and repetition (weight 1 each: summed, as in the reference); a reward with weight 0 is still
+// computed and logged, so ablations show what they switched off.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hawkeye/core/config.h"
+#include "hawkeye/text/answer.h"
+
+namespace hawkeye::rl {
+
+struct RewardInput {
+  std::string_view completion;  // decoded text of the completion (special tokens removed)
+  const ParsedAnswer& answer;   // parse_answer(completion)
+  double target;                // ground-truth score on [1, 5]
+};
+
+class Reward {
+ public:
+  virtual ~Reward() = default;
+  virtual std::string name() const = 0;
+  virtual double compute(const RewardInput& in) const = 0;
+};
+
+std::shared_ptr<Reward> accuracy_reward_fn(const RewardConfig& config);
+std::shared_ptr<Reward> format_reward_fn(const RewardConfig& config);
+std::shared_ptr<Reward> repetition_reward_fn(const RewardConfig& config);
+
+class RewardSet {
+ public:
+  struct Result {
+    std::vector<double> parts;  // one per reward, unweighted
+    double total = 0;           // Σ weight_i · part_i
+    ParsedAnswer answer;
+  };
+  void add(std::shared_ptr<Reward> reward, double weight);
+  Result evaluate(std::string_view completion, double target) const;
+  std::vector<std::string> names() const;
+  std::size_t size() const { return rewards_.size(); }
+
+  // From the config's [rewards] table: accuracy, format, repetition (weights, default 1), tau (0.30),
+  // format_value (0.8), repetition_threshold (5), repetition_scale (0.25), repetition_floor (-2).
+  static RewardSet from_config(const Config& config);
+
+ private:
+  std::vector<std::pair<std::shared_ptr<Reward>, double>> rewards_;
+};
+
+}  // namespace hawkeye::rl

@@ -1,0 +1,61 @@
+// The trainers behind `hawkeye sft` and `hawkeye train` (ARCHITECTURE.md §5, qhawkeye-method.md §2–6).
+//
+//  - sft:  supervised warm start — teacher-forced cross-entropy on the completion tokens only; the target is
+//          "<think>{description}</think><answer>{label}</answer>" + the stop token.
+//  - grpo: Q-Hawkeye — B images x K rollouts from the current policy, rewards, group advantages reweighted
+//          by UADO, the per-token objective with the k3 reference KL against the frozen starting policy,
+//          and the implicit perception KL on the degraded twins, scheduled by γ(epoch).
+//
+// Both write into run.dir: config.toml (the resolved config), metrics.jsonl (one line per step, plus
+// validation lines), checkpoints/step-N/ (atomic, last k kept), final/ (the trained model directory).
+// Config keys and defaults: docs/training.md.
+#pragma once
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "hawkeye/core/config.h"
+
+namespace hawkeye::rl {
+
+// What the distributed layer plugs in (identity for one process).
+struct DistHooks {
+  int rank = 0;
+  int world = 1;
+  // Averages the gradients across ranks, in place (all ranks call it with the same tensor list).
+  std::function<void(std::vector<torch::Tensor>&)> average_gradients;
+  // Sums numbers across ranks (metrics and validation), in place.
+  std::function<void(std::vector<double>&)> sum;
+  std::function<void()> barrier;
+  bool is_main() const { return rank == 0; }
+};
+
+struct TrainOptions {
+  std::filesystem::path resume;            // a checkpoint or run directory; empty = fresh run
+  const std::atomic<bool>* stop = nullptr; // set (e.g. by Ctrl-C) to checkpoint and return early
+  bool progress = true;
+  DistHooks dist;
+};
+
+struct TrainResult {
+  std::int64_t steps = 0;          // optimiser steps done in total
+  double seconds = 0;              // wall time of this invocation
+  bool interrupted = false;
+  std::filesystem::path run_dir;
+  std::filesystem::path final_model;  // empty when interrupted
+  nlohmann::json last_validation;     // the last validation record (may be null)
+};
+
+// kind = "sft" or "grpo". Errors: invalid_argument (config), not_found, model, numerical (too many
+// non-finite steps), interrupted is reported in the result, not thrown.
+TrainResult train(const Config& config, const std::string& kind, const TrainOptions& options = {});
+
+// The resolved configuration with every default written out (what config.toml in the run holds).
+Config resolve_train_config(const Config& config, const std::string& kind);
+
+}  // namespace hawkeye::rl

@@ -1,0 +1,107 @@
+#include "hawkeye/rl/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/core/safetensors.h"
+#include "hawkeye/model/weights.h"
+
+namespace hawkeye::rl {
+
+nlohmann::json TrainerState::to_json() const {
+  return {{"step", step}, {"nonfinite", nonfinite}, {"kind", kind}, {"extra", extra}, {"format", "hawkeye-trainer-state-1"}};
+}
+
+TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string& source) {
+  TrainerState s;
+  try {
+    if (j.value("format", std::string()) != "hawkeye-trainer-state-1") {
+      throw Error(ErrorCode::corrupt_data, source + ": not a hawkeye trainer state");
+    }
+    s.step = j.at("step").get<std::int64_t>();
+    s.nonfinite = j.value("nonfinite", std::int64_t{0});
+    s.kind = j.value("kind", std::string());
+    s.extra = j.value("extra", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::corrupt_data, source + ": " + e.what());
+  }
+  if (s.step < 0) throw Error(ErrorCode::corrupt_data, source + ": negative step");
+  return s;
+}
+
+std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, std::int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%08lld", static_cast<long long>(step));
+  return run_dir / "checkpoints" / name;
+}
+
+static std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  const auto dir = run_dir / "checkpoints";
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("step-", 0) == 0 && name.size() == 13 && fs::exists(e.path() / "trainer_state.json", ec)) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void save_checkpoint(const std::filesystem::path& run_dir, model::IqaModel& model, const AdamW& optimizer,
+                     const TrainerState& state, const std::string& config_toml, int keep) {
+  const auto final_dir = checkpoint_dir(run_dir, state.step);
+  fs::create_directories(final_dir.parent_path());
+  const auto staging = temp_sibling(final_dir);
+  // The model directory is itself written atomically into the staging folder's "model" place, then the
+  // rest joins it; the staging folder is renamed as a whole.
+  model::save_model_dir(staging, model.policy(), model.dir().config, model.contract(), model.dir().tokenizer_json);
+  try {
+    optimizer.save(staging / "optimizer.safetensors");
+    write_file_atomic(staging / "config.toml", config_toml);
+    write_file_atomic(staging / "trainer_state.json", state.to_json().dump(2) + "\n");
+    publish_directory(staging, final_dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    throw;
+  }
+  auto all = list_checkpoints(run_dir);
+  for (std::size_t i = 0; keep > 0 && i + static_cast<std::size_t>(keep) < all.size(); ++i) {
+    std::error_code ec;
+    fs::remove_all(all[i], ec);
+  }
+}
+
+std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir) {
+  auto all = list_checkpoints(run_dir);
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+TrainerState load_checkpoint(const std::filesystem::path& dir_in, model::IqaModel& model, AdamW& optimizer) {
+  std::filesystem::path dir = dir_in;
+  std::error_code ec;
+  if (!fs::exists(dir / "trainer_state.json", ec)) {
+    auto latest = latest_checkpoint(dir);
+    if (!latest) throw Error(ErrorCode::not_found, dir.string() + ": no checkpoint (no trainer_state.json, no checkpoints/step-*)");
+    dir = *latest;
+  }
+  const auto text = read_file(dir / "trainer_state.json", 16u << 20);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::corrupt_data, (dir / "trainer_state.json").string() + ": invalid JSON: " + e.what());
+  }
+  TrainerState state = TrainerState::from_json(j, (dir / "trainer_state.json").string());
+  const auto set = SafetensorsSet::open(dir);
+  model::load_weights(model.policy(), set, model::checkpoint_names(model.policy()), true, dir.string());
+  model.policy().clear_prefix_cache();
+  optimizer.load(dir / "optimizer.safetensors");
+  return state;
+}
+
+}  // namespace hawkeye::rl

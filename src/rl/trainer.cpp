@@ -1,0 +1,663 @@
+#include "hawkeye/rl/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/core/log.h"
+#include "hawkeye/core/progress.h"
+#include "hawkeye/core/random.h"
+#include "hawkeye/core/writers.h"
+#include "hawkeye/data/manifest.h"
+#include "hawkeye/image/distortions/perception.h"
+#include "hawkeye/metrics/correlation.h"
+#include "hawkeye/model/scoring.h"
+#include "hawkeye/model/weights.h"
+#include "hawkeye/rl/advantages.h"
+#include "hawkeye/rl/checkpoint.h"
+#include "hawkeye/rl/dataset.h"
+#include "hawkeye/rl/losses.h"
+#include "hawkeye/rl/rewards.h"
+
+namespace hawkeye::rl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Defaults: GRPO = the reference run (qhawkeye-method.md §3–6); SFT = hawkeye's own warm start.
+nlohmann::json defaults(const std::string& kind) {
+  const bool grpo = kind == "grpo";
+  nlohmann::json d = {
+      {"run", {{"dir", grpo ? "runs/grpo" : "runs/sft"}, {"seed", 0}, {"threads", 0}, {"log_every", 10}}},
+      {"model", {{"init", "scratch"}, {"architecture", ""}, {"hawkeye_json", ""}, {"tokenizer", ""}}},
+      {"data", {{"train", ""}, {"val", ""}, {"val_max", 240}, {"val_batch", 16}}},
+      {"train",
+       {{"epochs", grpo ? 15.0 : 10.0},
+        {"steps", 0},
+        {"batch_size", grpo ? 8 : 32},
+        {"grad_accum", grpo ? 2 : 1},
+        {"lr", grpo ? 5e-6 : 1e-3},
+        {"warmup_steps", grpo ? 50 : 100},
+        {"weight_decay", grpo ? 0.0 : 0.01},
+        {"adam_beta1", 0.9},
+        {"adam_beta2", 0.999},
+        {"adam_eps", 1e-8},
+        {"max_grad_norm", grpo ? 0.1 : 1.0},
+        {"checkpoint_every", grpo ? 100 : 500},
+        {"keep_last", 2},
+        {"val_every", grpo ? 100 : 500},
+        {"max_nonfinite", 10}}},
+      {"augment", {{"crop", nlohmann::json::array()}, {"hflip", !grpo}}},
+  };
+  if (grpo) {
+    d["rollout"] = {{"k", 4}, {"temperature", 1.0}, {"top_k", 50}, {"top_p", 1.0}, {"max_new_tokens", 2048}};
+    d["loss"] = {{"beta", 0.04},       {"ref_kl", true},     {"uado", true},      {"alpha", 0.2},
+                 {"perception", true}, {"gamma0", 1e-4},     {"gamma_epochs", 5.0}, {"mu", 1},
+                 {"clip_low", 0.2},    {"clip_high", 0.28},  {"entropy_eta", 0.0}, {"repetition", true},
+                 {"freeze_norm", true}};
+    d["rewards"] = {{"accuracy", 1.0},   {"format", 1.0},          {"repetition", 1.0},        {"tau", 0.30},
+                    {"format_value", 0.8}, {"repetition_threshold", 5}, {"repetition_scale", 0.25}, {"repetition_floor", -2.0}};
+    d["pairs"] = {{"on_the_fly", false}, {"threshold", 0.90}};
+  } else {
+    d["sft"] = {{"score_decimals", 2}};
+  }
+  return d;
+}
+
+void merge_into(nlohmann::json& base, const nlohmann::json& over) {
+  for (auto it = over.begin(); it != over.end(); ++it) {
+    if (it->is_object() && base.contains(it.key()) && base[it.key()].is_object()) merge_into(base[it.key()], *it);
+    else base[it.key()] = *it;
+  }
+}
+
+std::string format_score(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+struct StepTimes {
+  double load = 0, rollout = 0, logprob = 0, backward = 0, optimizer = 0;
+};
+
+// Everything one run needs, set up once.
+struct Run {
+  Config cfg;
+  std::string kind;
+  TrainOptions opts;
+  std::filesystem::path dir;
+  std::uint64_t seed = 0;
+  int threads = 0;
+  std::unique_ptr<model::IqaModel> model;
+  std::unique_ptr<model::IqaModel> reference;
+  std::vector<TrainSample> train, val;
+  std::unique_ptr<AdamW> optimizer;
+  std::int64_t batch = 0, accum = 1, total_steps = 0;
+  std::ofstream metrics;
+  RewardSet rewards;
+  ImageLimits limits;
+};
+
+std::filesystem::path init_model_dir(Run& r) {
+  const std::string init = r.cfg.get<std::string>("model.init", "scratch");
+  if (init != "scratch") return model::resolve_model(init);
+  // A new model: written once into <run>/init so that the reference policy and resumes find it.
+  const auto dir = r.dir / "init";
+  std::error_code ec;
+  if (fs::exists(dir / "model.safetensors", ec)) return dir;
+  if (!r.opts.dist.is_main()) {
+    throw Error(ErrorCode::internal, "the initial model must be written by rank 0 before other ranks start");
+  }
+  const auto arch = r.cfg.require<std::string>("model.architecture");
+  const auto hj = r.cfg.require<std::string>("model.hawkeye_json");
+  const auto tok = r.cfg.require<std::string>("model.tokenizer");
+  nlohmann::json config, contract_json;
+  try {
+    config = nlohmann::json::parse(read_file(arch, 1u << 20));
+    contract_json = nlohmann::json::parse(read_file(hj, 1u << 20));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(ErrorCode::parse, "model.architecture / model.hawkeye_json: invalid JSON: " + std::string(e.what()));
+  }
+  torch::manual_seed(r.seed);
+  auto policy = model::create_policy(config, arch);
+  const auto contract = model::IqaContract::from_json(contract_json, hj);
+  fs::create_directories(r.dir);
+  model::save_model_dir(dir, *policy, config, contract, tok);
+  return dir;
+}
+
+void log_json(Run& r, const ordered_json& j) {
+  if (!r.opts.dist.is_main()) return;
+  JsonlWriter(r.metrics).write(j);
+}
+
+// Keeps metrics.jsonl lines up to `step` (a resumed run continues exactly where its checkpoint was).
+void truncate_metrics(const std::filesystem::path& path, std::int64_t step) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  std::istringstream in(read_file(path));
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    try {
+      const auto j = nlohmann::json::parse(line);
+      if (j.value("step", std::int64_t{0}) <= step) kept += line + "\n";
+    } catch (const nlohmann::json::exception&) {
+      // a torn last line from a crash: dropped
+    }
+  }
+  write_file_atomic(path, kept);
+}
+
+ordered_json validate(Run& r, std::int64_t step) {
+  auto& m = *r.model;
+  m.policy().eval();
+  const auto opts = model::default_score_options(m, 0, r.seed);
+  const auto vb = std::max<std::int64_t>(1, r.cfg.get<std::int64_t>("data.val_batch", 16));
+  std::vector<double> pred, gt;
+  std::int64_t failures = 0;
+  // Each rank scores its share of the validation rows; the results are summed across ranks.
+  std::vector<double> local_pred(r.val.size(), 0.0), local_ok(r.val.size(), 0.0);
+  for (std::size_t i = r.opts.dist.rank * vb; i < r.val.size(); i += vb * r.opts.dist.world) {
+    std::vector<std::filesystem::path> paths;
+    const std::size_t end = std::min(r.val.size(), i + vb);
+    for (std::size_t j = i; j < end; ++j) paths.push_back(r.val[j].image);
+    const auto images = load_batch(paths, r.limits, r.threads);
+    std::vector<const Image*> ptrs;
+    for (const auto& im : images) ptrs.push_back(&im);
+    const auto scores = model::score_images(m, ptrs, opts);
+    for (std::size_t j = i; j < end; ++j) {
+      const auto& s = scores[j - i];
+      local_ok[j] = std::isfinite(s.score) ? 1.0 : 0.0;
+      local_pred[j] = std::isfinite(s.score) ? s.score : 0.0;
+    }
+  }
+  if (r.opts.dist.world > 1 && r.opts.dist.sum) {
+    r.opts.dist.sum(local_pred);
+    r.opts.dist.sum(local_ok);
+  }
+  for (std::size_t j = 0; j < r.val.size(); ++j) {
+    if (local_ok[j] > 0) {
+      pred.push_back(local_pred[j]);
+      gt.push_back(r.val[j].label);
+    } else {
+      ++failures;
+    }
+  }
+  const auto rep = correlate(pred, gt);
+  ordered_json j;
+  j["kind"] = "validation";
+  j["step"] = step;
+  j["n"] = r.val.size();
+  j["parse_failures"] = failures;
+  j["srcc"] = rep.srcc.value;
+  j["plcc"] = rep.plcc.value;
+  j["plcc_fitted"] = rep.plcc_fitted.value;
+  j["krcc"] = rep.krcc.value;
+  j["rmse"] = rep.rmse.value;
+  return sanitize_json(j);
+}
+
+}  // namespace
+
+Config resolve_train_config(const Config& config, const std::string& kind) {
+  if (kind != "sft" && kind != "grpo") throw Error(ErrorCode::invalid_argument, "unknown training kind '" + kind + "'");
+  nlohmann::json resolved = defaults(kind);
+  merge_into(resolved, config.root());
+  return Config(resolved, config.source());
+}
+
+TrainResult train(const Config& config_in, const std::string& kind, const TrainOptions& options) {
+  const auto t_start = Clock::now();
+  Run r;
+  r.cfg = resolve_train_config(config_in, kind);
+  r.kind = kind;
+  r.opts = options;
+  const bool grpo = kind == "grpo";
+  const auto& cfg = r.cfg;
+  r.dir = cfg.require<std::string>("run.dir");
+  r.seed = cfg.get<std::uint64_t>("run.seed", 0);
+  r.threads = cfg.get<int>("run.threads", 0);
+  const bool main = options.dist.is_main();
+
+  std::error_code ec;
+  if (options.resume.empty() && latest_checkpoint(r.dir)) {
+    throw Error(ErrorCode::invalid_argument, r.dir.string() + ": already holds checkpoints; resume with --resume " +
+                                                 r.dir.string() + " or choose another run.dir");
+  }
+  if (main) fs::create_directories(r.dir);
+
+  // ---- model, reference, data, optimiser ----
+  const auto start_dir = init_model_dir(r);
+  if (options.dist.barrier) options.dist.barrier();
+  r.model = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string()));
+  auto& policy = r.model->policy();
+  const double beta = cfg.get<double>("loss.beta", 0.04);
+  const bool ref_kl = grpo && cfg.get<bool>("loss.ref_kl", true) && beta != 0.0;
+  if (ref_kl) {
+    r.reference = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string()));
+    for (auto& p : r.reference->policy().parameters()) p.set_requires_grad(false);
+    r.reference->policy().eval();
+  }
+  const bool perception = grpo && cfg.get<bool>("loss.perception", true);
+  const bool on_the_fly = cfg.get<bool>("pairs.on_the_fly", false);
+  DatasetOptions dopt;
+  dopt.require_twin = perception && !on_the_fly;
+  dopt.require_description = !grpo;
+  r.train = load_samples(cfg.require<std::string>("data.train"), dopt);
+  const auto val_path = cfg.get<std::string>("data.val", "");
+  if (!val_path.empty()) {
+    DatasetOptions vopt;
+    vopt.max_rows = cfg.get<std::size_t>("data.val_max", 240);
+    r.val = load_samples(val_path, vopt);
+  }
+  r.batch = cfg.get<std::int64_t>("train.batch_size", 8);
+  r.accum = cfg.get<std::int64_t>("train.grad_accum", 1);
+  if (r.batch <= 0 || r.accum <= 0 || r.batch % (r.accum * options.dist.world) != 0) {
+    throw Error(ErrorCode::invalid_argument, cfg.source() + ": train.batch_size must be a positive multiple of train.grad_accum x world size (" +
+                                                 std::to_string(r.accum) + " x " + std::to_string(options.dist.world) + ")");
+  }
+  const std::int64_t steps_cfg = cfg.get<std::int64_t>("train.steps", 0);
+  const double epochs = cfg.get<double>("train.epochs", 1.0);
+  r.total_steps = steps_cfg > 0 ? steps_cfg : static_cast<std::int64_t>(std::ceil(epochs * r.train.size() / r.batch));
+  if (r.total_steps <= 0) throw Error(ErrorCode::invalid_argument, cfg.source() + ": no training steps (train.steps / train.epochs)");
+
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (auto& item : policy.named_parameters(true))
+    if (item.value().requires_grad()) params.emplace_back(item.key(), item.value());
+  AdamWOptions aopt;
+  aopt.beta1 = cfg.get<double>("train.adam_beta1", 0.9);
+  aopt.beta2 = cfg.get<double>("train.adam_beta2", 0.999);
+  aopt.eps = cfg.get<double>("train.adam_eps", 1e-8);
+  aopt.weight_decay = cfg.get<double>("train.weight_decay", 0.0);
+  r.optimizer = std::make_unique<AdamW>(params, aopt);
+  if (grpo) r.rewards = RewardSet::from_config(cfg);
+
+  TrainerState state;
+  state.kind = kind;
+  if (!options.resume.empty()) {
+    state = load_checkpoint(options.resume, *r.model, *r.optimizer);
+    if (state.kind != kind) throw Error(ErrorCode::invalid_argument, options.resume.string() + ": is a " + state.kind + " checkpoint, not " + kind);
+    spdlog::info("resumed {} at step {}", options.resume.string(), state.step);
+  }
+  const std::string config_toml = cfg.to_toml();
+  if (main) {
+    write_file_atomic(r.dir / "config.toml", config_toml);
+    truncate_metrics(r.dir / "metrics.jsonl", state.step);
+    r.metrics.open(r.dir / "metrics.jsonl", std::ios::app);
+  }
+
+  // ---- settings of the loop ----
+  const double lr0 = cfg.get<double>("train.lr", 1e-3);
+  const auto warmup = cfg.get<std::int64_t>("train.warmup_steps", 0);
+  const double max_norm = cfg.get<double>("train.max_grad_norm", 1.0);
+  const auto ckpt_every = cfg.get<std::int64_t>("train.checkpoint_every", 100);
+  const auto keep = cfg.get<int>("train.keep_last", 2);
+  const auto val_every = cfg.get<std::int64_t>("train.val_every", 100);
+  const auto max_nonfinite = cfg.get<std::int64_t>("train.max_nonfinite", 10);
+  const auto log_every = std::max<std::int64_t>(1, cfg.get<std::int64_t>("run.log_every", 10));
+  Augment aug;
+  if (const auto* crop = cfg.find("augment.crop"); crop && crop->is_array() && crop->size() == 2) {
+    aug.crop_width = (*crop)[0].get<int>();
+    aug.crop_height = (*crop)[1].get<int>();
+  }
+  aug.hflip = cfg.get<bool>("augment.hflip", false);
+  const int decimals = cfg.get<int>("sft.score_decimals", 2);
+  const auto K = cfg.get<std::int64_t>("rollout.k", 4);
+  model::SamplingParams sp;
+  sp.temperature = cfg.get<double>("rollout.temperature", 1.0);
+  sp.top_k = cfg.get<std::int64_t>("rollout.top_k", 50);
+  sp.top_p = cfg.get<double>("rollout.top_p", 1.0);
+  sp.max_new_tokens = cfg.get<std::int64_t>("rollout.max_new_tokens", 64);
+  sp.stop_ids = r.model->stop_ids();
+  const bool uado = cfg.get<bool>("loss.uado", true);
+  UadoOptions uopt;
+  uopt.alpha = cfg.get<double>("loss.alpha", 0.2);
+  uopt.lo = r.model->contract().score_min;
+  uopt.hi = r.model->contract().score_max;
+  LossOptions lopt;
+  lopt.beta = beta;
+  lopt.ref_kl = ref_kl;
+  lopt.clip_low = cfg.get<double>("loss.clip_low", 0.2);
+  lopt.clip_high = cfg.get<double>("loss.clip_high", 0.28);
+  lopt.entropy_eta = cfg.get<double>("loss.entropy_eta", 0.0);
+  const double gamma0 = cfg.get<double>("loss.gamma0", 1e-4);
+  const double gamma_epochs = cfg.get<double>("loss.gamma_epochs", 5.0);
+  const auto mu = std::max<std::int64_t>(1, cfg.get<std::int64_t>("loss.mu", 1));
+  if (grpo) policy.freeze_norm_statistics(cfg.get<bool>("loss.freeze_norm", true));
+  if (grpo && K < 2) throw Error(ErrorCode::invalid_argument, cfg.source() + ": rollout.k must be at least 2 (group advantages)");
+  const double pair_threshold = cfg.get<double>("pairs.threshold", 0.90);
+  (void)pair_threshold;
+
+  const auto stop_id = r.model->stop_ids().front();
+  std::vector<torch::Tensor> grads_list;
+
+  TrainResult result;
+  result.run_dir = r.dir;
+  Progress bar(kind == "grpo" ? "grpo" : "sft", static_cast<std::uint64_t>(r.total_steps), options.progress && main);
+  bar.advance(static_cast<std::uint64_t>(state.step));
+  ordered_json last_val;
+
+  // Rollouts of the current rollout-step (kept across the μ optimisation passes).
+  struct Rollout {
+    std::vector<std::size_t> idx;
+    std::vector<Image> images, twins;
+    model::PromptBatch prompts;  // B*K rows
+    model::CompletionBatch completions;
+    torch::Tensor old_logp, advantages;  // [N, T], [N]
+    torch::Tensor mask;
+    ordered_json stats;
+  };
+  std::vector<Rollout> rollouts;
+
+  for (std::int64_t step = state.step; step < r.total_steps; ++step) {
+    if (options.stop && options.stop->load()) {
+      result.interrupted = true;
+      break;
+    }
+    const auto t_step = Clock::now();
+    StepTimes times;
+    const double lr = scheduled_lr(lr0, step, warmup, r.total_steps);
+    const double epoch = epoch_at(r.train.size(), grpo ? step / mu : step, r.batch);
+    r.optimizer->zero_grad();
+    policy.train();
+    ordered_json rec;
+    rec["step"] = step + 1;
+    rec["epoch"] = epoch;
+    rec["lr"] = lr;
+    double loss_sum = 0;
+    std::int64_t tokens = 0;
+
+    const std::int64_t micro = r.batch / r.accum / options.dist.world;
+    const auto global_idx = batch_indices(r.train.size(), r.seed, grpo ? step / mu : step, r.batch, options.dist.rank, options.dist.world);
+
+    if (!grpo) {
+      for (std::int64_t a = 0; a < r.accum; ++a) {
+        auto tl = Clock::now();
+        std::vector<std::filesystem::path> paths;
+        std::vector<const TrainSample*> rows;
+        for (std::int64_t k = 0; k < micro; ++k) {
+          rows.push_back(&r.train[global_idx[a * micro + k]]);
+          paths.push_back(rows.back()->image);
+        }
+        auto images = load_batch(paths, r.limits, r.threads);
+        augment_batch(images, nullptr, aug, derive_seed(r.seed, static_cast<std::uint64_t>(options.dist.rank)), step * r.accum + a);
+        std::vector<const Image*> ptrs;
+        for (const auto& im : images) ptrs.push_back(&im);
+        times.load += seconds_since(tl);
+        auto tf = Clock::now();
+        const auto vis = policy.encode_images(policy.preprocess(ptrs));
+        model::PromptBatch prompts;
+        std::vector<std::vector<std::int64_t>> targets;
+        std::int64_t longest = 0;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          prompts.tokens.push_back(r.model->prompt_ids(images[i].width, images[i].height));
+          prompts.image.push_back(static_cast<std::int64_t>(i));
+          const std::string text = "<think>" + rows[i]->description + "</think><answer>" + format_score(rows[i]->label, decimals) + "</answer>";
+          const auto ids = r.model->tokenizer().encode(text, /*allow_special=*/false);
+          std::vector<std::int64_t> t(ids.begin(), ids.end());
+          t.push_back(stop_id);
+          longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(t.size()));
+          targets.push_back(std::move(t));
+        }
+        model::CompletionBatch comp;
+        comp.tokens = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kInt64);
+        comp.mask = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kBool);
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+          const auto n = static_cast<std::int64_t>(targets[i].size());
+          comp.tokens[i].narrow(0, 0, n).copy_(torch::tensor(targets[i], torch::kInt64));
+          comp.mask[i].narrow(0, 0, n).fill_(true);
+        }
+        const auto logp = policy.token_logprobs(prompts, vis, comp);
+        const auto m = comp.mask.to(torch::kFloat32);
+        const auto loss = -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
+        times.logprob += seconds_since(tf);
+        auto tb = Clock::now();
+        loss.backward();
+        times.backward += seconds_since(tb);
+        loss_sum += loss.item<double>();
+        tokens += m.sum().item<std::int64_t>();
+      }
+      rec["loss"] = loss_sum;
+      rec["tokens"] = tokens;
+    } else {
+      // ---- GRPO: a new rollout batch every μ steps ----
+      if (step % mu == 0 || rollouts.empty()) {
+        rollouts.clear();
+        for (std::int64_t a = 0; a < r.accum; ++a) {
+          Rollout ro;
+          auto tl = Clock::now();
+          std::vector<std::filesystem::path> paths, twin_paths;
+          for (std::int64_t k = 0; k < micro; ++k) {
+            ro.idx.push_back(global_idx[a * micro + k]);
+            paths.push_back(r.train[ro.idx.back()].image);
+            if (perception && !on_the_fly) twin_paths.push_back(r.train[ro.idx.back()].twin);
+          }
+          ro.images = load_batch(paths, r.limits, r.threads);
+          if (perception) {
+            if (on_the_fly) {
+              for (std::size_t i = 0; i < ro.images.size(); ++i) {
+                Rng pick(derive_seed(r.seed, "twin|" + r.train[ro.idx[i]].id));
+                const auto kind_i = kPerceptionKinds[pick.below(kPerceptionKinds.size())];
+                ro.twins.push_back(apply_perception(ro.images[i], kind_i, perception_stage1(), pick()));
+              }
+            } else {
+              ro.twins = load_batch(twin_paths, r.limits, r.threads);
+            }
+          }
+          augment_batch(ro.images, perception ? &ro.twins : nullptr, aug,
+                        derive_seed(r.seed, static_cast<std::uint64_t>(options.dist.rank)), (step / mu) * r.accum + a);
+          times.load += seconds_since(tl);
+
+          auto tr = Clock::now();
+          std::vector<const Image*> ptrs;
+          for (const auto& im : ro.images) ptrs.push_back(&im);
+          std::vector<model::GenerationRequest> reqs;
+          model::VisualEmbeds vis;
+          {
+            torch::NoGradGuard ng;
+            vis = policy.encode_images(policy.preprocess(ptrs));
+          }
+          for (std::size_t i = 0; i < ro.images.size(); ++i) {
+            model::GenerationRequest q;
+            q.prompt = r.model->prompt_ids(ro.images[i].width, ro.images[i].height);
+            q.image = static_cast<std::int64_t>(i);
+            q.num_samples = K;
+            q.seed = derive_seed(r.seed, "rollout", static_cast<std::uint64_t>(step / mu), derive_seed(0, r.train[ro.idx[i]].id));
+            reqs.push_back(std::move(q));
+          }
+          model::GenerationStats gs;
+          const auto seqs = model::generate(policy, vis, reqs, sp, [&](const auto& ids) { return r.model->decode(ids); }, &gs);
+          times.rollout += seconds_since(tr);
+          // rewards, parsed scores
+          const auto B = static_cast<std::int64_t>(ro.images.size());
+          auto rew = torch::zeros({B, K}, torch::kFloat64);
+          auto scores = torch::full({B, K}, std::nan(""), torch::kFloat32);
+          std::vector<std::vector<double>> parts(r.rewards.size());
+          std::int64_t longest = 1, gen_tokens = 0, failures = 0;
+          for (const auto& s : seqs) {
+            const auto res = r.rewards.evaluate(s.text, r.train[ro.idx[s.request]].label);
+            rew[s.request][s.sample] = res.total;
+            if (res.answer.ok()) scores[s.request][s.sample] = static_cast<float>(res.answer.score);
+            else ++failures;
+            for (std::size_t p = 0; p < parts.size(); ++p) parts[p].push_back(res.parts[p]);
+            longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(s.tokens.size()));
+            gen_tokens += static_cast<std::int64_t>(s.tokens.size());
+          }
+          auto adv = group_advantages(rew);
+          torch::Tensor w = torch::ones({B});
+          if (uado) {
+            w = uncertainty_weights(scores, uopt);
+            adv = adv * w.to(adv.scalar_type()).unsqueeze(1);
+          }
+          const auto N = B * K;
+          ro.completions.tokens = torch::zeros({N, longest}, torch::kInt64);
+          ro.completions.mask = torch::zeros({N, longest}, torch::kBool);
+          ro.old_logp = torch::zeros({N, longest}, torch::kFloat32);
+          for (std::size_t q = 0; q < seqs.size(); ++q) {
+            const auto& s = seqs[q];
+            const auto n = static_cast<std::int64_t>(s.tokens.size());
+            const auto row = s.request * K + s.sample;
+            ro.completions.tokens[row].narrow(0, 0, n).copy_(torch::tensor(s.tokens, torch::kInt64));
+            ro.completions.mask[row].narrow(0, 0, n).fill_(true);
+            ro.old_logp[row].narrow(0, 0, n).copy_(torch::tensor(s.logprobs, torch::kFloat32));
+            ro.prompts.tokens.push_back(reqs[s.request].prompt);
+            ro.prompts.image.push_back(s.request);
+          }
+          // rows were appended in (request, sample) order, which is row = request*K + sample
+          ro.advantages = adv.reshape({N}).to(torch::kFloat32);
+          ro.mask = ro.completions.mask;
+          ordered_json st;
+          const auto names = r.rewards.names();
+          for (std::size_t p = 0; p < parts.size(); ++p) {
+            const auto t = torch::tensor(parts[p], torch::kFloat64);
+            st["reward_" + names[p] + "_mean"] = t.mean().item<double>();
+            st["reward_" + names[p] + "_std"] = t.numel() > 1 ? t.std().item<double>() : 0.0;
+          }
+          st["reward_mean"] = rew.mean().item<double>();
+          st["reward_std"] = rew.std().item<double>();
+          st["parse_failure_rate"] = static_cast<double>(failures) / static_cast<double>(N);
+          st["advantage_abs_mean"] = adv.abs().mean().item<double>();
+          st["advantage_std"] = adv.std().item<double>();
+          st["uado_weight_mean"] = w.mean().item<double>();
+          st["uado_weight_min"] = w.min().item<double>();
+          st["completion_tokens_mean"] = static_cast<double>(gen_tokens) / static_cast<double>(N);
+          st["rollout_tokens"] = gen_tokens;
+          st["rollout_seconds"] = gs.prefill_seconds + gs.decode_seconds + gs.sample_seconds;
+          ro.stats = st;
+          rollouts.push_back(std::move(ro));
+        }
+      }
+      // ---- log-prob passes, loss, backward ----
+      const double gamma = perception ? perception_gamma(epoch, gamma0, gamma_epochs) : 0.0;
+      lopt.gamma = gamma;
+      double kl_ref = 0, kl_prcp = 0, pol = 0, clipfrac = 0, ent = 0;
+      for (auto& ro : rollouts) {
+        auto tf = Clock::now();
+        std::vector<const Image*> ptrs, tptrs;
+        for (const auto& im : ro.images) ptrs.push_back(&im);
+        for (const auto& im : ro.twins) tptrs.push_back(&im);
+        torch::Tensor ref_logp, deg_logp;
+        {
+          torch::NoGradGuard ng;
+          if (r.reference) {
+            auto& ref = r.reference->policy();
+            const auto rv = ref.encode_images(ref.preprocess(ptrs));
+            ref_logp = ref.token_logprobs(ro.prompts, rv, ro.completions);
+          }
+          if (perception && gamma > 0) {
+            const auto dv = policy.encode_images(policy.preprocess(tptrs));
+            deg_logp = policy.token_logprobs(ro.prompts, dv, ro.completions);
+          }
+        }
+        const auto vis = policy.encode_images(policy.preprocess(ptrs));
+        const auto logp = policy.token_logprobs(ro.prompts, vis, ro.completions);
+        const auto parts = qhawkeye_loss(logp, mu > 1 ? ro.old_logp : torch::Tensor(), ref_logp, deg_logp, ro.advantages,
+                                         ro.mask, lopt);
+        times.logprob += seconds_since(tf);
+        auto tb = Clock::now();
+        (parts.total / static_cast<double>(r.accum)).backward();
+        times.backward += seconds_since(tb);
+        loss_sum += parts.total.item<double>() / static_cast<double>(r.accum);
+        kl_ref += parts.kl_ref.item<double>() / static_cast<double>(r.accum);
+        kl_prcp += parts.kl_prcp.item<double>() / static_cast<double>(r.accum);
+        pol += parts.policy.item<double>() / static_cast<double>(r.accum);
+        clipfrac += parts.clip_fraction.item<double>() / static_cast<double>(r.accum);
+        ent += parts.entropy.item<double>() / static_cast<double>(r.accum);
+        tokens += ro.mask.sum().item<std::int64_t>();
+      }
+      rec["loss"] = loss_sum;
+      rec["policy_loss"] = pol;
+      rec["kl_ref"] = kl_ref;
+      rec["kl_prcp"] = (perception && gamma > 0) ? nlohmann::json(kl_prcp) : nlohmann::json(nullptr);
+      rec["gamma"] = gamma;
+      rec["clip_fraction"] = clipfrac;
+      rec["entropy"] = ent;
+      // rollout statistics (averaged over the accumulation micro-batches)
+      ordered_json agg;
+      double roll_tokens = 0, roll_seconds = 0;
+      for (const auto& ro : rollouts) {
+        for (auto it = ro.stats.begin(); it != ro.stats.end(); ++it) {
+          if (it.key() == "rollout_tokens") roll_tokens += it->get<double>();
+          else if (it.key() == "rollout_seconds") roll_seconds += it->get<double>();
+          else if (it.key() == "uado_weight_min") agg[it.key()] = agg.contains(it.key()) ? std::min(agg[it.key()].get<double>(), it->get<double>()) : it->get<double>();
+          else agg[it.key()] = (agg.contains(it.key()) ? agg[it.key()].get<double>() : 0.0) + it->get<double>() / rollouts.size();
+        }
+      }
+      for (auto it = agg.begin(); it != agg.end(); ++it) rec[it.key()] = *it;
+      if (step % mu == 0) rec["rollout_tokens_per_s"] = roll_seconds > 0 ? roll_tokens / roll_seconds : 0.0;
+      rec["tokens"] = tokens;
+    }
+
+    // ---- gradients across ranks, clipping, the optimiser step ----
+    auto to = Clock::now();
+    if (options.dist.world > 1 && options.dist.average_gradients) {
+      grads_list.clear();
+      for (auto& [name, p] : r.optimizer->params()) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        grads_list.push_back(p.grad());
+      }
+      options.dist.average_gradients(grads_list);
+    }
+    const double gnorm = r.optimizer->clip_grad_norm(max_norm);
+    const bool finite = std::isfinite(gnorm) && std::isfinite(loss_sum);
+    if (finite) {
+      r.optimizer->step(lr);
+    } else {
+      r.optimizer->zero_grad();
+      ++state.nonfinite;
+      spdlog::warn("step {}: non-finite loss or gradient ({} / {}); step skipped ({} of at most {})", step + 1, loss_sum, gnorm,
+                   state.nonfinite, max_nonfinite);
+      if (state.nonfinite > max_nonfinite) {
+        throw Error(ErrorCode::numerical, "more than " + std::to_string(max_nonfinite) + " non-finite steps; training stopped (train.max_nonfinite)");
+      }
+    }
+    times.optimizer += seconds_since(to);
+    state.step = step + 1;
+    rec["grad_norm"] = gnorm;
+    rec["skipped"] = !finite;
+    rec["time_load"] = times.load;
+    if (grpo) rec["time_rollout"] = times.rollout;
+    rec["time_logprob_forward"] = times.logprob;
+    rec["time_backward"] = times.backward;
+    rec["time_optimizer"] = times.optimizer;
+    rec["time_step"] = seconds_since(t_step);
+    if (state.step % log_every == 0 || state.step == r.total_steps || !finite) log_json(r, rec);
+    bar.advance();
+
+    const bool last = state.step == r.total_steps;
+    if (!r.val.empty() && val_every > 0 && (state.step % val_every == 0 || last)) {
+      last_val = validate(r, state.step);
+      log_json(r, last_val);
+      spdlog::info("step {}: validation SRCC {} PLCC {} (n = {}, parse failures {})", state.step, last_val["srcc"].dump(),
+                   last_val["plcc"].dump(), last_val["n"].dump(), last_val["parse_failures"].dump());
+    }
+    const bool stop_now = options.stop && options.stop->load();
+    if ((ckpt_every > 0 && state.step % ckpt_every == 0) || last || stop_now) {
+      if (options.dist.barrier) options.dist.barrier();
+      if (main) save_checkpoint(r.dir, *r.model, *r.optimizer, state, config_toml, keep);
+    }
+    if (stop_now) {
+      result.interrupted = true;
+      break;
+    }
+  }
+  bar.finish();
+  result.steps = state.step;
+  result.last_validation = last_val;
+  if (!result.interrupted && main) {
+    const auto final_dir = r.dir / "final";
+    model::save_model_dir(final_dir, r.model->policy(), r.model->dir().config, r.model->contract(), r.model->dir().tokenizer_json);
+    result.final_model = final_dir;
+  }
+  if (options.dist.barrier) options.dist.barrier();
+  result.seconds = seconds_since(t_start);
+  return result;
+}
+
+}  // namespace hawkeye::rl

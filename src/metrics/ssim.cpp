@@ -35,47 +35,108 @@ struct RefStats {
   cv::Mat var;  // local variance, valid region
 };
 
+// ---- Row kernels. Each is compiled twice (AVX2 and the x86-64 baseline) and picked at run time; ISO C++
+// forbids contracting a * b + c into an FMA here, and every lane does the same operations in the same
+// order, so both versions give bit-identical results.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HAWKEYE_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define HAWKEYE_ROW_KERNEL
+#endif
+
+// sum += g (a + b), sum_sq += g (a^2 + b^2): rows k and 10 - k of the symmetric window.
+HAWKEYE_ROW_KERNEL void add_pair(double g, const double* __restrict a, const double* __restrict b,
+                                 double* __restrict sum, double* __restrict sum_sq, int w) {
+  for (int j = 0; j < w; ++j) {
+    sum[j] += g * (a[j] + b[j]);
+    sum_sq[j] += g * (a[j] * a[j] + b[j] * b[j]);
+  }
+}
+
+HAWKEYE_ROW_KERNEL void add_single(double g, const double* __restrict a, double* __restrict sum,
+                                   double* __restrict sum_sq, int w) {
+  for (int j = 0; j < w; ++j) {
+    sum[j] += g * a[j];
+    sum_sq[j] += g * (a[j] * a[j]);
+  }
+}
+
+// sum_xy += g (xa ya + xb yb), or g xa ya for the centre row (xb == nullptr).
+HAWKEYE_ROW_KERNEL void add_cross(double g, const double* __restrict xa, const double* __restrict ya,
+                                  const double* __restrict xb, const double* __restrict yb, double* __restrict sum_xy,
+                                  int w) {
+  if (xb == nullptr) {
+    for (int j = 0; j < w; ++j) sum_xy[j] += g * (xa[j] * ya[j]);
+    return;
+  }
+  for (int j = 0; j < w; ++j) sum_xy[j] += g * (xa[j] * ya[j] + xb[j] * yb[j]);
+}
+
+// Horizontal pass of one row: h[j] = sum_k g[k] v[j + k], taps k and 10 - k paired.
+HAWKEYE_ROW_KERNEL void horizontal(const double* g, const double* __restrict v, double* __restrict h, int out_cols) {
+  for (int j = 0; j < out_cols; ++j) h[j] = 0;
+  for (int k = 0; k < kWindow / 2; ++k) {
+    const double gk = g[k];
+    const double* lo = v + k;
+    const double* hi = v + (kWindow - 1 - k);
+    for (int j = 0; j < out_cols; ++j) h[j] += gk * (lo[j] + hi[j]);
+  }
+  const double gc = g[kWindow / 2];
+  for (int j = 0; j < out_cols; ++j) h[j] += gc * v[j + kWindow / 2];
+}
+
+// The SSIM and CS map values of one row (summed by the caller in order).
+HAWKEYE_ROW_KERNEL void ssim_cs_row(const double* __restrict m1, const double* __restrict v1,
+                                    const double* __restrict m2, const double* __restrict e22,
+                                    const double* __restrict e12, double* __restrict ssim_out,
+                                    double* __restrict cs_out, int ow) {
+  for (int j = 0; j < ow; ++j) {
+    const double mu1_mu2 = m1[j] * m2[j];
+    const double mu2_sq = m2[j] * m2[j];
+    const double sigma2_sq = e22[j] - mu2_sq;
+    const double sigma12 = e12[j] - mu1_mu2;
+    const double cs = (2 * sigma12 + kC2) / (v1[j] + sigma2_sq + kC2);
+    cs_out[j] = cs;
+    ssim_out[j] = (2 * mu1_mu2 + kC1) / (m1[j] * m1[j] + mu2_sq + kC1) * cs;
+  }
+}
+
 // Output rows of the valid region in fixed chunks (the same for any thread count, so sums are
 // deterministic), each filtered by streaming: for one output row, the vertical pass accumulates the 11
-// input rows of every quantity, then the horizontal pass; both loops run along contiguous memory and
-// vectorise (__restrict: the row buffers never alias the planes). Quantities are products of the planes
-// computed on the fly (no full-size temporaries).
+// input rows of every quantity (products computed on the fly, no full-size temporaries), then the
+// horizontal pass. `vertical(i, g, vert, w)` fills the N quantity rows of output row i; `sink(chunk, i, h)`
+// gets the N filtered rows followed by 2 rows of scratch space.
 constexpr int kChunks = 32;
 
-template <int N, typename Quantities, typename RowSink>
-void filter_rows_valid(const cv::Mat& a, int out_rows, int out_cols, Quantities quantities, RowSink sink) {
+template <int N, typename Vertical, typename RowSink>
+void filter_rows_valid(int in_cols, int out_rows, int out_cols, Vertical vertical, RowSink sink) {
   const double* g = window().ptr<double>();
-  const int w = a.cols;
   const int chunks = std::min(kChunks, out_rows);
   cv::parallel_for_(cv::Range(0, chunks), [&](const cv::Range& range) {
-    std::vector<double> vert(static_cast<std::size_t>(N) * w), horiz(static_cast<std::size_t>(N) * out_cols);
+    // N filtered rows plus 2 scratch rows for the sink.
+    std::vector<double> vert(static_cast<std::size_t>(N) * in_cols), horiz(static_cast<std::size_t>(N + 2) * out_cols);
     for (int c = range.start; c < range.end; ++c) {
       const int r0 = static_cast<int>(static_cast<std::int64_t>(out_rows) * c / chunks);
       const int r1 = static_cast<int>(static_cast<std::int64_t>(out_rows) * (c + 1) / chunks);
       for (int i = r0; i < r1; ++i) {
         std::fill(vert.begin(), vert.end(), 0.0);
-        // Rows k and 10 - k share a weight (the window is symmetric); the centre row comes alone (-1).
-        for (int k = 0; k < kWindow / 2; ++k) quantities(i + k, i + kWindow - 1 - k, g[k], vert.data(), w);
-        quantities(i + kWindow / 2, -1, g[kWindow / 2], vert.data(), w);
-        std::fill(horiz.begin(), horiz.end(), 0.0);
+        vertical(i, g, vert.data(), in_cols);
         for (int q = 0; q < N; ++q) {
-          const double* __restrict v = vert.data() + static_cast<std::size_t>(q) * w;
-          double* __restrict h = horiz.data() + static_cast<std::size_t>(q) * out_cols;
-          // The window is symmetric: taps k and 10 - k share a weight.
-          for (int k = 0; k < kWindow / 2; ++k) {
-            const double gk = g[k];
-            const double* lo = v + k;
-            const double* hi = v + (kWindow - 1 - k);
-            for (int j = 0; j < out_cols; ++j) h[j] += gk * (lo[j] + hi[j]);
-          }
-          const double gc = g[kWindow / 2];
-          const double* mid = v + kWindow / 2;
-          for (int j = 0; j < out_cols; ++j) h[j] += gc * mid[j];
+          horizontal(g, vert.data() + static_cast<std::size_t>(q) * in_cols,
+                     horiz.data() + static_cast<std::size_t>(q) * out_cols, out_cols);
         }
         sink(c, i, horiz.data());
       }
     }
   });
+}
+
+// The vertical pass of x and x^2 for output row i into (sum, sum_sq): rows k and 10 - k paired.
+void vertical_moments(const cv::Mat& x, int i, const double* g, double* sum, double* sum_sq, int w) {
+  for (int k = 0; k < kWindow / 2; ++k) {
+    add_pair(g[k], x.ptr<double>(i + k), x.ptr<double>(i + kWindow - 1 - k), sum, sum_sq, w);
+  }
+  add_single(g[kWindow / 2], x.ptr<double>(i + kWindow / 2), sum, sum_sq, w);
 }
 
 RefStats ref_stats(const cv::Mat& x) {
@@ -85,24 +146,7 @@ RefStats ref_stats(const cv::Mat& x) {
   r.mu.create(oh, ow, CV_64F);
   r.var.create(oh, ow, CV_64F);
   filter_rows_valid<2>(
-      x, oh, ow,
-      [&](int row_a, int row_b, double gk, double* v, int w) {
-        const double* __restrict a = x.ptr<double>(row_a);
-        double* __restrict m = v;
-        double* __restrict e2 = v + w;
-        if (row_b < 0) {
-          for (int j = 0; j < w; ++j) {
-            m[j] += gk * a[j];
-            e2[j] += gk * (a[j] * a[j]);
-          }
-          return;
-        }
-        const double* __restrict b = x.ptr<double>(row_b);
-        for (int j = 0; j < w; ++j) {
-          m[j] += gk * (a[j] + b[j]);
-          e2[j] += gk * (a[j] * a[j] + b[j] * b[j]);
-        }
-      },
+      x.cols, oh, ow, [&](int i, const double* g, double* v, int w) { vertical_moments(x, i, g, v, v + w, w); },
       [&](int, int i, double* h) {
         double* mu = r.mu.ptr<double>(i);
         double* var = r.var.ptr<double>(i);
@@ -119,23 +163,6 @@ struct SsimMeans {
   double cs = 0;    // mean of the contrast-structure map
 };
 
-// Sums of the SSIM and CS maps over one output row.
-void add_row(const double* m1, const double* v1, const double* m2, const double* e22, const double* e12, int ow,
-             double& sum_ssim, double& sum_cs) {
-  double row_ssim = 0, row_cs = 0;
-  for (int j = 0; j < ow; ++j) {
-    const double mu1_mu2 = m1[j] * m2[j];
-    const double mu2_sq = m2[j] * m2[j];
-    const double sigma2_sq = e22[j] - mu2_sq;
-    const double sigma12 = e12[j] - mu1_mu2;
-    const double cs = (2 * sigma12 + kC2) / (v1[j] + sigma2_sq + kC2);
-    row_cs += cs;
-    row_ssim += (2 * mu1_mu2 + kC1) / (m1[j] * m1[j] + mu2_sq + kC1) * cs;
-  }
-  sum_ssim += row_ssim;
-  sum_cs += row_cs;
-}
-
 // The means of the SSIM and CS maps of (x, y). With the reference's statistics cached (r.mu, r.var) three
 // quantities of y are filtered; without them (one-shot, r.mu empty) the reference's two come in the same
 // pass, so no full-size map is written.
@@ -144,56 +171,38 @@ SsimMeans ssim_means(const RefStats& r, const cv::Mat& y) {
   const bool cached = !r.mu.empty();
   const int oh = x.rows - kWindow + 1, ow = x.cols - kWindow + 1;
   std::vector<double> chunk_ssim(kChunks, 0.0), chunk_cs(kChunks, 0.0);
-  // Vertical pass: y, y^2, x y (and x, x^2 when not cached) of rows a and b (b < 0: row a alone).
-  const auto quantities = [&](int row_a, int row_b, double gk, double* v, int w) {
-    const double* __restrict xa = x.ptr<double>(row_a);
-    const double* __restrict ya = y.ptr<double>(row_a);
-    double* __restrict m2 = v;
-    double* __restrict e22 = v + w;
-    double* __restrict e12 = v + 2 * w;
-    double* __restrict m1 = v + 3 * w;
-    double* __restrict e11 = v + 4 * w;
-    if (row_b < 0) {  // the centre row
-      for (int j = 0; j < w; ++j) {
-        m2[j] += gk * ya[j];
-        e22[j] += gk * (ya[j] * ya[j]);
-        e12[j] += gk * (xa[j] * ya[j]);
-      }
-      if (!cached) {
-        for (int j = 0; j < w; ++j) {
-          m1[j] += gk * xa[j];
-          e11[j] += gk * (xa[j] * xa[j]);
-        }
-      }
-      return;
+  // Quantity rows: y, y^2, x y, then x, x^2 when not cached.
+  const auto vertical = [&](int i, const double* g, double* v, int w) {
+    vertical_moments(y, i, g, v, v + w, w);
+    for (int k = 0; k < kWindow / 2; ++k) {
+      const int a = i + k, b = i + kWindow - 1 - k;
+      add_cross(g[k], x.ptr<double>(a), y.ptr<double>(a), x.ptr<double>(b), y.ptr<double>(b), v + 2 * w, w);
     }
-    const double* __restrict xb = x.ptr<double>(row_b);
-    const double* __restrict yb = y.ptr<double>(row_b);
-    for (int j = 0; j < w; ++j) {
-      m2[j] += gk * (ya[j] + yb[j]);
-      e22[j] += gk * (ya[j] * ya[j] + yb[j] * yb[j]);
-      e12[j] += gk * (xa[j] * ya[j] + xb[j] * yb[j]);
+    const int c = i + kWindow / 2;
+    add_cross(g[kWindow / 2], x.ptr<double>(c), y.ptr<double>(c), nullptr, nullptr, v + 2 * w, w);
+    if (!cached) vertical_moments(x, i, g, v + 3 * w, v + 4 * w, w);
+  };
+  const auto sum_row = [&](int c, const double* m1, const double* v1, const double* h, double* scratch) {
+    double* ssim_row = scratch;
+    double* cs_row = scratch + ow;
+    ssim_cs_row(m1, v1, h, h + ow, h + 2 * ow, ssim_row, cs_row, ow);
+    double row_ssim = 0, row_cs = 0;
+    for (int j = 0; j < ow; ++j) {
+      row_ssim += ssim_row[j];
+      row_cs += cs_row[j];
     }
-    if (!cached) {
-      for (int j = 0; j < w; ++j) {
-        m1[j] += gk * (xa[j] + xb[j]);
-        e11[j] += gk * (xa[j] * xa[j] + xb[j] * xb[j]);
-      }
-    }
+    chunk_ssim[static_cast<std::size_t>(c)] += row_ssim;
+    chunk_cs[static_cast<std::size_t>(c)] += row_cs;
   };
   if (cached) {
-    filter_rows_valid<3>(y, oh, ow, quantities, [&](int c, int i, double* h) {
-      add_row(r.mu.ptr<double>(i), r.var.ptr<double>(i), h, h + ow, h + 2 * ow, ow,
-              chunk_ssim[static_cast<std::size_t>(c)], chunk_cs[static_cast<std::size_t>(c)]);
-    });
+    filter_rows_valid<3>(x.cols, oh, ow, vertical,
+                         [&](int c, int i, double* h) { sum_row(c, r.mu.ptr<double>(i), r.var.ptr<double>(i), h, h + 3 * ow); });
   } else {
-    filter_rows_valid<5>(y, oh, ow, quantities, [&](int c, int i, double* h) {
+    filter_rows_valid<5>(x.cols, oh, ow, vertical, [&](int c, int, double* h) {
       double* m1 = h + 3 * ow;
       double* v1 = h + 4 * ow;
       for (int j = 0; j < ow; ++j) v1[j] -= m1[j] * m1[j];
-      (void)i;
-      add_row(m1, v1, h, h + ow, h + 2 * ow, ow, chunk_ssim[static_cast<std::size_t>(c)],
-              chunk_cs[static_cast<std::size_t>(c)]);
+      sum_row(c, m1, v1, h, h + 5 * ow);
     });
   }
   double sum_ssim = 0, sum_cs = 0;

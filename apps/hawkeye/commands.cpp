@@ -10,6 +10,8 @@ void add_degrade_command(CLI::App&, Context&);
 void add_tokenize_command(CLI::App&, Context&);
 void add_metric_command(CLI::App&, Context&);
 void add_correlate_command(CLI::App&, Context&);
+void add_sft_command(CLI::App&, Context&);
+void add_train_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
@@ -20,6 +22,8 @@ const std::vector<CommandEntry>& command_table() {
       {"tokenize", add_tokenize_command},
       {"metric", add_metric_command},
       {"correlate", add_correlate_command},
+      {"sft", add_sft_command},
+      {"train", add_train_command},
   };
   return table;
 }

@@ -168,6 +168,18 @@ Decoder::Decoder(const DecoderConfig& c) : config_(c) {
   if (!c.tie_word_embeddings) {
     lm_head_ = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
   }
+  // Hugging Face's Qwen2 initialisation: every linear and embedding weight ~ N(0, 0.02), biases 0.
+  // (torch's default N(0, 1) embedding makes tied output logits explode: an initial loss of ~250 nats.)
+  {
+    torch::NoGradGuard g;
+    for (auto& item : named_parameters(true)) {
+      const auto& name = item.key();
+      auto& p = item.value();
+      if (name.find("norm") != std::string::npos) continue;  // RMSNorm weights stay 1
+      if (p.dim() >= 2) p.normal_(0.0, 0.02);
+      else p.zero_();
+    }
+  }
   const auto Dh = c.head_dim();
   inv_freq_ = 1.0 / torch::pow(torch::tensor(c.rope_theta, torch::kFloat64),
                                torch::arange(0, Dh, 2, torch::kFloat64) / static_cast<double>(Dh));

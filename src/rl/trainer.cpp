@@ -637,7 +637,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
       spdlog::info("step {}: validation SRCC {} PLCC {} (n = {}, parse failures {})", state.step, last_val["srcc"].dump(),
                    last_val["plcc"].dump(), last_val["n"].dump(), last_val["parse_failures"].dump());
     }
-    const bool stop_now = options.stop && options.stop->load();
+    const bool stop_now = (options.stop && options.stop->load()) ||
+                          (options.stop_after_step > 0 && state.step >= options.stop_after_step && !last);
     if ((ckpt_every > 0 && state.step % ckpt_every == 0) || last || stop_now) {
       if (options.dist.barrier) options.dist.barrier();
       if (main) save_checkpoint(r.dir, *r.model, *r.optimizer, state, config_toml, keep);

@@ -38,6 +38,7 @@ struct DistHooks {
 struct TrainOptions {
   std::filesystem::path resume;            // a checkpoint or run directory; empty = fresh run
   const std::atomic<bool>* stop = nullptr; // set (e.g. by Ctrl-C) to checkpoint and return early
+  std::int64_t stop_after_step = 0;        // > 0: checkpoint and return (as interrupted) once this step is done
   bool progress = true;
   DistHooks dist;
 };

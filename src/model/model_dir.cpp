@@ -1,8 +1,11 @@
 #include "hawkeye/model/model_dir.h"
 
+#include <set>
+
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/safetensors.h"
+#include "hawkeye/model/qwen2_5_vl.h"
 #include "hawkeye/model/tiny_vlm.h"
 #include "hawkeye/model/weights.h"
 
@@ -19,7 +22,44 @@ nlohmann::json read_json(const fs::path& path) {
   }
 }
 
+// The directory's name (also for paths written with a trailing slash).
+std::string dir_name(const fs::path& dir) {
+  const fs::path p = dir.lexically_normal();
+  return p.has_filename() ? p.filename().string() : p.parent_path().filename().string();
+}
+
+// Image limits of a Qwen2.5-VL directory: preprocessor_config.json, then hawkeye.json's "image" section.
+QwenImageConfig qwen_image_config(const ModelDir& md) {
+  QwenImageConfig c;
+  if (md.preprocessor.is_object()) c = QwenImageConfig::from_json(md.preprocessor, (md.dir / "preprocessor_config.json").string());
+  if (md.contract.raw.is_object() && md.contract.raw.contains("image")) {
+    const std::string where = (md.dir / "hawkeye.json").string() + ": image";
+    const auto& img = md.contract.raw["image"];
+    if (!img.is_object()) throw Error(ErrorCode::model, where + " must be an object");
+    for (const char* key : {"min_pixels", "max_pixels"}) {
+      if (!img.contains(key)) continue;
+      if (!img[key].is_number_integer()) throw Error(ErrorCode::model, where + "." + key + " must be an integer");
+      (std::string(key) == "min_pixels" ? c.min_pixels : c.max_pixels) = img[key].get<std::int64_t>();
+    }
+    c.validate(where);
+  }
+  return c;
+}
+
 }  // namespace
+
+IqaContract default_qwen_contract(const std::string& model_id) {
+  IqaContract c;
+  c.model_id = model_id;
+  c.prompt = "qhawkeye-infer";
+  // Q-Hawkeye's rollout settings (qhawkeye-method.md §3); greedy scoring uses max_new_tokens only.
+  c.sampling.temperature = 1.0;
+  c.sampling.top_k = 50;
+  c.sampling.top_p = 1.0;
+  c.sampling.max_new_tokens = 2048;
+  c.raw = {{"contract_source", "default for Qwen2.5-VL (the model directory has no hawkeye.json)"}};
+  return c;
+}
 
 IqaContract IqaContract::from_json(const nlohmann::json& j, const std::string& source) {
   IqaContract c;
@@ -85,7 +125,7 @@ ModelDir read_model_dir(const fs::path& dir) {
   if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::invalid_argument, dir.string() + ": a model is a directory");
   ModelDir md;
   md.dir = dir;
-  for (const char* f : {"config.json", "hawkeye.json", "tokenizer.json"}) {
+  for (const char* f : {"config.json", "tokenizer.json"}) {
     if (!fs::exists(dir / f, ec)) throw Error(ErrorCode::not_found, (dir / f).string() + ": missing (a model directory needs it)");
   }
   if (!fs::exists(dir / "model.safetensors", ec) && !fs::exists(dir / "model.safetensors.index.json", ec)) {
@@ -100,7 +140,15 @@ ModelDir read_model_dir(const fs::path& dir) {
   } else {
     throw Error(ErrorCode::model, (dir / "config.json").string() + ": names no architecture");
   }
-  md.contract = IqaContract::from_json(read_json(dir / "hawkeye.json"), (dir / "hawkeye.json").string());
+  if (fs::exists(dir / "hawkeye.json", ec)) {
+    md.contract = IqaContract::from_json(read_json(dir / "hawkeye.json"), (dir / "hawkeye.json").string());
+  } else if (md.architecture == Qwen2_5_VL::kArchitecture) {
+    md.contract = default_qwen_contract(dir_name(dir));
+    md.default_contract = true;
+  } else {
+    throw Error(ErrorCode::not_found, (dir / "hawkeye.json").string() + ": missing (a model directory needs it)");
+  }
+  if (fs::exists(dir / "preprocessor_config.json", ec)) md.preprocessor = read_json(dir / "preprocessor_config.json");
   md.tokenizer_json = dir / "tokenizer.json";
   return md;
 }
@@ -112,15 +160,38 @@ std::shared_ptr<Policy> create_policy(const nlohmann::json& config, const std::s
   if (named.empty() && config.contains("architectures") && config["architectures"].is_array() && !config["architectures"].empty()) {
     named = config["architectures"][0].get<std::string>();
   }
+  if (named == Qwen2_5_VL::kArchitecture) return std::make_shared<Qwen2_5_VL>(Qwen2_5_VLConfig::from_json(config, source));
   throw Error(ErrorCode::unsupported, source + ": architecture '" + named + "' is not supported by this build");
 }
 
-NameMap checkpoint_names(const Policy&) { return nullptr; }
+NameMap checkpoint_names(const Policy& policy, const SafetensorsSet* checkpoint) {
+  if (dynamic_cast<const Qwen2_5_VL*>(&policy)) return qwen_checkpoint_names(checkpoint ? checkpoint->names() : std::vector<std::string>{});
+  return nullptr;
+}
 
-std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& device) {
+std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& device, c10::optional<torch::ScalarType> dtype) {
   auto policy = create_policy(md.config, (md.dir / "config.json").string());
+  auto* qwen = dynamic_cast<Qwen2_5_VL*>(policy.get());
+  if (qwen) qwen->set_image_config(qwen_image_config(md));
+  const torch::ScalarType dt = dtype ? *dtype : (device.is_cuda() && qwen ? torch::kBFloat16 : torch::kFloat32);
+  if (dt != torch::kFloat32) policy->to(dt);  // before loading: bf16 weights are then copied as they are
   const auto set = SafetensorsSet::open(md.dir);
-  load_weights(*policy, set, checkpoint_names(*policy), true, md.dir.string());
+  const auto names = checkpoint_names(*policy, &set);
+  if (qwen && qwen->config().text.tie_word_embeddings && set.find("lm_head.weight")) {
+    // Some tied checkpoints also store the output head (a copy of the embeddings); transformers ignores it.
+    load_weights(*policy, set, names, false, md.dir.string());
+    std::set<std::string> known{"lm_head.weight"};
+    for (const auto& p : policy->named_parameters()) known.insert(names(p.key()));
+    std::vector<std::string> unexpected;
+    for (const auto& n : set.names())
+      if (!known.count(n)) unexpected.push_back(n);
+    if (!unexpected.empty()) {
+      throw Error(ErrorCode::model, md.dir.string() + ": tensors the model does not have: " + unexpected.front() +
+                                        (unexpected.size() > 1 ? " (and " + std::to_string(unexpected.size() - 1) + " more)" : ""));
+    }
+  } else {
+    load_weights(*policy, set, names, true, md.dir.string());
+  }
   policy->to(device);
   policy->eval();
   return policy;
@@ -182,6 +253,12 @@ nlohmann::ordered_json describe_model_dir(const fs::path& dir) {
     j["lm_mflops_per_token"] = 2.0 * per_token / 1e6;
     j["gflops_per_image"] = (2.0 * vision + 2.0 * per_token * (tokens + md.contract.sampling.max_new_tokens)) / 1e9;
     j["gflops_per_image_note"] = "vision encoder + language model over the visual tokens and max_new_tokens generated tokens; the shared text prefix is computed once per run";
+  } else if (md.architecture == Qwen2_5_VL::kArchitecture) {
+    // From config.json and the weight headers only: building a 7B model would take ~30 GB.
+    const auto cfg = Qwen2_5_VLConfig::from_json(md.config, (dir / "config.json").string());
+    const auto described = qwen_describe(cfg, qwen_image_config(md), params, md.contract.sampling.max_new_tokens);
+    for (const auto& [key, value] : described.items()) j[key] = value;
+    j["contract"] = md.default_contract ? "default (no hawkeye.json)" : "hawkeye.json";
   }
   j["prompt"] = md.contract.prompt;
   j["score_range"] = {md.contract.score_min, md.contract.score_max};

@@ -30,19 +30,30 @@ struct ModelDir {
   std::filesystem::path dir;
   nlohmann::json config;
   IqaContract contract;
+  bool default_contract = false;     // no hawkeye.json: the architecture's default contract is used
+  nlohmann::json preprocessor;       // preprocessor_config.json (null when the directory has none)
   std::string architecture;
   std::filesystem::path tokenizer_json;
 };
 
 // Reads and validates config.json + hawkeye.json and checks that weights and tokenizer.json exist.
-// Errors: not_found (missing files, naming them), model (invalid content).
+// A Qwen2.5-VL directory as downloaded from a model hub has no hawkeye.json: it gets the default contract
+// (prompt preset "qhawkeye-infer", scores 1-5, higher is better, Q-Hawkeye's sampling) and its image
+// limits come from preprocessor_config.json (hawkeye.json's "image": {"min_pixels", "max_pixels"} wins
+// when given). Errors: not_found (missing files, naming them), model (invalid content).
 ModelDir read_model_dir(const std::filesystem::path& dir);
+
+// The contract a Qwen2.5-VL directory without hawkeye.json gets (model_id = the directory's name).
+IqaContract default_qwen_contract(const std::string& model_id);
 
 // Builds the policy named by config.json (weights not loaded).
 std::shared_ptr<Policy> create_policy(const nlohmann::json& config, const std::string& source);
 
-// read_model_dir + create_policy + load_weights, moved to `device`, in eval mode.
-std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& device = torch::kCPU);
+// read_model_dir + create_policy + load_weights, moved to `device`, in eval mode. Weights stored in bf16 or
+// fp16 are converted to the policy's dtype: `dtype` when given, else float32 on CPU and, for Qwen2.5-VL,
+// bfloat16 on CUDA (a 7B model in float32 does not fit most GPUs).
+std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& device = torch::kCPU,
+                                    c10::optional<torch::ScalarType> dtype = c10::nullopt);
 
 // Writes a complete model directory atomically (into a temporary sibling, then renamed into place):
 // config.json, hawkeye.json, model.safetensors, tokenizer.json copied from `tokenizer_json`, plus any
@@ -55,7 +66,9 @@ void save_model_dir(const std::filesystem::path& dir, const Policy& policy, cons
 // estimated compute per image at the configured resolution, prompt preset, score range, memory estimate.
 nlohmann::ordered_json describe_model_dir(const std::filesystem::path& dir);
 
-// Weight-name mapping for a policy (identity for hawkeye-tiny).
-NameMap checkpoint_names(const Policy& policy);
+// Weight-name mapping for a policy (identity for hawkeye-tiny). For Qwen2.5-VL the checkpoint's layout
+// (transformers before/after 4.52) is read from `checkpoint` when given; without it the earlier layout
+// is used (what save_model_dir writes).
+NameMap checkpoint_names(const Policy& policy, const SafetensorsSet* checkpoint = nullptr);
 
 }  // namespace hawkeye::model

@@ -12,6 +12,8 @@ void add_metric_command(CLI::App&, Context&);
 void add_correlate_command(CLI::App&, Context&);
 void add_sft_command(CLI::App&, Context&);
 void add_train_command(CLI::App&, Context&);
+void add_score_command(CLI::App&, Context&);
+void add_eval_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
@@ -24,6 +26,8 @@ const std::vector<CommandEntry>& command_table() {
       {"correlate", add_correlate_command},
       {"sft", add_sft_command},
       {"train", add_train_command},
+      {"score", add_score_command},
+      {"eval", add_eval_command},
   };
   return table;
 }

@@ -1,0 +1,161 @@
+// hawkeye eval --model M --data MANIFEST [--samples K] [--out DIR] [--resume] [--batch N] [--max-images N]
+// The standard IQA evaluation of a model on a manifest: predictions.jsonl, report.json, scatter.png.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli.h"
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/core/log.h"
+#include "hawkeye/core/progress.h"
+#include "hawkeye/core/threads.h"
+#include "hawkeye/data/manifest.h"
+#include "hawkeye/eval/evaluator.h"
+#include "hawkeye/model/device.h"
+#include "hawkeye/model/iqa_model.h"
+
+namespace hawkeye::cli {
+
+namespace {
+
+// Set by the first Ctrl-C: the evaluation stops after the current batch and writes its partial report
+// (the predictions so far are on disk; --resume continues). A second Ctrl-C ends the process at once.
+std::atomic<bool> g_eval_stop{false};
+
+extern "C" void on_eval_interrupt(int) {
+  if (g_eval_stop.exchange(true)) std::_Exit(130);
+}
+
+struct EvalCommand {
+  std::string model = "hawkeye-tiny";
+  std::string data;
+  std::int64_t samples = 0;
+  std::string out;
+  bool resume = false;
+  std::int64_t batch = 16;
+  std::int64_t max_images = 0;
+  std::int64_t max_new_tokens = 0;
+  double temperature = 0;
+  std::string device = "cpu";
+  bool json = false;
+  int plot_width = 960, plot_height = 640;
+};
+
+std::string fixed(const ordered_json& v, int decimals = 4) {
+  if (!v.is_number()) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v.get<double>());
+  return buf;
+}
+
+void run_eval(const EvalCommand& o, Context& ctx) {
+  ctx.prepare(true);
+  const torch::Device device = model::parse_device(o.device);
+  const Manifest manifest = read_manifest(o.data);
+  if (manifest.rows.empty()) throw Error(ErrorCode::invalid_argument, o.data + ": the manifest has no rows");
+
+  const auto t_load = std::chrono::steady_clock::now();
+  auto m = model::IqaModel::load(o.model, device);
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+
+  const fs::path out = o.out.empty() ? fs::path("eval-" + m.id() + "-" + fs::path(o.data).stem().string()) : fs::path(o.out);
+  const fs::path predictions = out / "predictions.jsonl";
+  std::error_code ec;
+  if (!o.resume && fs::exists(predictions, ec)) {
+    throw Error(ErrorCode::invalid_argument, out.string() + " already holds predictions.jsonl: add --resume to continue that "
+                                                            "evaluation, or choose another --out");
+  }
+
+  eval::EvalOptions eo;
+  eo.score = model::default_score_options(m, o.samples, ctx.global.seed);
+  if (o.max_new_tokens > 0) eo.score.sampling.max_new_tokens = o.max_new_tokens;
+  if (o.temperature > 0) eo.score.sampling.temperature = o.temperature;
+  eo.batch = o.batch;
+  eo.loader_threads = std::clamp(resolve_thread_count(ctx.global.threads) / 2, 1, 4);
+  eo.max_images = o.max_images;
+  eo.predictions = predictions;
+  eo.resume = o.resume;
+  eo.stop = &g_eval_stop;
+  std::size_t total = manifest.rows.size();
+  if (o.max_images > 0) total = std::min<std::size_t>(total, o.max_images);
+  Progress progress("eval " + m.id(), total, !ctx.global.quiet);
+  std::size_t shown = 0;
+  eo.on_progress = [&](std::size_t done, std::size_t) {
+    if (done > shown) progress.advance(done - shown), shown = done;
+  };
+
+  g_eval_stop = false;
+  auto previous = std::signal(SIGINT, on_eval_interrupt);
+  eval::EvalReport report;
+  try {
+    report = eval::evaluate(m, manifest, eo);
+  } catch (...) {
+    std::signal(SIGINT, previous);
+    throw;
+  }
+  std::signal(SIGINT, previous);
+  progress.finish();
+  report.model_load_seconds = load_seconds;
+  eval::write_eval_outputs(out, report, o.plot_width, o.plot_height);
+
+  const ordered_json j = report.to_json();
+  if (o.json) {
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cout << "hawkeye eval: " << m.id() << " on " << o.data << (report.complete ? "" : " (interrupted: partial)") << "\n"
+              << "  n " << report.correlation.n << " of " << report.evaluated_rows << " images (" << report.parse_failures
+              << " parse failures, " << report.load_failures << " load failures)\n"
+              << "  SRCC " << fixed(j["srcc"]) << "  KRCC " << fixed(j["krcc"]) << "  PLCC " << fixed(j["plcc"]) << " (fitted "
+              << fixed(j["plcc_fitted"]) << ")  RMSE " << fixed(j["rmse"]) << " (fitted " << fixed(j["rmse_fitted"]) << ")\n";
+    if (!report.per_type.empty()) std::cout << "  " << report.per_type.size() << " distortion types: see report.json \"per_type\"\n";
+    std::cout << "  " << fixed(j["timing"]["images_per_second"], 2) << " images/s; written: " << (out / "report.json").string()
+              << ", " << (out / "scatter.png").string() << ", " << predictions.string() << "\n";
+  }
+  for (auto it = j["reasons"].begin(); it != j["reasons"].end(); ++it) {
+    spdlog::warn("{} is undefined: {}", it.key(), it.value().get<std::string>());
+  }
+
+  const std::size_t answered = report.correlation.n + report.parse_failures;
+  if (!report.complete) {
+    std::cerr << "hawkeye: interrupted; continue with --resume (the predictions so far are kept)\n";
+    ctx.exit_code = exit_status(ErrorCode::interrupted);
+  } else if (answered > 0 && report.correlation.n == 0) {
+    std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\" in " << predictions.string() << ")\n";
+    ctx.exit_code = kExitNothingParsed;
+  } else if (report.load_failures > 0) {
+    std::cerr << "hawkeye: " << report.load_failures << " images could not be loaded (see \"error\" in " << predictions.string() << ")\n";
+    ctx.exit_code = kExitSomeInputsFailed;
+  } else {
+    ctx.exit_code = kExitOk;
+  }
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<EvalCommand>();
+  auto* sub = app.add_subcommand("eval", "Evaluate a model on a manifest: SRCC/PLCC/KRCC/RMSE, per-type breakdown, scatter plot");
+  sub->fallthrough();
+  sub->add_option("--model,-m", o->model, "A shipped model's name or a model directory (default: hawkeye-tiny)");
+  sub->add_option("--data,-d", o->data, "Manifest (.jsonl or pyiqa .csv) of images and opinion scores")->required();
+  sub->add_option("--samples,-k", o->samples, "K > 0: K sampled answers per image (mean as prediction); 0: greedy (default)")
+      ->check(CLI::Range(0, 1024));
+  sub->add_option("--out,-o", o->out, "Output folder (default: eval-<model>-<manifest name>)");
+  sub->add_flag("--resume", o->resume, "Continue an interrupted evaluation from its predictions.jsonl");
+  sub->add_option("--batch", o->batch, "Images per model batch")->check(CLI::Range(1, 4096));
+  sub->add_option("--max-images", o->max_images, "Only the first N rows of the manifest")->check(CLI::Range(1, 1 << 30));
+  sub->add_option("--max-new-tokens", o->max_new_tokens, "Longest answer in tokens (default: the model's hawkeye.json)")
+      ->check(CLI::Range(1, 65536));
+  sub->add_option("--temperature", o->temperature, "Sampling temperature with --samples (default: the model's)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--device", o->device, "cpu (default), cuda or cuda:N (needs a CUDA build)");
+  sub->add_option("--plot-size", [o](const std::vector<std::string>& v) {
+        if (std::sscanf(v[0].c_str(), "%dx%d", &o->plot_width, &o->plot_height) != 2) return false;
+        return true;
+      }, "scatter.png size WxH (default 960x640)");
+  sub->add_flag("--json", o->json, "Print the whole report as one JSON line instead of the summary");
+  sub->callback([o, &ctx] { run_eval(*o, ctx); });
+}
+
+}  // namespace hawkeye::cli

@@ -1,0 +1,240 @@
+// hawkeye score IMG|DIR|GLOB... [--model NAME|DIR] [--samples K] [--format jsonl|csv|table] [--out FILE] ...
+// Quality scores with reasoning for image files, one record per image, streamed as each batch completes.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include "cli.h"
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/core/log.h"
+#include "hawkeye/core/progress.h"
+#include "hawkeye/core/threads.h"
+#include "hawkeye/core/writers.h"
+#include "hawkeye/eval/batch_scoring.h"
+#include "hawkeye/eval/image_inputs.h"
+#include "hawkeye/model/device.h"
+#include "hawkeye/model/iqa_model.h"
+
+namespace hawkeye::cli {
+
+namespace {
+
+struct ScoreCommand {
+  std::vector<std::string> inputs;
+  std::string model = "hawkeye-tiny";
+  std::int64_t samples = 0;
+  std::string format;  // "" = jsonl, or table on a terminal (csv when --out ends in .csv)
+  bool no_reasoning = false;
+  bool completion = false;
+  std::int64_t batch = 16;
+  std::string out;
+  std::int64_t max_new_tokens = 0;  // 0 = the model's default (hawkeye.json)
+  double temperature = 0;           // 0 = the model's default
+  std::string device = "cpu";
+  std::uint64_t max_pixels = 0;     // 0 = the default image limits
+};
+
+const std::vector<std::string> kCsvColumns = {"path",   "score",   "range",  "direction", "status", "samples", "mean",
+                                              "std",    "parsed",  "tokens", "reasoning", "completion", "error"};
+
+int terminal_columns() {
+  winsize ws{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) return ws.ws_col;
+  return 100;
+}
+
+// Cuts text to `width` display columns (UTF-8 aware, one column per code point), with "…" when cut;
+// line breaks become spaces.
+std::string fit(std::string text, std::size_t width, bool keep_end = false, bool pad = true) {
+  for (char& c : text)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  std::vector<std::size_t> starts;  // byte offset of each code point
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
+  if (starts.size() <= width) return pad ? text + std::string(width - starts.size(), ' ') : text;
+  if (width == 0) return "";
+  if (keep_end) return "…" + text.substr(starts[starts.size() - (width - 1)]);
+  return text.substr(0, starts[width - 1]) + "…";
+}
+
+std::string number(double v, int decimals = 2) {
+  if (!std::isfinite(v)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// A readable aligned table for a terminal: score (± std over the samples), status, path, reasoning.
+class TableWriter {
+ public:
+  TableWriter(std::ostream& out, std::size_t path_width, bool samples, bool reasoning)
+      : out_(out), path_width_(path_width), samples_(samples), reasoning_(reasoning) {
+    const std::size_t used = 7 + (samples_ ? 8 : 0) + 18 + path_width_ + 2;
+    reason_width_ = reasoning_ && terminal_columns() > static_cast<int>(used + 10) ? terminal_columns() - used : 0;
+  }
+  void header(const std::string& title) {
+    out_ << title << "\n";
+    out_ << fit("score", 7) << (samples_ ? fit("± std", 8) : "") << fit("status", 18)
+         << (reason_width_ ? fit("path", path_width_ + 2) + "reasoning" : "path") << "\n";
+    out_.flush();
+  }
+  void row(const eval::ScoredImage& s) {
+    std::string note = s.load_failed() ? s.error : s.result.reasoning;
+    if (!s.load_failed() && !s.scored()) note = s.result.completion;
+    out_ << fit(number(s.scored() ? s.result.score : NAN), 7);
+    if (samples_) out_ << fit(std::isfinite(s.result.std) ? "±" + number(s.result.std) : "", 8);
+    out_ << fit(s.status, 18) << fit(s.path.string(), path_width_, true, reason_width_ > 0);
+    if (reason_width_) out_ << "  " << fit(note, reason_width_, false, false);
+    out_ << "\n";
+    out_.flush();
+  }
+
+ private:
+  std::ostream& out_;
+  std::size_t path_width_;
+  bool samples_, reasoning_;
+  std::size_t reason_width_ = 0;
+};
+
+std::string resolve_format(const ScoreCommand& o) {
+  if (!o.format.empty()) return o.format;
+  if (!o.out.empty()) {
+    const auto ext = fs::path(o.out).extension().string();
+    return ext == ".csv" || ext == ".CSV" ? "csv" : "jsonl";
+  }
+  return isatty(STDOUT_FILENO) == 1 ? "table" : "jsonl";
+}
+
+void run_score(const ScoreCommand& o, Context& ctx) {
+  ctx.prepare(true);
+  const std::string format = resolve_format(o);
+  const auto paths = eval::expand_image_inputs(o.inputs);
+  const torch::Device device = model::parse_device(o.device);
+
+  std::ofstream file;
+  if (!o.out.empty()) {
+    file.open(o.out, std::ios::binary | std::ios::trunc);
+    if (!file) throw Error(ErrorCode::io, o.out + ": cannot open for writing");
+  }
+  std::ostream& out = o.out.empty() ? std::cout : file;
+
+  const auto t_load = std::chrono::steady_clock::now();
+  auto m = model::IqaModel::load(o.model, device);
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+  spdlog::info("model {} loaded from {} in {:.2f} s", m.id(), m.dir().dir.string(), load_seconds);
+
+  eval::BatchScoringOptions bo;
+  bo.score = model::default_score_options(m, o.samples, ctx.global.seed);
+  if (o.max_new_tokens > 0) bo.score.sampling.max_new_tokens = o.max_new_tokens;
+  if (o.temperature > 0) bo.score.sampling.temperature = o.temperature;
+  bo.batch = o.batch;
+  bo.loader_threads = std::clamp(resolve_thread_count(ctx.global.threads) / 2, 1, 4);
+  if (o.max_pixels > 0) bo.limits.max_pixels = o.max_pixels;
+
+  // The run record: once per run, before the images.
+  ordered_json run;
+  run["hawkeye_score"] = 1;
+  const ordered_json mj = eval::model_json(m);
+  run["model"] = mj["id"];
+  run["model_path"] = mj["path"];
+  run["architecture"] = mj["architecture"];
+  run["range"] = mj["range"];
+  run["direction"] = mj["direction"];
+  run["sampling"] = eval::sampling_json(bo.score);
+  run["device"] = model::device_name(device);
+  run["images"] = paths.size();
+  run["batch"] = o.batch;
+  const ordered_json versions = eval::versions_json();
+  for (auto it = versions.begin(); it != versions.end(); ++it) run[it.key()] = it.value();
+
+  std::optional<JsonlWriter> jsonl;
+  std::optional<CsvWriter> csv;
+  std::optional<TableWriter> table;
+  if (format == "csv") {
+    csv.emplace(out, kCsvColumns);
+    // CSV has no place for it: the run record goes beside the file (or to stderr for stdout).
+    if (!o.out.empty()) write_file_atomic(o.out + ".run.json", run.dump(2) + "\n");
+    else spdlog::info("run: {}", run.dump());
+  } else if (format == "table") {
+    std::size_t width = 4;
+    for (const auto& p : paths) width = std::max(width, p.string().size());
+    table.emplace(out, std::min<std::size_t>(width, 48), o.samples > 0, !o.no_reasoning);
+    std::string title = "model " + m.id() + " (" + mj["architecture"].get<std::string>() + ") · " +
+                        (o.samples > 0 ? std::to_string(o.samples) + " samples at T=" + number(bo.score.sampling.temperature, 2)
+                                       : std::string("greedy")) +
+                        " · scores " + number(m.contract().score_min, 0) + "–" + number(m.contract().score_max, 0) + ", " +
+                        (m.contract().higher_is_better ? "higher is better" : "lower is better");
+    table->header(title);
+  } else {
+    jsonl.emplace(out);
+    jsonl->write(sanitize_json(run));
+  }
+
+  // On a terminal the table's rows are the progress; elsewhere a bar on stderr (when stderr is a terminal).
+  Progress progress("score", paths.size(), !ctx.global.quiet && !table);
+  eval::RecordFields fields;
+  fields.reasoning = !o.no_reasoning;
+  fields.completion = o.completion;
+  const auto summary = eval::score_files(m, paths, {}, bo, [&](const eval::ScoredImage& s) {
+    if (table) table->row(s);
+    else if (csv) csv->write(sanitize_json(eval::image_record(s, m.contract(), o.samples, fields)));
+    else jsonl->write(sanitize_json(eval::image_record(s, m.contract(), o.samples, fields)));
+    progress.advance();
+  });
+  progress.finish();
+  out.flush();
+  if (!out) throw Error(ErrorCode::io, (o.out.empty() ? std::string("standard output") : o.out) + ": write failed");
+
+  spdlog::info("scored {} images in {:.2f} s ({:.2f} images/s, {:.1f} tokens/image): {} ok, {} failed to load, {} without a parsable answer",
+               summary.images, summary.seconds, summary.images_per_second(),
+               summary.images > summary.load_failures
+                   ? static_cast<double>(summary.generated_tokens) / (summary.images - summary.load_failures)
+                   : 0.0,
+               summary.scored, summary.load_failures, summary.parse_failures);
+  const std::size_t answered = summary.images - summary.load_failures;
+  if (answered > 0 && summary.scored == 0) {
+    std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\")\n";
+    ctx.exit_code = kExitNothingParsed;
+  } else if (summary.load_failures + summary.parse_failures > 0) {
+    std::cerr << "hawkeye: " << summary.load_failures << " of " << summary.images << " images failed to load and "
+              << summary.parse_failures << " got no parsable answer (see their \"status\")\n";
+    ctx.exit_code = kExitSomeInputsFailed;
+  } else {
+    ctx.exit_code = kExitOk;
+  }
+}
+
+}  // namespace
+
+void add_score_command(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<ScoreCommand>();
+  auto* sub = app.add_subcommand("score", "Score image quality (1-5) with reasoning; folders are searched recursively");
+  sub->fallthrough();
+  sub->add_option("inputs", o->inputs, "Images, folders (recursive) or patterns such as 'photos/*.jpg'")->required();
+  sub->add_option("--model,-m", o->model, "A shipped model's name or a model directory (default: hawkeye-tiny)");
+  sub->add_option("--samples,-k", o->samples,
+                  "K > 0: K sampled answers per image (their mean, std and all K scores); 0: greedy (default)")
+      ->check(CLI::Range(0, 1024));
+  sub->add_option("--format", o->format,
+                  "jsonl (default), csv, or table (the default when standard output is a terminal)")
+      ->check(CLI::IsMember({"jsonl", "csv", "table"}));
+  sub->add_flag("--no-reasoning", o->no_reasoning, "Leave the reasoning text out of the records");
+  sub->add_flag("--completion", o->completion, "Always include the model's whole answer (it is included when it did not parse)");
+  sub->add_option("--batch", o->batch, "Images per model batch")->check(CLI::Range(1, 4096));
+  sub->add_option("--out,-o", o->out, "Write the records to FILE instead of standard output (.csv selects CSV)");
+  sub->add_option("--max-new-tokens", o->max_new_tokens, "Longest answer in tokens (default: the model's hawkeye.json)")
+      ->check(CLI::Range(1, 65536));
+  sub->add_option("--temperature", o->temperature, "Sampling temperature with --samples (default: the model's)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--device", o->device, "cpu (default), cuda or cuda:N (needs a CUDA build)");
+  sub->add_option("--max-pixels", o->max_pixels, "Refuse images with more pixels than this (default 100 megapixels)");
+  sub->callback([o, &ctx] { run_score(*o, ctx); });
+}
+
+}  // namespace hawkeye::cli

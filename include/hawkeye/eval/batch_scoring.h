@@ -1,0 +1,76 @@
+// Scoring many image files with one loaded model: a small pipeline in which the next batch is decoded on
+// loader threads while the model scores the current one, and every image's result is handed back in input
+// order as soon as its batch is done. A file that cannot be read or decoded becomes a "load_error" result
+// (with the message), never a crash and never a score. Used by `hawkeye score` and `hawkeye eval`.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hawkeye/core/writers.h"
+#include "hawkeye/image/io.h"
+#include "hawkeye/model/scoring.h"
+
+namespace hawkeye::eval {
+
+// One image of a scoring run.
+struct ScoredImage {
+  std::size_t index = 0;        // position in the input list
+  std::filesystem::path path;
+  // "ok" (a score), a parse failure of the greedy answer ("no_answer_tag", "not_a_number", ...),
+  // "no_answer_parsed" (none of K samples parsed) or "load_error" (the file could not be read or decoded).
+  std::string status;
+  std::string error;            // load_error: what went wrong, naming the file
+  model::ImageScore result;     // the model's answer (empty for load errors)
+  bool scored() const { return status == "ok"; }
+  bool load_failed() const { return status == "load_error"; }
+};
+
+struct BatchScoringOptions {
+  model::ScoreOptions score;    // greedy or K samples, max new tokens, seed (see default_score_options)
+  std::int64_t batch = 16;      // images per score_images call
+  int loader_threads = 2;       // threads decoding the next batch while the model works
+  ImageLimits limits;
+  const std::atomic<bool>* stop = nullptr;  // when set to true, the run ends after the current batch
+};
+
+struct BatchScoringSummary {
+  std::size_t images = 0;          // results handed back (fewer than the inputs when stopped)
+  std::size_t scored = 0;          // status ok
+  std::size_t load_failures = 0;
+  std::size_t parse_failures = 0;  // loaded, but no score
+  std::int64_t generated_tokens = 0;
+  double seconds = 0;              // wall time of the whole run (loading overlapped with scoring)
+  bool stopped = false;
+  double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
+};
+
+// Scores `paths` in order. `identities` (one per path, or empty = the path strings) seed the samples of
+// each image, so an image's answers do not depend on its batch. on_image is called once per image, in
+// input order, on the calling thread. Model errors propagate (hawkeye::Error).
+BatchScoringSummary score_files(model::IqaModel& model, const std::vector<std::filesystem::path>& paths,
+                                const std::vector<std::string>& identities, const BatchScoringOptions& options,
+                                const std::function<void(const ScoredImage&)>& on_image);
+
+// Which optional fields an image record carries.
+struct RecordFields {
+  bool reasoning = true;       // "reasoning"
+  bool completion = false;     // "completion" always (it is written anyway when the answer did not parse)
+};
+
+// The output record of one image (docs/cli.md, `hawkeye score`): path, score (null when none), range,
+// direction, reasoning, [completion], status, [error], and with K samples: samples, mean, std, parsed; tokens.
+ordered_json image_record(const ScoredImage& image, const model::IqaContract& contract, std::int64_t samples,
+                          const RecordFields& fields = {});
+
+// {"hawkeye": version, "git": revision, "libtorch": version}
+ordered_json versions_json();
+// {"mode": "greedy"|"sampled", "samples": K, "max_new_tokens", and for K > 0 "temperature", "top_k", "top_p", "seed"}
+ordered_json sampling_json(const model::ScoreOptions& options);
+// {"id", "path", "architecture", "parameters", "range", "direction"}
+ordered_json model_json(const model::IqaModel& model);
+
+}  // namespace hawkeye::eval

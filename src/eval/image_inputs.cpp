@@ -1,0 +1,80 @@
+#include "hawkeye/eval/image_inputs.h"
+
+#include <glob.h>
+
+#include <algorithm>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/image/io.h"
+
+namespace hawkeye::eval {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<fs::path> images_below(const fs::path& dir) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  if (ec) throw Error(ErrorCode::io, dir.string() + ": cannot list this folder (" + ec.message() + ")");
+  for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) throw Error(ErrorCode::io, dir.string() + ": cannot list this folder (" + ec.message() + ")");
+    std::error_code fec;
+    if (it->is_regular_file(fec) && has_image_extension(it->path())) found.push_back(it->path());
+  }
+  if (found.empty()) {
+    throw Error(ErrorCode::not_found, dir.string() + ": no image files in this folder or below it (looked for " +
+                                          "png, jpg, jpeg, bmp, webp, tif, tiff, pnm, ppm, pgm, gif)");
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+bool is_pattern(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+std::vector<fs::path> expand_pattern(const std::string& pattern) {
+  glob_t g{};
+  const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+  std::vector<std::string> matches;
+  if (rc == 0) matches.assign(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+  ::globfree(&g);
+  if (rc == GLOB_NOSPACE) throw Error(ErrorCode::limit_exceeded, pattern + ": too many matches");
+  if (rc == GLOB_ABORTED) throw Error(ErrorCode::io, pattern + ": a folder could not be read while matching");
+  std::sort(matches.begin(), matches.end());
+  std::vector<fs::path> out;
+  for (const std::string& m : matches) {
+    std::error_code ec;
+    if (fs::is_directory(m, ec)) {
+      const auto below = images_below(m);
+      out.insert(out.end(), below.begin(), below.end());
+    } else if (has_image_extension(m)) {
+      out.emplace_back(m);
+    }
+  }
+  if (out.empty()) throw Error(ErrorCode::not_found, pattern + ": no image file matches this pattern");
+  return out;
+}
+
+}  // namespace
+
+std::vector<fs::path> expand_image_inputs(const std::vector<std::string>& arguments) {
+  if (arguments.empty()) throw Error(ErrorCode::invalid_argument, "give at least one image, folder or pattern");
+  std::vector<fs::path> out;
+  for (const std::string& a : arguments) {
+    std::error_code ec;
+    const fs::path p(a);
+    if (fs::is_directory(p, ec)) {
+      const auto below = images_below(p);
+      out.insert(out.end(), below.begin(), below.end());
+    } else if (is_pattern(a) && !fs::exists(p, ec)) {
+      const auto matched = expand_pattern(a);
+      out.insert(out.end(), matched.begin(), matched.end());
+    } else {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+}  // namespace hawkeye::eval

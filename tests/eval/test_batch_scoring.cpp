@@ -1,0 +1,116 @@
+// The scoring pipeline (score_files) and the expansion of command-line inputs.
+#include <gtest/gtest.h>
+
+#include "eval_test_data.h"
+#include "hawkeye/core/error.h"
+#include "hawkeye/eval/batch_scoring.h"
+#include "hawkeye/eval/image_inputs.h"
+#include "hawkeye/model/iqa_model.h"
+
+using namespace hawkeye;
+
+namespace {
+
+test::ScoringWorld& world() {
+  static test::ScoringWorld w;
+  return w;
+}
+
+std::vector<eval::ScoredImage> run(model::IqaModel& m, const std::vector<fs::path>& paths, std::int64_t batch,
+                                   std::int64_t samples = 0, eval::BatchScoringSummary* summary = nullptr,
+                                   const std::atomic<bool>* stop = nullptr) {
+  eval::BatchScoringOptions o;
+  o.score = model::default_score_options(m, samples, 11);
+  o.batch = batch;
+  o.stop = stop;
+  std::vector<eval::ScoredImage> out;
+  const auto s = eval::score_files(m, paths, {}, o, [&](const eval::ScoredImage& r) { out.push_back(r); });
+  if (summary) *summary = s;
+  return out;
+}
+
+}  // namespace
+
+TEST(ImageInputs, FoldersAreSearchedRecursivelyForImagesInPathOrder) {
+  const auto p = eval::expand_image_inputs({world().imgs.string()});
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p[0], world().imgs / "a.png");
+  EXPECT_EQ(p[1], world().imgs / "c.jpg");
+  EXPECT_EQ(p[2], world().imgs / "sub" / "b.png");
+}
+
+TEST(ImageInputs, FilesAreKeptAsGivenAndPatternsExpanded) {
+  const std::string missing = (world().root / "nope.png").string();
+  const auto p = eval::expand_image_inputs({missing, (world().imgs / "*").string(), (world().imgs / "?.jpg").string()});
+  // missing file kept (it becomes a load error); "*" matches a.png, c.jpg and the folder sub (expanded), not notes.txt
+  ASSERT_EQ(p.size(), 5u);
+  EXPECT_EQ(p[0], fs::path(missing));
+  EXPECT_EQ(p[1], world().imgs / "a.png");
+  EXPECT_EQ(p[2], world().imgs / "c.jpg");
+  EXPECT_EQ(p[3], world().imgs / "sub" / "b.png");
+  EXPECT_EQ(p[4], world().imgs / "c.jpg");
+}
+
+TEST(ImageInputs, EmptyFoldersUnmatchedPatternsAndNoArgumentsAreErrors) {
+  auto code_of = [](const std::vector<std::string>& args) {
+    try {
+      eval::expand_image_inputs(args);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::internal;
+  };
+  EXPECT_EQ(code_of({(world().root / "empty").string()}), ErrorCode::not_found);
+  EXPECT_EQ(code_of({(world().root / "empty" / "*.png").string()}), ErrorCode::not_found);
+  EXPECT_EQ(code_of({}), ErrorCode::invalid_argument);
+}
+
+TEST(BatchScoring, ResultsComeInInputOrderWithLoadErrorsInPlace) {
+  auto m = model::IqaModel::load(world().model.string());
+  const std::vector<fs::path> paths = {world().imgs / "a.png", world().root / "bad" / "broken.png", world().imgs / "c.jpg",
+                                       world().root / "missing.png", world().imgs / "sub" / "b.png"};
+  eval::BatchScoringSummary s;
+  const auto out = run(m, paths, 2, 0, &s);
+  ASSERT_EQ(out.size(), paths.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].index, i);
+    EXPECT_EQ(out[i].path, paths[i]);
+  }
+  EXPECT_EQ(out[1].status, "load_error");
+  EXPECT_NE(out[1].error.find("broken.png"), std::string::npos) << out[1].error;
+  EXPECT_EQ(out[3].status, "load_error");
+  EXPECT_EQ(out[0].status, "ok");
+  EXPECT_EQ(s.images, 5u);
+  EXPECT_EQ(s.scored, 3u);
+  EXPECT_EQ(s.load_failures, 2u);
+  EXPECT_EQ(s.parse_failures, 0u);
+  EXPECT_GT(s.generated_tokens, 0);
+  // A load error record has no score and no reasoning, but its error.
+  const auto rec = eval::image_record(out[1], m.contract(), 0);
+  EXPECT_TRUE(rec["score"].is_null());
+  EXPECT_EQ(rec["status"], "load_error");
+  EXPECT_FALSE(rec.contains("tokens"));
+}
+
+TEST(BatchScoring, ScoresDoNotDependOnTheBatchSize) {
+  auto m = model::IqaModel::load(world().model.string());
+  const std::vector<fs::path> paths = {world().imgs / "a.png", world().imgs / "c.jpg", world().imgs / "sub" / "b.png"};
+  for (std::int64_t samples : {0, 4}) {
+    const auto one = run(m, paths, 1, samples), all = run(m, paths, 3, samples);
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      EXPECT_EQ(one[i].result.completion, all[i].result.completion);
+      EXPECT_EQ(one[i].result.samples, all[i].result.samples) << "samples " << samples << " image " << i;
+      EXPECT_EQ(one[i].result.score, all[i].result.score);
+    }
+  }
+}
+
+TEST(BatchScoring, StopFlagEndsTheRunAfterTheCurrentBatch) {
+  auto m = model::IqaModel::load(world().model.string());
+  const std::vector<fs::path> paths(7, world().imgs / "a.png");
+  std::atomic<bool> stop{true};
+  eval::BatchScoringSummary s;
+  const auto out = run(m, paths, 3, 0, &s, &stop);
+  EXPECT_EQ(out.size(), 3u);
+  EXPECT_TRUE(s.stopped);
+}

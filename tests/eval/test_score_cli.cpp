@@ -1,0 +1,217 @@
+// `hawkeye score` through the built binary: schema, run record, determinism, formats, inputs and the exit
+// statuses (0 all scored, 12 some failed, 13 nothing parsed, 3 no images).
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include <set>
+
+#include "eval_test_data.h"
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/writers.h"
+
+using namespace hawkeye;
+using test::cli;
+using test::jsonl_lines;
+using test::q;
+
+namespace {
+
+test::ScoringWorld& world() {
+  static test::ScoringWorld w;
+  return w;
+}
+
+std::string model_arg() { return " --model " + q(world().model); }
+
+}  // namespace
+
+TEST(ScoreCli, JsonLinesStartWithTheRunRecordThenOneRecordPerImage) {
+  REQUIRE_CLI();
+  const auto r = cli("score " + q(world().imgs) + model_arg());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto lines = jsonl_lines(r.output);
+  ASSERT_EQ(lines.size(), 4u) << r.output;  // the run record + 3 images (notes.txt is not an image)
+  const auto& run = lines[0];
+  EXPECT_EQ(run["hawkeye_score"], 1);
+  EXPECT_EQ(run["model"], "answering-test");
+  EXPECT_EQ(run["architecture"], "hawkeye-tiny");
+  EXPECT_EQ(run["sampling"]["mode"], "greedy");
+  EXPECT_EQ(run["sampling"]["samples"], 0);
+  EXPECT_EQ(run["sampling"]["max_new_tokens"], 16);
+  EXPECT_EQ(run["images"], 3);
+  EXPECT_EQ(run["device"], "cpu");
+  EXPECT_FALSE(run["hawkeye"].get<std::string>().empty());
+  EXPECT_FALSE(run["libtorch"].get<std::string>().empty());
+  EXPECT_TRUE(run.contains("git"));
+  // Folders are searched recursively and sorted by path.
+  EXPECT_EQ(lines[1]["path"], (world().imgs / "a.png").string());
+  EXPECT_EQ(lines[2]["path"], (world().imgs / "c.jpg").string());
+  EXPECT_EQ(lines[3]["path"], (world().imgs / "sub" / "b.png").string());
+  const std::vector<std::string> keys = {"path", "score", "range", "direction", "reasoning", "status", "tokens"};
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> got;
+    for (auto it = lines[i].begin(); it != lines[i].end(); ++it) got.push_back(it.key());
+    std::sort(got.begin(), got.end());
+    auto want = keys;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << lines[i].dump();
+    EXPECT_EQ(lines[i]["status"], "ok");
+    EXPECT_EQ(lines[i]["range"], nlohmann::json::parse("[1.0, 5.0]"));
+    EXPECT_EQ(lines[i]["direction"], "higher_is_better");
+    EXPECT_EQ(lines[i]["reasoning"], "ok");
+    EXPECT_GE(lines[i]["score"].get<double>(), 1.0);
+    EXPECT_LE(lines[i]["score"].get<double>(), 5.0);
+  }
+  // The wired model answers by brightness: dark a.png < bright b.png.
+  EXPECT_LT(lines[1]["score"].get<double>(), lines[3]["score"].get<double>());
+}
+
+TEST(ScoreCli, SameImageGetsTheSameOutputEveryTimeAndInEveryBatch) {
+  REQUIRE_CLI();
+  const auto a = cli("score " + q(world().imgs) + model_arg());
+  const auto b = cli("score " + q(world().imgs) + model_arg() + " --batch 1");
+  ASSERT_EQ(a.status, 0);
+  ASSERT_EQ(b.status, 0);
+  const auto la = jsonl_lines(a.output), lb = jsonl_lines(b.output);
+  ASSERT_EQ(la.size(), lb.size());
+  for (std::size_t i = 1; i < la.size(); ++i) EXPECT_EQ(la[i], lb[i]);
+  const auto again = cli("score " + q(world().imgs) + model_arg());
+  EXPECT_EQ(again.output, a.output);
+}
+
+TEST(ScoreCli, BrokenImageBecomesALoadErrorRecordAndExitStatus12) {
+  REQUIRE_CLI();
+  const auto broken = world().root / "bad" / "broken.png";
+  const auto missing = world().root / "bad" / "missing.png";
+  const auto r = cli("score " + q(world().imgs / "a.png") + " " + q(broken) + " " + q(missing) + model_arg());
+  EXPECT_EQ(r.status, kExitSomeInputsFailed) << r.output;
+  const auto lines = jsonl_lines(r.output);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[1]["status"], "ok");
+  for (int i : {2, 3}) {
+    EXPECT_EQ(lines[i]["status"], "load_error");
+    EXPECT_TRUE(lines[i]["score"].is_null());
+    EXPECT_TRUE(lines[i]["reasoning"].is_null());
+    EXPECT_NE(lines[i]["error"].get<std::string>().find(i == 2 ? "broken.png" : "missing.png"), std::string::npos)
+        << lines[i].dump();
+  }
+}
+
+TEST(ScoreCli, FolderWithoutImagesIsAClearError) {
+  REQUIRE_CLI();
+  const auto r = cli("score " + q(world().root / "empty") + model_arg(), true);
+  EXPECT_EQ(r.status, exit_status(ErrorCode::not_found)) << r.output;
+  EXPECT_NE(r.output.find("no image files"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("empty"), std::string::npos) << r.output;
+}
+
+TEST(ScoreCli, ModelThatNeverAnswersExits13WithoutScores) {
+  REQUIRE_CLI();
+  const auto r = cli("score " + q(world().imgs) + " --model " + q(world().mute));
+  EXPECT_EQ(r.status, kExitNothingParsed) << r.output;
+  const auto lines = jsonl_lines(r.output);
+  ASSERT_EQ(lines.size(), 4u);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_TRUE(lines[i]["score"].is_null());
+    EXPECT_EQ(lines[i]["status"], "no_answer_tag");
+    EXPECT_EQ(lines[i]["completion"], "<think>ok</think>");  // what the model wrote is shown
+  }
+}
+
+TEST(ScoreCli, SamplesGiveKScoresTheirMeanAndSpread) {
+  REQUIRE_CLI();
+  const auto r = cli("score " + q(world().imgs / "c.jpg") + model_arg() + " --samples 6 --seed 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto lines = jsonl_lines(r.output);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["sampling"]["mode"], "sampled");
+  EXPECT_EQ(lines[0]["sampling"]["samples"], 6);
+  EXPECT_EQ(lines[0]["sampling"]["seed"], 3);
+  EXPECT_TRUE(lines[0]["sampling"].contains("temperature"));
+  const auto& rec = lines[1];
+  ASSERT_EQ(rec["samples"].size(), 6u);
+  double sum = 0, ss = 0;
+  for (const auto& v : rec["samples"]) sum += v.get<double>();
+  const double mean = sum / 6;
+  for (const auto& v : rec["samples"]) ss += (v.get<double>() - mean) * (v.get<double>() - mean);
+  EXPECT_NEAR(rec["mean"].get<double>(), mean, 1e-12);
+  EXPECT_NEAR(rec["score"].get<double>(), mean, 1e-12);
+  EXPECT_NEAR(rec["std"].get<double>(), std::sqrt(ss / 6), 1e-12);  // population std of the K scores
+  EXPECT_EQ(rec["parsed"], 6);
+  // The same seed gives the same samples; another seed other ones (the wired model spreads its digit).
+  EXPECT_EQ(cli("score " + q(world().imgs / "c.jpg") + model_arg() + " --samples 6 --seed 3").output, r.output);
+  std::set<std::string> seen;
+  for (int seed = 0; seed < 4; ++seed) {
+    const auto o = jsonl_lines(cli("score " + q(world().imgs / "c.jpg") + model_arg() + " --samples 6 --seed " + std::to_string(seed)).output);
+    seen.insert(o[1]["samples"].dump());
+  }
+  EXPECT_GT(seen.size(), 1u);
+}
+
+TEST(ScoreCli, CsvHasAStableHeaderAndTheRunRecordBesideTheFile) {
+  REQUIRE_CLI();
+  const auto r = cli("score " + q(world().imgs) + model_arg() + " --format csv");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::istringstream in(r.output);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header, "path,score,range,direction,status,samples,mean,std,parsed,tokens,reasoning,completion,error");
+  std::string line;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    ++rows;
+    EXPECT_EQ(csv_split(line).size(), 13u) << line;
+  }
+  EXPECT_EQ(rows, 3);
+  test::TempDir out;
+  const auto file = out.path() / "scores.csv";
+  const auto w = cli("score " + q(world().imgs) + model_arg() + " --out " + q(file));
+  ASSERT_EQ(w.status, 0);
+  EXPECT_TRUE(w.output.empty()) << "nothing on stdout with --out";
+  EXPECT_EQ(read_file(file), r.output);  // .csv selects CSV
+  const auto run = nlohmann::json::parse(read_file(out.path() / "scores.csv.run.json"));
+  EXPECT_EQ(run["model"], "answering-test");
+}
+
+TEST(ScoreCli, QuotedPatternsAreExpandedByHawkeye) {
+  REQUIRE_CLI();
+  const auto r = cli("score " + q(world().imgs / "*.png") + model_arg());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto lines = jsonl_lines(r.output);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["path"], (world().imgs / "a.png").string());
+  const auto none = cli("score " + q(world().imgs / "*.webp") + model_arg(), true);
+  EXPECT_EQ(none.status, exit_status(ErrorCode::not_found));
+  EXPECT_NE(none.output.find("no image file matches"), std::string::npos) << none.output;
+}
+
+TEST(ScoreCli, TableAndNoReasoning) {
+  REQUIRE_CLI();
+  const auto t = cli("score " + q(world().imgs) + model_arg() + " --format table");
+  ASSERT_EQ(t.status, 0);
+  std::istringstream in(t.output);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 5u) << t.output;  // title, header, 3 images
+  EXPECT_NE(rows[0].find("answering-test"), std::string::npos);
+  EXPECT_EQ(rows[1].rfind("score", 0), 0u);
+  EXPECT_NE(rows[2].find("a.png"), std::string::npos);
+  EXPECT_NE(rows[2].find(" ok "), std::string::npos);
+  const auto n = jsonl_lines(cli("score " + q(world().imgs / "a.png") + model_arg() + " --no-reasoning").output);
+  EXPECT_FALSE(n[1].contains("reasoning"));
+  EXPECT_FALSE(n[1].contains("completion"));
+}
+
+TEST(ScoreCli, BadModelAndDeviceArgumentsAreClearErrors) {
+  REQUIRE_CLI();
+  const auto none = cli("score " + q(world().imgs) + " --model " + q(world().root / "no-such-model"), true);
+  EXPECT_EQ(none.status, exit_status(ErrorCode::not_found)) << none.output;
+  const auto dev = cli("score " + q(world().imgs) + model_arg() + " --device tpu", true);
+  EXPECT_EQ(dev.status, exit_status(ErrorCode::invalid_argument)) << dev.output;
+  if (!torch::cuda::is_available()) {
+    const auto cuda = cli("score " + q(world().imgs) + model_arg() + " --device cuda", true);
+    EXPECT_EQ(cuda.status, exit_status(ErrorCode::unsupported)) << cuda.output;
+    EXPECT_NE(cuda.output.find("CUDA"), std::string::npos) << cuda.output;
+  }
+}

@@ -63,3 +63,37 @@ struct ScoringWorld {
 };
 
 }  // namespace hawkeye::test
+
+namespace hawkeye::test {
+
+// A JSON Lines manifest of `n` flat grey images (levels spread over 0..255) in dir/images, opinion scores on
+// [0, 100] that follow the level with seeded noise, and three distortion types in turn (type_name). With
+// `missing`, one more row names a file that does not exist. Returns the manifest path.
+inline fs::path write_grey_manifest(const fs::path& dir, int n, bool missing = false) {
+  fs::create_directories(dir / "images");
+  std::string text = R"({"hawkeye_manifest":1,"form":"nr","score_field":"mos","score_range":[0,100],"higher_better":true})" "\n";
+  const char* types[] = {"blur", "noise", "jpeg"};
+  for (int i = 0; i < n; ++i) {
+    const int level = 5 + (245 * i) / std::max(1, n - 1);
+    const std::string name = "img" + std::to_string(100 + i) + ".png";
+    save_image(dir / "images" / name, grey_image(40, 32, level, 50 + i));
+    const double mos = std::clamp(level / 2.55 + ((i * 37) % 11) - 5.0, 0.0, 100.0);
+    nlohmann::ordered_json row = {{"image", "images/" + name}, {"mos", mos}, {"type_name", types[i % 3]}};
+    text += row.dump() + "\n";
+  }
+  if (missing) text += R"({"image":"images/gone.png","mos":50,"type_name":"blur"})" "\n";
+  write_file_atomic(dir / "test.jsonl", text);
+  return dir / "test.jsonl";
+}
+
+// Width and height from a PNG's IHDR chunk; {0, 0} when the bytes are not a PNG.
+inline std::pair<int, int> png_size(const std::string& bytes) {
+  if (bytes.size() < 24 || bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || bytes.compare(12, 4, "IHDR") != 0) return {0, 0};
+  auto be32 = [&](std::size_t at) {
+    return (static_cast<unsigned char>(bytes[at]) << 24) | (static_cast<unsigned char>(bytes[at + 1]) << 16) |
+           (static_cast<unsigned char>(bytes[at + 2]) << 8) | static_cast<unsigned char>(bytes[at + 3]);
+  };
+  return {static_cast<int>(be32(16)), static_cast<int>(be32(20))};
+}
+
+}  // namespace hawkeye::test

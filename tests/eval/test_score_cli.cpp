@@ -4,8 +4,6 @@
 
 #include <torch/torch.h>
 
-#include <set>
-
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/writers.h"
@@ -141,12 +139,8 @@ TEST(ScoreCli, SamplesGiveKScoresTheirMeanAndSpread) {
   EXPECT_EQ(rec["parsed"], 6);
   // The same seed gives the same samples; another seed other ones (the wired model spreads its digit).
   EXPECT_EQ(cli("score " + q(world().imgs / "c.jpg") + model_arg() + " --samples 6 --seed 3").output, r.output);
-  std::set<std::string> seen;
-  for (int seed = 0; seed < 4; ++seed) {
-    const auto o = jsonl_lines(cli("score " + q(world().imgs / "c.jpg") + model_arg() + " --samples 6 --seed " + std::to_string(seed)).output);
-    seen.insert(o[1]["samples"].dump());
-  }
-  EXPECT_GT(seen.size(), 1u);
+  const auto other = jsonl_lines(cli("score " + q(world().imgs / "c.jpg") + model_arg() + " --samples 6 --seed 4").output);
+  EXPECT_NE(other[1]["samples"], rec["samples"]);
 }
 
 TEST(ScoreCli, CsvHasAStableHeaderAndTheRunRecordBesideTheFile) {

@@ -17,6 +17,8 @@ and only the inputs are written, so the script's plumbing can be checked anywher
 (images/s for the vision tower, tokens/s for prefill and decoding) and writes the numbers to PERF.json.
 """
 import argparse
+import copy
+import inspect
 import json
 import math
 import os
@@ -285,6 +287,18 @@ def torchvision_image_processor(transformers):
     return None
 
 
+def mm_token_types(input_ids):
+    """transformers 5's mm_token_type_ids: 0 text, 1 image, 2 video."""
+    return (input_ids == IMAGE_PAD).to(torch.int32)
+
+
+def accepts(fn, name):
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def image_features(model, pixel_values, grid):
     out = model.model.get_image_features(pixel_values=pixel_values, image_grid_thw=grid)
     if hasattr(out, "pooler_output") and out.pooler_output is not None:
@@ -299,11 +313,14 @@ def run_transformers(fixture, img, ref_pixels, grid, ids, meta):
     meta["transformers"] = transformers.__version__
     model = build_model(transformers)
     # The checkpoint as transformers writes it, in bf16 (exactly the float32 values the reference runs).
+    # A copy is converted: converting the model itself would also round its rotary inv_freq buffers to
+    # bf16, and they would stay rounded after converting back.
+    snapshot = copy.deepcopy(model).to(torch.bfloat16)
     try:
-        model.to(torch.bfloat16).save_pretrained(fixture, safe_serialization=True)
+        snapshot.save_pretrained(fixture, safe_serialization=True)
     except TypeError:  # transformers versions that always write safetensors
-        model.to(torch.bfloat16).save_pretrained(fixture)
-    model.float()
+        snapshot.save_pretrained(fixture)
+    del snapshot
     for extra in ("generation_config.json",):
         if os.path.exists(os.path.join(fixture, extra)):
             os.remove(os.path.join(fixture, extra))
@@ -329,13 +346,17 @@ def run_transformers(fixture, img, ref_pixels, grid, ids, meta):
     try:
         tok = transformers.PreTrainedTokenizerFast(tokenizer_file=os.path.join(fixture, "tokenizer.json"),
                                                    eos_token="<|im_end|>", pad_token="<|endoftext|>")
-        proc = transformers.Qwen2_5_VLProcessor(image_processor=pil, tokenizer=tok, chat_template=CHAT_TEMPLATE)
+        video = getattr(transformers, "Qwen2VLVideoProcessor", None)
+        extra = {"video_processor": video()} if video is not None else {}
+        proc = transformers.Qwen2_5_VLProcessor(image_processor=pil, tokenizer=tok, chat_template=CHAT_TEMPLATE, **extra)
         messages = [{"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
                     {"role": "user", "content": [{"type": "text", "text": USER}, {"type": "image"}]}]
         text = proc.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         inputs = proc(text=[text], images=[img], return_tensors="pt")
         meta["processor_ids_equal_hand_ids"] = inputs["input_ids"][0].tolist() == ids
         meta["processor_pixels_equal"] = bool(torch.equal(inputs["pixel_values"].float(), pixel_values))
+        if "mm_token_type_ids" in inputs:
+            meta["processor_mm_token_type_ids_equal"] = inputs["mm_token_type_ids"][0].tolist() == mm_token_types(torch.tensor([ids]))[0].tolist()
         if not meta["processor_ids_equal_hand_ids"]:
             log("WARNING: processor ids differ from the hand-made ids; using the processor's")
             input_ids = inputs["input_ids"]
@@ -344,27 +365,35 @@ def run_transformers(fixture, img, ref_pixels, grid, ids, meta):
         log("processor path failed (hand-made ids are used):", repr(e))
 
     attention_mask = torch.ones_like(input_ids)
+    # transformers 5 computes the multimodal positions only when told which tokens are image tokens
+    # (without mm_token_type_ids it silently falls back to 1-D positions); its processor makes them.
+    wants_mm = accepts(model.forward, "mm_token_type_ids") or accepts(model.model.get_rope_index, "mm_token_type_ids")
+    mm = {"mm_token_type_ids": mm_token_types(input_ids)} if wants_mm else {}
+    meta["mm_token_type_ids_passed"] = bool(mm)
     tensors = {"input_ids": input_ids[0].numpy().astype(np.int64), "pixel_values": pixel_values.numpy(),
                "image_grid_thw": grid_thw.numpy().astype(np.int64)}
     with torch.no_grad():
-        out = model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values, image_grid_thw=grid_thw)
+        out = model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values, image_grid_thw=grid_thw, **mm)
         tensors["logits"] = out.logits[0].float().numpy()
         try:
             tensors["image_embeds"] = image_features(model, pixel_values, grid_thw).float().numpy()
         except Exception as e:  # noqa: BLE001
             meta["image_embeds_error"] = repr(e)
         try:
-            import inspect
             params = inspect.signature(model.model.get_rope_index).parameters
-            given = {"input_ids": input_ids, "image_grid_thw": grid_thw, "attention_mask": attention_mask}
+            given = {"input_ids": input_ids, "image_grid_thw": grid_thw, "attention_mask": attention_mask, **mm}
             pos = model.model.get_rope_index(**{k: v for k, v in given.items() if k in params})[0]
             tensors["position_ids"] = pos[:, 0, :].numpy().astype(np.int64)
+            # The forward pass must have used these positions (not a 1-D fallback).
+            explicit = model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
+                             image_grid_thw=grid_thw, position_ids=pos, **mm).logits[0].float().numpy()
+            meta["logits_max_abs_diff_explicit_position_ids"] = float(np.abs(explicit - tensors["logits"]).max())
         except Exception as e:  # noqa: BLE001
             meta["position_ids_error"] = repr(e)
         gen = model.generate(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
                              image_grid_thw=grid_thw, max_new_tokens=GREEDY_TOKENS, do_sample=False,
                              output_logits=True, return_dict_in_generate=True, eos_token_id=IM_END,
-                             pad_token_id=ENDOFTEXT)
+                             pad_token_id=ENDOFTEXT, **mm)
     new_ids = gen.sequences[0, input_ids.shape[1]:]
     tensors["greedy_ids"] = new_ids.numpy().astype(np.int64)
     tensors["step_logits"] = torch.stack([l[0] for l in gen.logits]).float().numpy()
@@ -447,18 +476,20 @@ def perf_7b(path):
             pv = torch.randn(b * gh * gw, 1176, device=dev, dtype=torch.bfloat16, generator=g)
             grid = grid1.repeat(b, 1)
             mask = torch.ones_like(ids)
+            wants_mm = accepts(model.forward, "mm_token_type_ids") or accepts(model.model.get_rope_index, "mm_token_type_ids")
+            mm = {"mm_token_type_ids": (ids == 151655).to(torch.int32)} if wants_mm else {}
             def prefill():
                 try:
-                    return model(input_ids=ids, attention_mask=mask, pixel_values=pv, image_grid_thw=grid, logits_to_keep=1)
+                    return model(input_ids=ids, attention_mask=mask, pixel_values=pv, image_grid_thw=grid, logits_to_keep=1, **mm)
                 except TypeError:
-                    return model(input_ids=ids, attention_mask=mask, pixel_values=pv, image_grid_thw=grid)
+                    return model(input_ids=ids, attention_mask=mask, pixel_values=pv, image_grid_thw=grid, **mm)
             s_prefill = timed(prefill, reps=2)
             res[f"prefill_tokens_per_s_batch{b}"] = round(b * len(prompt) / s_prefill, 1)
             res[f"prefill_seconds_batch{b}"] = round(s_prefill, 4)
             new = 128
             s_gen = timed(lambda: model.generate(input_ids=ids, attention_mask=mask, pixel_values=pv, image_grid_thw=grid,
                                                  max_new_tokens=new, min_new_tokens=new, do_sample=False,
-                                                 eos_token_id=None, pad_token_id=0), reps=1)
+                                                 eos_token_id=None, pad_token_id=0, **mm), reps=1)
             res[f"generate{new}_seconds_batch{b}"] = round(s_gen, 3)
             res[f"decode_tokens_per_s_batch{b}"] = round(b * (new - 1) / max(1e-9, s_gen - s_prefill), 1)
             res[f"images_per_s_score{new}_batch{b}"] = round(b / s_gen, 3)

@@ -1,5 +1,6 @@
 // hawkeye sft --config C [--resume DIR] [key=value ...]   supervised warm start
 // hawkeye train --config C [--resume DIR] [key=value ...] Q-Hawkeye GRPO
+// Either takes --nproc N (N local workers) or runs as one rank under the torchrun variables (docs/distributed.md).
 #include <csignal>
 #include <iostream>
 
@@ -8,6 +9,8 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/writers.h"
+#include "hawkeye/dist/hooks.h"
+#include "hawkeye/dist/launcher.h"
 #include "hawkeye/rl/trainer.h"
 
 namespace hawkeye::cli {
@@ -27,15 +30,82 @@ struct TrainCommandOptions {
   std::string resume;
   std::vector<std::string> overrides;
   bool json = false;
+  int nproc = 1;
 };
 
-int run_training(const TrainCommandOptions& o, const std::string& kind, Context& ctx) {
+// ---- distributed (docs/distributed.md) -------------------------------------------------------------------
+std::atomic<int> g_forward_signal{0};
+extern "C" void on_launcher_signal(int sig) { g_forward_signal = sig; }
+
+std::chrono::milliseconds dist_timeout(const Config& config) {
+  const double s = config.get<double>("run.dist_timeout_s", 300.0);
+  if (!(s > 0)) throw Error(ErrorCode::invalid_argument, config.source() + ": run.dist_timeout_s must be positive (seconds)");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
+}
+
+// `--nproc N`: N workers of this binary on this host, each with cores/N threads unless --threads is given.
+int launch_workers(const TrainCommandOptions& o, const std::string& name, const std::string& kind, Context& ctx) {
+  ctx.prepare(false);
+  Config config = Config::load(o.config);
+  for (const auto& ov : o.overrides) config.apply_override(ov);
+  const int threads = dist::worker_threads(ctx.global.threads, o.nproc);
+  dist::LaunchOptions lo;
+  lo.program = std::filesystem::read_symlink("/proc/self/exe");
+  lo.args = {name, "--config", o.config, "--threads", std::to_string(threads), "--log-level", ctx.global.log_level};
+  if (!o.resume.empty()) lo.args.insert(lo.args.end(), {"--resume", o.resume});
+  if (o.json) lo.args.push_back("--json");
+  if (ctx.global.quiet) lo.args.push_back("--quiet");
+  if (ctx.global.seed != 0) lo.args.insert(lo.args.end(), {"--seed", std::to_string(ctx.global.seed)});
+  lo.args.insert(lo.args.end(), o.overrides.begin(), o.overrides.end());
+  lo.nproc = o.nproc;
+  lo.env["OMP_NUM_THREADS"] = std::to_string(threads);
+  lo.store_timeout = dist_timeout(config);
+  lo.grace = std::min(lo.store_timeout, std::chrono::milliseconds(30000));
+  const std::filesystem::path run_dir = rl::resolve_train_config(config, kind).require<std::string>("run.dir");
+  lo.cleanup_dirs = {run_dir, run_dir / "checkpoints"};
+  lo.forward_signal = &g_forward_signal;
+  lo.on_start = [](int rank, pid_t pid) { spdlog::info("rank {} started (pid {})", rank, pid); };
+  spdlog::info("starting {} workers with {} thread(s) each", o.nproc, threads);
+  g_forward_signal = 0;
+  auto prev_int = std::signal(SIGINT, on_launcher_signal);
+  auto prev_term = std::signal(SIGTERM, on_launcher_signal);
+  dist::LaunchResult res;
+  try {
+    res = dist::launch_local(lo);
+  } catch (...) {
+    std::signal(SIGINT, prev_int);
+    std::signal(SIGTERM, prev_term);
+    throw;
+  }
+  std::signal(SIGINT, prev_int);
+  std::signal(SIGTERM, prev_term);
+  if (res.failed_rank >= 0) std::cerr << "hawkeye: error: " << res.message << "\n";
+  return res.exit_code;
+}
+// -----------------------------------------------------------------------------------------------------------
+
+int run_training(const TrainCommandOptions& o, const std::string& name, const std::string& kind, Context& ctx) {
+  const auto env = dist::dist_env_from_environment();
+  if (o.nproc > 1 && env) {
+    throw Error(ErrorCode::invalid_argument, "--nproc starts its own workers; it cannot be used in a process started with RANK / WORLD_SIZE");
+  }
+  if (o.nproc > 1) return launch_workers(o, name, kind, ctx);
+  const bool worker = env && env->world > 1;
+  if (worker) ctx.global.threads = dist::worker_threads(ctx.global.threads, env->local_world);
   ctx.prepare(true);
   Config config = Config::load(o.config);
   for (const auto& ov : o.overrides) config.apply_override(ov);
   if (!config.has("run.threads")) config.set("run.threads", ctx.global.threads);
   if (ctx.global.seed != 0 && !config.has("run.seed")) config.set("run.seed", ctx.global.seed);
   rl::TrainOptions opts;
+  std::unique_ptr<dist::ProcessGroup> group;  // this rank's membership, for the whole run
+  if (worker) {
+    dist::GroupOptions go;
+    go.timeout = dist_timeout(config);
+    go.backend = config.get<std::string>("run.dist_backend", "auto");
+    group = dist::ProcessGroup::join(*env, go);
+    opts.dist = dist::make_dist_hooks(*group, {config.get<double>("run.dist_bucket_mb", 25.0)});
+  }
   opts.resume = o.resume;
   opts.stop = &g_stop;
   opts.progress = !ctx.global.quiet;
@@ -49,6 +119,7 @@ int run_training(const TrainCommandOptions& o, const std::string& kind, Context&
     throw;
   }
   std::signal(SIGINT, previous);
+  if (!opts.dist.is_main()) return result.interrupted ? exit_status(ErrorCode::interrupted) : kExitOk;  // rank 0 reports
   ordered_json j;
   j["kind"] = kind;
   j["run_dir"] = result.run_dir.string();
@@ -68,7 +139,8 @@ void add_training_command(CLI::App& app, Context& ctx, const std::string& name, 
   sub->add_option("--resume", o->resume, "Continue from a checkpoint directory or a run directory (its latest checkpoint)");
   sub->add_option("overrides", o->overrides, "key=value overrides of config entries (e.g. train.lr=1e-4 loss.uado=false)");
   sub->add_flag("--json", o->json, "Print the summary as one JSON line");
-  sub->callback([o, &ctx, kind] { ctx.exit_code = run_training(*o, kind, ctx); });
+  sub->add_option("--nproc", o->nproc, "Start N local worker processes (data parallel; docs/distributed.md)")->check(CLI::Range(1, 4096));
+  sub->callback([o, &ctx, name, kind] { ctx.exit_code = run_training(*o, name, kind, ctx); });
 }
 
 }  // namespace

@@ -154,6 +154,25 @@ void truncate_metrics(const std::filesystem::path& path, std::int64_t step) {
   write_file_atomic(path, kept);
 }
 
+// dist: a step's record becomes the mean over ranks (token counts: the sum; step, epoch, lr and timings stay
+// this rank's), and loss_sum the mean loss, so the log and the finite check do not depend on the world size.
+void reduce_step_record(ordered_json& rec, double& loss_sum, const DistHooks& dist) {
+  std::vector<std::string> keys;
+  std::vector<double> values{loss_sum};
+  for (auto it = rec.begin(); it != rec.end(); ++it) {
+    const auto& k = it.key();
+    if (!it->is_number() || k == "step" || k == "epoch" || k == "lr" || k.rfind("time_", 0) == 0) continue;
+    keys.push_back(k);
+    values.push_back(it->get<double>());
+  }
+  dist.sum(values);
+  loss_sum = values[0] / dist.world;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == "tokens") rec[keys[i]] = static_cast<std::int64_t>(std::llround(values[i + 1]));
+    else rec[keys[i]] = values[i + 1] / dist.world;
+  }
+}
+
 ordered_json validate(Run& r, std::int64_t step) {
   auto& m = *r.model;
   m.policy().eval();
@@ -233,8 +252,9 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   if (main) fs::create_directories(r.dir);
 
   // ---- model, reference, data, optimiser ----
-  const auto start_dir = init_model_dir(r);
+  std::filesystem::path start_dir = main ? init_model_dir(r) : std::filesystem::path();
   if (options.dist.barrier) options.dist.barrier();
+  if (!main) start_dir = init_model_dir(r);  // dist: after rank 0 has written a new model
   r.model = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string()));
   auto& policy = r.model->policy();
   const double beta = cfg.get<double>("loss.beta", 0.04);
@@ -356,7 +376,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   std::vector<Rollout> rollouts;
 
   for (std::int64_t step = state.step; step < r.total_steps; ++step) {
-    if (options.stop && options.stop->load()) {
+    if (options.dist.world == 1 && options.stop && options.stop->load()) {  // dist: ranks agree after a step (below)
       result.interrupted = true;
       break;
     }
@@ -386,7 +406,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           paths.push_back(rows.back()->image);
         }
         auto images = load_batch(paths, r.limits, r.threads);
-        augment_batch(images, nullptr, aug, derive_seed(r.seed, static_cast<std::uint64_t>(options.dist.rank)), step * r.accum + a);
+        // dist: seeded by the micro-batch's global index: N ranks x grad_accum A = 1 process x grad_accum N*A
+        augment_batch(images, nullptr, aug, derive_seed(r.seed, std::uint64_t{0}), (step * options.dist.world + options.dist.rank) * r.accum + a);
         std::vector<const Image*> ptrs;
         for (const auto& im : images) ptrs.push_back(&im);
         times.load += seconds_since(tl);
@@ -450,8 +471,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
               ro.twins = load_batch(twin_paths, r.limits, r.threads);
             }
           }
-          augment_batch(ro.images, perception ? &ro.twins : nullptr, aug,
-                        derive_seed(r.seed, static_cast<std::uint64_t>(options.dist.rank)), (step / mu) * r.accum + a);
+          augment_batch(ro.images, perception ? &ro.twins : nullptr, aug, derive_seed(r.seed, std::uint64_t{0}),
+                        ((step / mu) * options.dist.world + options.dist.rank) * r.accum + a);  // dist: global micro-batch index
           times.load += seconds_since(tl);
 
           auto tr = Clock::now();
@@ -595,15 +616,18 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     }
 
     // ---- gradients across ranks, clipping, the optimiser step ----
-    auto to = Clock::now();
     if (options.dist.world > 1 && options.dist.average_gradients) {
+      auto ta = Clock::now();
       grads_list.clear();
       for (auto& [name, p] : r.optimizer->params()) {
         if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
         grads_list.push_back(p.grad());
       }
       options.dist.average_gradients(grads_list);
+      rec["time_allreduce"] = seconds_since(ta);
+      reduce_step_record(rec, loss_sum, options.dist);
     }
+    auto to = Clock::now();
     const double gnorm = r.optimizer->clip_grad_norm(max_norm);
     const bool finite = std::isfinite(gnorm) && std::isfinite(loss_sum);
     if (finite) {
@@ -618,6 +642,14 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
       }
     }
     times.optimizer += seconds_since(to);
+    // dist: BatchNorm running statistics ("running_*" buffers) are averaged, so every rank holds the same model
+    if (options.dist.world > 1 && options.dist.average_gradients && !(grpo && cfg.get<bool>("loss.freeze_norm", true))) {
+      torch::NoGradGuard ng;
+      std::vector<torch::Tensor> running;
+      for (auto& b : policy.named_buffers(true))
+        if (b.key().find("running_") != std::string::npos && b.value().is_floating_point()) running.push_back(b.value());
+      if (!running.empty()) options.dist.average_gradients(running);
+    }
     state.step = step + 1;
     rec["grad_norm"] = gnorm;
     rec["skipped"] = !finite;
@@ -637,8 +669,13 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
       spdlog::info("step {}: validation SRCC {} PLCC {} (n = {}, parse failures {})", state.step, last_val["srcc"].dump(),
                    last_val["plcc"].dump(), last_val["n"].dump(), last_val["parse_failures"].dump());
     }
-    const bool stop_now = (options.stop && options.stop->load()) ||
-                          (options.stop_after_step > 0 && state.step >= options.stop_after_step && !last);
+    bool stop_now = (options.stop && options.stop->load()) ||
+                    (options.stop_after_step > 0 && state.step >= options.stop_after_step && !last);
+    if (options.dist.world > 1 && options.dist.sum) {  // dist: a Ctrl-C on any rank stops every rank after this step
+      std::vector<double> flag{stop_now ? 1.0 : 0.0};
+      options.dist.sum(flag);
+      stop_now = flag[0] > 0;
+    }
     if ((ckpt_every > 0 && state.step % ckpt_every == 0) || last || stop_now) {
       if (options.dist.barrier) options.dist.barrier();
       if (main) save_checkpoint(r.dir, *r.model, *r.optimizer, state, config_toml, keep);

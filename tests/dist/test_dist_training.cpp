@@ -1,0 +1,374 @@
+// Multi-process training through the CLI on 127.0.0.1 (the hawkeye binary of this build):
+//  - 2 processes x B/2 train like 1 process x B (parameters within 1e-5 after 5 steps), for SFT and GRPO;
+//  - a checkpoint written by 2 processes resumes in 1 process (and the other way round) to the same weights;
+//  - a killed, stopped (hung) or vanished rank makes the others exit non-zero within the timeout, naming it;
+//  - `--nproc 2` with a killed worker stops the run, names the rank and leaves no temporary files.
+//
+// What "like 1 process x B" means exactly: the trainer cuts every global batch of B rows into micro-batches of
+// B / (world x grad_accum) rows and averages the per-micro-batch losses (each a token or sequence mean). So N
+// processes with grad_accum A compute exactly what 1 process with grad_accum N*A computes (same rows, same
+// augmentation and rollout seeds, same BatchNorm batch statistics), which is what these tests compare.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/safetensors.h"
+#include "hawkeye/model/weights.h"
+#include "hawkeye/rl/checkpoint.h"
+#include "rl/trainer_fixtures.h"
+
+extern char** environ;
+
+using namespace hawkeye;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string cli() { return HAWKEYE_CLI; }
+
+#define REQUIRE_CLI()                                                                              \
+  do {                                                                                             \
+    if (cli().empty() || !fs::exists(cli())) GTEST_SKIP() << "the hawkeye binary is not built"; \
+  } while (0)
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Largest |a - b| over the parameters of two model directories (BatchNorm running statistics are buffers, not
+// parameters: with N processes they are averaged across ranks, with one process updated in sequence).
+double max_parameter_diff(const fs::path& a, const fs::path& b) {
+  const auto sa = SafetensorsSet::open(a), sb = SafetensorsSet::open(b);
+  double worst = 0;
+  std::size_t compared = 0;
+  for (const auto& n : sa.names()) {
+    if (n.find("running_") != std::string::npos || n.find("num_batches_tracked") != std::string::npos) continue;
+    const auto* eb = sb.find(n);
+    if (!eb) return 1e9;
+    const auto ta = model::tensor_from_entry(*sa.find(n), torch::kFloat64), tb = model::tensor_from_entry(*eb, torch::kFloat64);
+    worst = std::max(worst, (ta - tb).abs().max().item<double>());
+    ++compared;
+  }
+  return compared > 10 ? worst : 1e9;
+}
+
+std::vector<nlohmann::json> read_metrics(const fs::path& run) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(run / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+struct Run {
+  fs::path dir;
+  int status = -1;
+  std::string output;
+};
+
+// hawkeye <kind> --config <config> run.dir=<dir> train.grad_accum=<accum> [--nproc N] [--resume R] --threads 1
+Run train_cli(const std::string& kind, const fs::path& config, const fs::path& dir, int accum, int nproc, const fs::path& resume = {}) {
+  std::string cmd = cli() + " " + kind + " --config '" + config.string() + "' --threads 1 --json -q";
+  if (nproc > 1) cmd += " --nproc " + std::to_string(nproc);
+  if (!resume.empty()) cmd += " --resume '" + resume.string() + "'";
+  cmd += " run.dir='" + dir.string() + "' train.grad_accum=" + std::to_string(accum) + " 2>&1";
+  const auto r = test::run_command(cmd);
+  return {dir, r.status, r.output};
+}
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A process with extra environment variables, stdout and stderr into `log`.
+struct Proc {
+  pid_t pid = -1;
+  fs::path log;
+  int status = -1;  // exit status, 128 + signal
+  double seconds = 0;
+};
+
+Proc spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env, const fs::path& log) {
+  std::map<std::string, std::string> all;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) all[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : env) all[k] = v;
+  std::vector<std::string> env_text;
+  for (const auto& [k, v] : all) env_text.push_back(k + "=" + v);
+  std::vector<char*> envp, argv;
+  for (auto& s : env_text) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args_copy = args;
+  for (auto& a : args_copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  Proc p;
+  p.log = log;
+  if (posix_spawn(&p.pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) p.pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return p;
+}
+
+// Waits up to `limit` seconds; a process still running then is killed (status -2).
+void wait_for(Proc& p, double limit) {
+  const auto t0 = Clock::now();
+  for (;;) {
+    int st = 0;
+    if (::waitpid(p.pid, &st, WNOHANG) == p.pid) {
+      p.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      p.seconds = seconds_since(t0);
+      return;
+    }
+    if (seconds_since(t0) > limit) {
+      ::kill(p.pid, SIGKILL);
+      ::waitpid(p.pid, &st, 0);
+      p.status = -2;
+      p.seconds = seconds_since(t0);
+      return;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Waits until `pred` holds (checked every 50 ms) or `limit` seconds pass.
+bool eventually(const std::function<bool()>& pred, double limit) {
+  const auto t0 = Clock::now();
+  while (seconds_since(t0) < limit) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+std::size_t metric_lines(const fs::path& run) {
+  std::ifstream in(run / "metrics.jsonl");
+  std::size_t n = 0;
+  std::string line;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+std::vector<std::string> temporaries(const fs::path& run) {
+  std::vector<std::string> out;
+  for (const auto& dir : {run, run / "checkpoints"}) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().filename().string().find(".tmp-") != std::string::npos) out.push_back(e.path().string());
+  }
+  return out;
+}
+
+// A long SFT run (it is killed long before its end) with a short distributed timeout.
+fs::path long_sft_config(const test::TinyTrainingSetup& s, double timeout_s, int checkpoint_every) {
+  const auto path = s.dir.path() / "long.toml";
+  std::ofstream(path) << s.model_toml() << "[run]\nseed = 1\nlog_every = 1\ndist_timeout_s = " << timeout_s
+                      << "\n[train]\nsteps = 100000\nbatch_size = 4\nlr = 1e-3\nval_every = 0\ncheckpoint_every = " << checkpoint_every
+                      << "\nkeep_last = 2\n";
+  return path;
+}
+
+struct TwoRanks {
+  Proc rank[2];
+};
+
+// Two ranks started the way an external launcher starts them (rank 0 hosts the store).
+TwoRanks start_external(const fs::path& config, const fs::path& run_dir, const fs::path& logs) {
+  const auto port = std::to_string(free_port());
+  TwoRanks t;
+  for (int r = 0; r < 2; ++r) {
+    t.rank[r] = spawn({cli(), "sft", "--config", config.string(), "--threads", "1", "run.dir=" + run_dir.string()},
+                      {{"RANK", std::to_string(r)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(r)}, {"LOCAL_WORLD_SIZE", "2"},
+                       {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}},
+                      logs / ("rank" + std::to_string(r) + ".log"));
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST(DistTrainingSlow, SftTwoProcessesEqualOneAndCheckpointsResumeAcrossWorldSizes) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto config = s.dir.path() / "sft.toml";
+  // BatchNorm in the vision encoder is on (the default): batch statistics are per micro-batch either way.
+  std::ofstream(config) << s.model_toml()
+                        << "[run]\nseed = 4\nlog_every = 1\ndist_timeout_s = 60\n"
+                           "[train]\nsteps = 5\nbatch_size = 4\nlr = 3e-3\nwarmup_steps = 2\nval_every = 5\ncheckpoint_every = 2\n"
+                           "keep_last = 5\n[augment]\ncrop = [48, 32]\nhflip = true\n";
+  const auto d = s.dir.path();
+  const auto one = train_cli("sft", config, d / "one", 2, 1);  // 1 process x B = 4 (2 micro-batches of 2)
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto two = train_cli("sft", config, d / "two", 1, 2);  // 2 processes x B/2 = 2
+  ASSERT_EQ(two.status, 0) << two.output;
+  const auto summary = nlohmann::json::parse(two.output);  // only rank 0 prints, unprefixed
+  EXPECT_EQ(summary["steps"], 5);
+
+  const double diff = max_parameter_diff(d / "one" / "final", d / "two" / "final");
+  std::cout << "SFT: max |parameter difference|, 1 process x 4 vs 2 processes x 2, after 5 steps: " << diff << "\n";
+  EXPECT_LT(diff, 1e-5);
+  // the logs agree too: the loss is the mean over ranks, validation is summed over the ranks' shares
+  const auto m1 = read_metrics(d / "one"), m2 = read_metrics(d / "two");
+  ASSERT_EQ(m1.size(), m2.size());
+  for (std::size_t i = 0; i < m1.size(); ++i) {
+    if (m1[i].contains("kind")) {
+      EXPECT_EQ(m2[i]["n"], m1[i]["n"]);
+      EXPECT_NEAR(m2[i]["srcc"].get<double>(), m1[i]["srcc"].get<double>(), 1e-6);
+      continue;
+    }
+    EXPECT_NEAR(m2[i]["loss"].get<double>(), m1[i]["loss"].get<double>(), 1e-5) << "step " << m1[i]["step"];
+    EXPECT_EQ(m2[i]["tokens"], m1[i]["tokens"]);
+    EXPECT_TRUE(m2[i].contains("time_allreduce"));
+    EXPECT_FALSE(m1[i].contains("time_allreduce"));
+  }
+
+  // A 2-process checkpoint (step 2) resumed by 1 process, and a 1-process checkpoint resumed by 2 processes.
+  const auto a = train_cli("sft", config, d / "two-then-one", 2, 1, rl::checkpoint_dir(d / "two", 2));
+  ASSERT_EQ(a.status, 0) << a.output;
+  const auto b = train_cli("sft", config, d / "one-then-two", 1, 2, rl::checkpoint_dir(d / "one", 2));
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_LT(max_parameter_diff(d / "two-then-one" / "final", d / "one" / "final"), 1e-5);
+  EXPECT_LT(max_parameter_diff(d / "one-then-two" / "final", d / "two" / "final"), 1e-5);
+}
+
+TEST(DistTrainingSlow, GrpoTwoProcessesEqualOne) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(true);
+  const auto config = s.dir.path() / "grpo.toml";
+  std::ofstream(config) << s.model_toml()
+                        << "[run]\nseed = 9\nlog_every = 1\ndist_timeout_s = 60\n"
+                           "[train]\nsteps = 5\nbatch_size = 4\nlr = 1e-3\nwarmup_steps = 1\nval_every = 0\ncheckpoint_every = 2\n"
+                           "keep_last = 5\n[rollout]\nk = 3\nmax_new_tokens = 12\n[loss]\ngamma0 = 0.01\n";
+  const auto d = s.dir.path();
+  const auto one = train_cli("train", config, d / "one", 2, 1);
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto two = train_cli("train", config, d / "two", 1, 2);
+  ASSERT_EQ(two.status, 0) << two.output;
+  const double diff = max_parameter_diff(d / "one" / "final", d / "two" / "final");
+  std::cout << "GRPO: max |parameter difference|, 1 process x 4 vs 2 processes x 2, after 5 steps: " << diff << "\n";
+  EXPECT_LT(diff, 1e-5);
+  const auto m1 = read_metrics(d / "one"), m2 = read_metrics(d / "two");
+  ASSERT_EQ(m1.size(), 5u);
+  ASSERT_EQ(m2.size(), 5u);
+  for (std::size_t i = 0; i < m1.size(); ++i) {
+    EXPECT_NEAR(m2[i]["reward_mean"].get<double>(), m1[i]["reward_mean"].get<double>(), 1e-9);
+    EXPECT_NEAR(m2[i]["loss"].get<double>(), m1[i]["loss"].get<double>(), 1e-6);
+  }
+  // the 2-process checkpoint of step 2 goes on in 1 process to the same end
+  const auto c = train_cli("train", config, d / "two-then-one", 2, 1, rl::checkpoint_dir(d / "two", 2));
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_LT(max_parameter_diff(d / "two-then-one" / "final", d / "one" / "final"), 1e-5);
+}
+
+TEST(DistTrainingSlow, AKilledRankMakesTheOtherExitWithinTheTimeoutNamingIt) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const double timeout = 5;
+  auto t = start_external(long_sft_config(s, timeout, 0), s.dir.path() / "run", s.dir.path());
+  ASSERT_TRUE(eventually([&] { return metric_lines(s.dir.path() / "run") >= 2; }, 180)) << slurp(t.rank[0].log);
+  ::kill(t.rank[1].pid, SIGKILL);
+  wait_for(t.rank[0], timeout + 10);
+  wait_for(t.rank[1], 5);
+  const auto log = slurp(t.rank[0].log);
+  EXPECT_EQ(t.rank[0].status, exit_status(ErrorCode::distributed)) << log;
+  EXPECT_LT(t.rank[0].seconds, timeout) << log;  // a dead peer's closed connection is seen at once
+  EXPECT_NE(log.find("rank 1 stopped responding"), std::string::npos) << log;
+}
+
+TEST(DistTrainingSlow, AHungRankMakesTheOtherExitAtTheTimeoutNamingIt) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const double timeout = 5;
+  auto t = start_external(long_sft_config(s, timeout, 0), s.dir.path() / "run", s.dir.path());
+  ASSERT_TRUE(eventually([&] { return metric_lines(s.dir.path() / "run") >= 2; }, 180)) << slurp(t.rank[0].log);
+  ::kill(t.rank[1].pid, SIGSTOP);  // hangs: its connections stay open, nothing moves
+  wait_for(t.rank[0], timeout + 15);
+  ::kill(t.rank[1].pid, SIGKILL);
+  wait_for(t.rank[1], 5);
+  const auto log = slurp(t.rank[0].log);
+  EXPECT_EQ(t.rank[0].status, exit_status(ErrorCode::distributed)) << log;
+  EXPECT_GE(t.rank[0].seconds, timeout - 1) << log;
+  EXPECT_LT(t.rank[0].seconds, timeout + 5) << log;
+  EXPECT_NE(log.find("rank 1 stopped responding"), std::string::npos) << log;
+}
+
+TEST(DistTrainingSlow, WhenRankZeroDiesTheOthersNameIt) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const double timeout = 5;
+  auto t = start_external(long_sft_config(s, timeout, 0), s.dir.path() / "run", s.dir.path());
+  ASSERT_TRUE(eventually([&] { return metric_lines(s.dir.path() / "run") >= 2; }, 180)) << slurp(t.rank[0].log);
+  ::kill(t.rank[0].pid, SIGKILL);  // with it goes the store it hosts
+  wait_for(t.rank[1], timeout + 10);
+  wait_for(t.rank[0], 5);
+  const auto log = slurp(t.rank[1].log);
+  EXPECT_EQ(t.rank[1].status, exit_status(ErrorCode::distributed)) << log;
+  EXPECT_LT(t.rank[1].seconds, timeout + 5) << log;
+  EXPECT_NE(log.find("rank 0 is not reachable"), std::string::npos) << log;
+}
+
+TEST(DistTrainingSlow, LauncherStopsTheRunNamesTheKilledRankAndLeavesNoTemporaries) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto run = s.dir.path() / "run";
+  // a checkpoint after every step, so a kill is likely to land while one is written
+  auto launcher = spawn({cli(), "sft", "--nproc", "2", "--threads", "1", "--config", long_sft_config(s, 5, 1).string(),
+                         "run.dir=" + run.string()},
+                        {}, s.dir.path() / "launcher.log");
+  std::string pid1;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto log = slurp(launcher.log);
+        const auto at = log.find("rank 1 started (pid ");
+        if (at == std::string::npos || metric_lines(run) < 3) return false;
+        pid1 = log.substr(at + 20, log.find(')', at) - at - 20);
+        return true;
+      },
+      180))
+      << slurp(launcher.log);
+  ::kill(std::stoi(pid1), SIGKILL);
+  wait_for(launcher, 30);
+  const auto log = slurp(launcher.log);
+  EXPECT_EQ(launcher.status, exit_status(ErrorCode::distributed)) << log;
+  EXPECT_NE(log.find("hawkeye: error: rank 1 (pid " + pid1 + ") was killed by signal 9"), std::string::npos) << log;
+  EXPECT_NE(log.find("[rank 0] "), std::string::npos) << log;  // the workers' output, prefixed
+  EXPECT_EQ(temporaries(run), std::vector<std::string>{});
+  // what is there is complete: the latest checkpoint loads
+  ASSERT_TRUE(rl::latest_checkpoint(run).has_value());
+  EXPECT_TRUE(fs::exists(*rl::latest_checkpoint(run) / "optimizer.safetensors"));
+}

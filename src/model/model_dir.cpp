@@ -206,6 +206,10 @@ void save_model_dir(const fs::path& dir, const Policy& policy, const nlohmann::j
     write_file_atomic(tmp / "hawkeye.json", contract.to_json().dump(2) + "\n");
     write_file_atomic(tmp / "tokenizer.json", read_file(tokenizer_json, 256u << 20));
     save_weights(policy, tmp / "model.safetensors", {{"format", "pt"}, {"producer", "hawkeye"}}, checkpoint_names(policy));
+    if (const auto* qwen = dynamic_cast<const Qwen2_5_VL*>(&policy)) {
+      // The image limits travel with the model (a fine-tuned copy must see images as its parent did).
+      write_file_atomic(tmp / "preprocessor_config.json", qwen->image_config().to_json().dump(2) + "\n");
+    }
     for (const auto& [name, content] : extra_files) write_file_atomic(tmp / name, content);
     publish_directory(tmp, dir);
   } catch (...) {

@@ -770,6 +770,24 @@ TEST(QwenLoading, DirectoryWithoutHawkeyeJsonGetsTheDefaultContract) {
   }
 }
 
+TEST(QwenLoading, SavedModelDirectoryLoadsBackWithItsImageLimits) {
+  test::TempDir tmp;
+  auto q = tiny_qwen(9);
+  write_file_atomic(tmp.path() / "tok.json", read_file(test::source_dir() / "resources/tokenizers/hawkeye-byte/tokenizer.json"));
+  save_model_dir(tmp.path() / "saved", *q, q->config().to_json(), default_qwen_contract("saved"), tmp.path() / "tok.json");
+  const auto md = read_model_dir(tmp.path() / "saved");
+  EXPECT_FALSE(md.default_contract);  // hawkeye.json was written
+  const auto p = load_policy(md);
+  EXPECT_EQ(dynamic_cast<const Qwen2_5_VL&>(*p).image_config().max_pixels, tiny_image_config().max_pixels);
+  const auto mine = q->named_parameters(), theirs = p->named_parameters();
+  for (const auto& item : mine) EXPECT_TRUE(torch::equal(item.value(), theirs[item.key()])) << item.key();
+  // Written under the names of the published checkpoints (transformers < 4.52 layout).
+  const auto set = SafetensorsSet::open(tmp.path() / "saved");
+  EXPECT_NE(set.find("visual.merger.mlp.2.bias"), nullptr);
+  EXPECT_NE(set.find("model.layers.1.self_attn.k_proj.bias"), nullptr);
+  EXPECT_NE(set.find("lm_head.weight"), nullptr);
+}
+
 TEST(QwenLoading, DescribeReadsHeadersWithoutBuildingTheModel) {
   // A 7B-shaped config.json with a one-tensor checkpoint: building the model would take ~30 GB and
   // minutes; describing it must not.

@@ -741,6 +741,41 @@ TEST(QwenLoading, RefusesMissingAndMisshapedTensorsByName) {
   expect_error("", "visual.patch_embed.proj.weight", "wrong shape: visual.patch_embed.proj.weight");
 }
 
+TEST(QwenLoading, TiedModelsAcceptAStoredOutputHeadButNothingElse) {
+  test::TempDir tmp;
+  auto cfg = tiny_qwen_config();
+  cfg.text.tie_word_embeddings = true;
+  auto q = tiny_qwen(10, cfg);
+  write_qwen_dir(tmp.path() / "tied", *q, q->config().to_json());
+  EXPECT_NO_THROW(load_policy(read_model_dir(tmp.path() / "tied")));
+  // Some tied checkpoints also store lm_head.weight (a copy of the embeddings): accepted, unused.
+  const auto names = qwen_checkpoint_names();
+  auto write_with_extra = [&](const std::string& extra) {
+    std::vector<torch::Tensor> keep;
+    std::vector<StTensorToWrite> out;
+    for (const auto& item : q->named_parameters()) {
+      auto t = item.value().detach().contiguous();
+      keep.push_back(t);
+      out.push_back({names(item.key()), StDtype::F32, t.sizes().vec(), t.data_ptr(), static_cast<std::uint64_t>(t.nbytes())});
+    }
+    auto head = q->decoder().named_parameters()["model.embed_tokens.weight"].detach().contiguous();
+    keep.push_back(head);
+    out.push_back({extra, StDtype::F32, head.sizes().vec(), head.data_ptr(), static_cast<std::uint64_t>(head.nbytes())});
+    write_safetensors(tmp.path() / "tied" / "model.safetensors", out);
+  };
+  write_with_extra("lm_head.weight");
+  const auto p = load_policy(read_model_dir(tmp.path() / "tied"));
+  EXPECT_TRUE(torch::equal(p->decoder().named_parameters()["model.embed_tokens.weight"],
+                           q->decoder().named_parameters()["model.embed_tokens.weight"]));
+  write_with_extra("model.extra_head.weight");
+  try {
+    load_policy(read_model_dir(tmp.path() / "tied"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not have: model.extra_head.weight"), std::string::npos) << e.what();
+  }
+}
+
 TEST(QwenLoading, DirectoryWithoutHawkeyeJsonGetsTheDefaultContract) {
   test::TempDir tmp;
   auto q = tiny_qwen(8);

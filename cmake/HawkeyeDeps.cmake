@@ -13,3 +13,10 @@ pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
 if(HAWKEYE_WITH_TORCH)
   find_package(Torch REQUIRED)
 endif()
+
+# c10d's NCCL process group (dist layer) for CUDA builds of libtorch that ship it. The Gloo group needs no flag:
+# src/dist/process_group.cpp defines USE_C10D_GLOO itself.
+option(HAWKEYE_WITH_NCCL "Use c10d's ProcessGroupNCCL for CUDA tensors (needs a CUDA libtorch built with NCCL)" OFF)
+if(HAWKEYE_WITH_TORCH AND HAWKEYE_WITH_NCCL)
+  add_compile_definitions(USE_C10D_NCCL)
+endif()

@@ -143,7 +143,7 @@ void add_eval_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(0, 1024));
   sub->add_option("--out,-o", o->out, "Output folder (default: eval-<model>-<manifest name>)");
   sub->add_flag("--resume", o->resume, "Continue an interrupted evaluation from its predictions.jsonl");
-  sub->add_option("--batch", o->batch, "Images per model batch")->check(CLI::Range(1, 4096));
+  sub->add_option("--batch", o->batch, "Images per model batch (default 16)")->check(CLI::Range(1, 4096));
   sub->add_option("--max-images", o->max_images, "Only the first N rows of the manifest")->check(CLI::Range(1, 1 << 30));
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Longest answer in tokens (default: the model's hawkeye.json)")
       ->check(CLI::Range(1, 65536));

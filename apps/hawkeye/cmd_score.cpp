@@ -226,7 +226,7 @@ void add_score_command(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"jsonl", "csv", "table"}));
   sub->add_flag("--no-reasoning", o->no_reasoning, "Leave the reasoning text out of the records");
   sub->add_flag("--completion", o->completion, "Always include the model's whole answer (it is included when it did not parse)");
-  sub->add_option("--batch", o->batch, "Images per model batch")->check(CLI::Range(1, 4096));
+  sub->add_option("--batch", o->batch, "Images per model batch (default 16)")->check(CLI::Range(1, 4096));
   sub->add_option("--out,-o", o->out, "Write the records to FILE instead of standard output (.csv selects CSV)");
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Longest answer in tokens (default: the model's hawkeye.json)")
       ->check(CLI::Range(1, 65536));

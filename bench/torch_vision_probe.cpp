@@ -4,7 +4,7 @@
 // head with smooth-L1 on random crops, and reports SRCC on held-out references after every epoch.
 // This sizes the encoder for the default model; it is an experiment, not part of the product.
 //
-// usage: bench_torch_vision_probe [train_refs=40] [test_refs=14] [epochs=6] [crop=256x192] [stages=32,64,128] [stem=16]
+// usage: bench_torch_vision_probe [train_refs=40] [test_refs=14] [epochs=6] [crop=256x192] [stages=32,64,128] [stem=16] [threads=0] [std_pool=1] [lr=1e-3]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -71,10 +71,13 @@ int main(int argc, char** argv) {
     while (std::getline(ss, part, ',')) vc.stage_channels.push_back(std::stoi(part));
   }
   if (argc > 6) vc.stem_channels = std::atoi(argv[6]);
-  const int threads = apply_threads(0);
+  if (argc > 8) vc.std_pool = std::atoi(argv[8]) != 0;
+  const double base_lr = argc > 9 ? std::atof(argv[9]) : 1e-3;
+  const int threads = apply_threads(argc > 7 ? std::atoi(argv[7]) : 0);
   std::printf("threads %d, crop %dx%d, stem %ld stages", threads, cw, ch, (long)vc.stem_channels);
   for (auto c : vc.stage_channels) std::printf(" %ld", (long)c);
-  std::printf("\n");
+  std::printf(", std_pool %d, lr %g\n", (int)vc.std_pool, base_lr);
+  std::fflush(stdout);
 
   // labels
   std::map<std::pair<int, int>, float> table;
@@ -148,7 +151,7 @@ int main(int argc, char** argv) {
     double loss_sum = 0;
     auto te = std::chrono::steady_clock::now();
     for (int s = 0; s < steps_per_epoch; ++s, ++step) {
-      const double lr = 1e-3 * 0.5 * (1 + std::cos(M_PI * step / total));
+      const double lr = base_lr * 0.5 * (1 + std::cos(M_PI * step / total));
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       std::vector<torch::Tensor> xs, ys;
       for (int b = 0; b < batch; ++b) {

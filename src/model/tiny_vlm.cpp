@@ -46,6 +46,7 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
   }
   if (j.contains("std_pool")) c.std_pool = j["std_pool"].get<bool>();
   if (j.contains("batch_norm")) c.batch_norm = j["batch_norm"].get<bool>();
+  if (j.contains("aux_head")) c.aux_head = j["aux_head"].get<bool>();
   c.max_pixels = int_field(j, "max_pixels", c.max_pixels, source);
   c.min_side = int_field(j, "min_side", c.min_side, source);
   for (const char* key : {"image_mean", "image_std"}) {
@@ -65,7 +66,7 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
 
 nlohmann::json TinyVisionConfig::to_json() const {
   return {{"stem_channels", stem_channels}, {"stage_channels", stage_channels}, {"grid", {grid_h, grid_w}},
-          {"std_pool", std_pool},           {"batch_norm", batch_norm},
+          {"std_pool", std_pool},           {"batch_norm", batch_norm},       {"aux_head", aux_head},
           {"max_pixels", max_pixels},       {"min_side", min_side},
           {"image_mean", mean},             {"image_std", std}};
 }
@@ -163,6 +164,14 @@ TinyVlm::TinyVlm(const TinyConfig& c) : config_(c) {
   config_.text.validate("hawkeye-tiny text_config");
   vision_ = register_module("visual", TinyVision(c.vision, c.text.hidden_size));
   decoder_ = register_module("lm", std::make_shared<Decoder>(c.text));
+  if (c.vision.aux_head) aux_ = register_module("visual_aux", torch::nn::Linear(c.text.hidden_size, kAuxOutputs));
+}
+
+torch::Tensor TinyVlm::auxiliary_outputs(const VisualEmbeds& visuals) {
+  if (!aux_) return {};
+  std::vector<torch::Tensor> pooled;
+  for (std::int64_t i = 0; i < visuals.images(); ++i) pooled.push_back(visuals.embeds.narrow(0, visuals.offsets[i], visuals.tokens(i)).mean(0));
+  return aux_->forward(torch::stack(pooled));
 }
 
 Grid TinyVlm::visual_grid(int, int) const { return {1, config_.vision.grid_h, config_.vision.grid_w}; }

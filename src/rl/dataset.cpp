@@ -29,6 +29,7 @@ std::vector<TrainSample> load_samples(const std::filesystem::path& path, const D
     s.description = extra_text(row, "description");
     s.type_name = extra_text(row, "type_name");
     if (auto lv = extra_number(row, "level")) s.level = static_cast<int>(*lv);
+    if (auto t = extra_number(row, "type_id")) s.type_id = static_cast<int>(*t);
     const std::string twin = extra_text(row, "twin");
     if (!twin.empty()) s.twin = std::filesystem::path(twin).is_absolute() ? std::filesystem::path(twin) : m.root / twin;
     if (!std::isfinite(s.label)) throw Error(ErrorCode::invalid_argument, s.where + ": the score is not a number");

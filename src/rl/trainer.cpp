@@ -64,7 +64,9 @@ nlohmann::json defaults(const std::string& kind) {
                     {"format_value", 0.8}, {"repetition_threshold", 5}, {"repetition_scale", 0.25}, {"repetition_floor", -2.0}};
     d["pairs"] = {{"on_the_fly", false}, {"threshold", 0.90}};
   } else {
-    d["sft"] = {{"score_decimals", 2}};
+    // aux_weight > 0 adds an auxiliary loss on the visual tokens (score regression + type and level
+    // classification, where the manifest has them); 0 = plain teacher-forced cross-entropy.
+    d["sft"] = {{"score_decimals", 2}, {"aux_weight", 0.0}};
   }
   return d;
 }
@@ -328,6 +330,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   }
   aug.hflip = cfg.get<bool>("augment.hflip", false);
   const int decimals = cfg.get<int>("sft.score_decimals", 2);
+  const double aux_weight = grpo ? 0.0 : cfg.get<double>("sft.aux_weight", 0.0);
   const auto K = cfg.get<std::int64_t>("rollout.k", 4);
   model::SamplingParams sp;
   sp.temperature = cfg.get<double>("rollout.temperature", 1.0);
@@ -390,7 +393,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     rec["step"] = step + 1;
     rec["epoch"] = epoch;
     rec["lr"] = lr;
-    double loss_sum = 0;
+    double loss_sum = 0, aux_sum = 0;
     std::int64_t tokens = 0;
 
     const std::int64_t micro = r.batch / r.accum / options.dist.world;
@@ -436,7 +439,28 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
         }
         const auto logp = policy.token_logprobs(prompts, vis, comp);
         const auto m = comp.mask.to(torch::kFloat32);
-        const auto loss = -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
+        auto loss = -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
+        if (aux_weight > 0) {
+          const auto aux = policy.auxiliary_outputs(vis);
+          if (!aux.defined()) {
+            throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.aux_weight > 0 needs a model with an auxiliary head "
+                                                                    "(vision_config.aux_head = true)");
+          }
+          std::vector<float> labels;
+          std::vector<std::int64_t> types, levels;
+          for (const auto* row : rows) {
+            labels.push_back(static_cast<float>(row->label));
+            types.push_back(row->type_id >= 1 && row->type_id <= 25 ? row->type_id - 1 : -100);
+            levels.push_back(row->level >= 1 && row->level <= 5 ? row->level - 1 : -100);
+          }
+          namespace F = torch::nn::functional;
+          auto aux_loss = torch::smooth_l1_loss(aux.select(1, 0) + 3.0, torch::tensor(labels));
+          const auto t = torch::tensor(types, torch::kInt64), l = torch::tensor(levels, torch::kInt64);
+          if ((t >= 0).any().item<bool>()) aux_loss = aux_loss + F::cross_entropy(aux.narrow(1, 1, 25), t, F::CrossEntropyFuncOptions().ignore_index(-100));
+          if ((l >= 0).any().item<bool>()) aux_loss = aux_loss + F::cross_entropy(aux.narrow(1, 26, 5), l, F::CrossEntropyFuncOptions().ignore_index(-100));
+          aux_sum += aux_loss.item<double>() / static_cast<double>(r.accum);
+          loss = loss + aux_weight * aux_loss / static_cast<double>(r.accum);
+        }
         times.logprob += seconds_since(tf);
         auto tb = Clock::now();
         loss.backward();
@@ -445,6 +469,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
         tokens += m.sum().item<std::int64_t>();
       }
       rec["loss"] = loss_sum;
+      if (aux_weight > 0) rec["aux_loss"] = aux_sum;
       rec["tokens"] = tokens;
     } else {
       // ---- GRPO: a new rollout batch every μ steps ----

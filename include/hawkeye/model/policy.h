@@ -71,6 +71,9 @@ class Policy : public torch::nn::Module {
   // Keeps normalisation statistics (BatchNorm running means) fixed even in training mode, so that RL
   // fine-tuning does not move them and a sequence's log-probabilities do not depend on its batch.
   virtual void freeze_norm_statistics(bool frozen) { (void)frozen; }
+  // Outputs of an auxiliary quality head on each image's visual tokens [N, A], or an undefined tensor when
+  // the model has none. Used only by the warm start (sft.aux_weight) to ground the visual tokens.
+  virtual torch::Tensor auxiliary_outputs(const VisualEmbeds& visuals) { (void)visuals; return {}; }
 
   torch::Device device() const;
   std::int64_t parameter_count() const;

@@ -20,6 +20,7 @@ struct TinyVisionConfig {
   std::int64_t grid_h = 6, grid_w = 8;
   bool std_pool = true;
   bool batch_norm = true;            // BatchNorm after every convolution (running statistics at inference)
+  bool aux_head = false;             // an auxiliary head (score, KADID type, level) for the warm start
   std::int64_t max_pixels = 786432;  // larger images are downscaled (area) to at most this many pixels
   std::int64_t min_side = 32;        // smaller images are upscaled
   std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
@@ -67,6 +68,9 @@ class TinyVlm : public Policy {
                                  std::int64_t* next) const override;
   double vision_macs(int width, int height) const override;
   void freeze_norm_statistics(bool frozen) override { vision_->freeze_norm_statistics(frozen); }
+  // [N, 1 + 25 + 5]: score offset from 3 (regression), KADID type logits (ids 1..25), level logits (1..5).
+  torch::Tensor auxiliary_outputs(const VisualEmbeds& visuals) override;
+  static constexpr std::int64_t kAuxOutputs = 1 + 25 + 5;
   const TinyConfig& config() const { return config_; }
   TinyVision& vision() { return vision_; }
 
@@ -78,6 +82,7 @@ class TinyVlm : public Policy {
   TinyConfig config_;
   TinyVision vision_{nullptr};
   std::shared_ptr<Decoder> decoder_;
+  torch::nn::Linear aux_{nullptr};
 };
 
 }  // namespace hawkeye::model

@@ -20,7 +20,8 @@ struct TrainSample {
   std::string description;      // warm-start think text ("" when absent)
   std::string id;               // identity for seeds: the image path as written in the manifest
   std::string type_name;        // distortion type when the manifest has one
-  int level = 0;
+  int type_id = 0;              // KADID type id (1..25) when the manifest has one, else 0
+  int level = 0;                // distortion level (1..5) when the manifest has one, else 0
   std::string where;            // file:line for messages
 };
 

@@ -143,6 +143,8 @@ struct ProcessGroup::Impl {
   std::condition_variable heart_cv;
   bool heart_stop = false;
 
+  ~Impl() { stop_heartbeat(); }
+
   std::string store_address() const { return env.master_addr + ":" + std::to_string(env.master_port); }
   std::string beat_key(int r) const { return "hawkeye/beat/" + std::to_string(r); }
   std::string join_key(int r) const { return "hawkeye/joined/" + std::to_string(r); }

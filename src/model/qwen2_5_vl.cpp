@@ -433,7 +433,12 @@ torch::Tensor QwenVisionImpl::forward(const torch::Tensor& patches, const std::v
 
 Qwen2_5_VL::Qwen2_5_VL(const Qwen2_5_VLConfig& c, const QwenImageConfig& image) : config_(c), image_(image) {
   config_.text.validate("Qwen2.5-VL text config");
-  set_image_config(image);
+  // The patch geometry is the vision tower's; only the pixel limits and normalisation come from `image`.
+  QwenImageConfig adopted = image;
+  adopted.patch_size = static_cast<int>(c.vision.patch_size);
+  adopted.merge_size = static_cast<int>(c.vision.spatial_merge_size);
+  adopted.temporal_patch_size = static_cast<int>(c.vision.temporal_patch_size);
+  set_image_config(adopted);
   vision_ = register_module("visual", QwenVision(c.vision));
   decoder_ = register_module("lm", std::make_shared<Decoder>(c.text));
 }

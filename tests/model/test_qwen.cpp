@@ -718,6 +718,17 @@ TEST(QwenLoading, BothCheckpointLayoutsLoadAndBf16BecomesFloat32) {
   }
   // The image limits come from preprocessor_config.json.
   EXPECT_EQ(dynamic_cast<const Qwen2_5_VL&>(*a).image_config().max_pixels, tiny_image_config().max_pixels);
+  // A preprocessor whose patch geometry is not the vision tower's is refused, naming the file.
+  auto pre = tiny_image_config().to_json();
+  pre["patch_size"] = 16;
+  write_file_atomic(tmp.path() / "old" / "preprocessor_config.json", pre.dump());
+  try {
+    load_policy(read_model_dir(tmp.path() / "old"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::model);
+    EXPECT_NE(std::string(e.what()).find("preprocessor_config.json"), std::string::npos) << e.what();
+  }
 }
 
 TEST(QwenLoading, RefusesMissingAndMisshapedTensorsByName) {

@@ -140,6 +140,7 @@ TORCH_MODULE(QwenVision);
 class Qwen2_5_VL : public Policy {
  public:
   static constexpr const char* kArchitecture = "Qwen2_5_VLForConditionalGeneration";
+  // `image` gives the pixel limits and normalisation; the patch geometry is taken from c.vision.
   explicit Qwen2_5_VL(const Qwen2_5_VLConfig& c, const QwenImageConfig& image = {});
   std::string architecture() const override { return kArchitecture; }
   std::int64_t image_token_id() const override { return config_.image_token_id; }
@@ -156,6 +157,7 @@ class Qwen2_5_VL : public Policy {
 
   const Qwen2_5_VLConfig& config() const { return config_; }
   const QwenImageConfig& image_config() const { return image_; }
+  // Errors: Error(model) when its patch geometry differs from the vision tower's.
   void set_image_config(const QwenImageConfig& image);
   QwenVision& vision() { return vision_; }
 

@@ -97,6 +97,7 @@ void add_tokenize_command(CLI::App& app, Context& ctx) {
   // TEXT arguments are taken raw from the leftovers: a declared positional would let CLI11 split an
   // argument written "[a,b]" into two.
   sub->allow_extras();
+  sub->fallthrough(false);  // leftovers stay here (global options go before `tokenize`)
   sub->footer("TEXT...: texts to encode, or id lists with --decode; \"-\" reads standard input (also the way to "
               "pass a text that starts with '-')");
   sub->add_flag("--decode", opts->decode, "Decode id lists (\"1,2,3\", \"1 2 3\" or \"[1,2,3]\") to text");

@@ -4,7 +4,7 @@
 // head with smooth-L1 on random crops, and reports SRCC on held-out references after every epoch.
 // This sizes the encoder for the default model; it is an experiment, not part of the product.
 //
-// usage: bench_torch_vision_probe [train_refs=40] [test_refs=14] [epochs=6] [crop=256x192] [stages=32,64,128] [stem=16] [threads=0] [std_pool=1] [lr=1e-3]
+// usage: bench_torch_vision_probe [train_refs=40] [test_refs=14] [epochs=6] [crop=256x192] [stages=32,64,128] [stem=16] [threads=0] [std_pool=1] [lr=1e-3] [classify=0] [mscn=0]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -73,10 +73,12 @@ int main(int argc, char** argv) {
   if (argc > 6) vc.stem_channels = std::atoi(argv[6]);
   if (argc > 8) vc.std_pool = std::atoi(argv[8]) != 0;
   const double base_lr = argc > 9 ? std::atof(argv[9]) : 1e-3;
+  const bool classify = argc > 10 && std::atoi(argv[10]) != 0;
+  vc.mscn_input = argc > 11 && std::atoi(argv[11]) != 0;
   const int threads = apply_threads(argc > 7 ? std::atoi(argv[7]) : 0);
   std::printf("threads %d, crop %dx%d, stem %ld stages", threads, cw, ch, (long)vc.stem_channels);
   for (auto c : vc.stage_channels) std::printf(" %ld", (long)c);
-  std::printf(", std_pool %d, lr %g\n", (int)vc.std_pool, base_lr);
+  std::printf(", std_pool %d, lr %g, classify %d, mscn %d\n", (int)vc.std_pool, base_lr, (int)classify, (int)vc.mscn_input);
   std::fflush(stdout);
 
   // labels
@@ -136,7 +138,7 @@ int main(int argc, char** argv) {
   torch::manual_seed(0);
   model::TinyVlm probe_model(tc);
   auto vision = probe_model.vision();
-  torch::nn::Linear head(256, 1);
+  torch::nn::Linear head(256, 1 + 25 + 5);  // score offset, KADID type logits, level logits
   std::vector<torch::Tensor> params = vision->parameters();
   for (auto& p : head->parameters()) params.push_back(p);
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(1e-3).weight_decay(1e-4));
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
       const double lr = base_lr * 0.5 * (1 + std::cos(M_PI * step / total));
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       std::vector<torch::Tensor> xs, ys;
+      std::vector<std::int64_t> ts, ls;
       for (int b = 0; b < batch; ++b) {
         const Item* it = train[s * batch + b];
         const int x0 = static_cast<int>(rng.below(512 - cw + 1)) & ~1, y0 = static_cast<int>(rng.below(384 - ch + 1)) & ~1;
@@ -161,10 +164,16 @@ int main(int argc, char** argv) {
         if (rng.below(2)) t = t.flip({2});
         xs.push_back(t);
         ys.push_back(torch::tensor(it->label));
+        ts.push_back(it->type - 1);
+        ls.push_back(it->level - 1);
       }
-      auto feats = vision->forward(torch::stack(xs)).mean(1);
-      auto pred = head->forward(feats).squeeze(-1) + 3.0;
+      auto out = head->forward(vision->forward(torch::stack(xs)).mean(1));
+      auto pred = out.select(1, 0) + 3.0;
       auto loss = torch::smooth_l1_loss(pred, torch::stack(ys));
+      if (classify) {
+        loss = loss + torch::nn::functional::cross_entropy(out.narrow(1, 1, 25), torch::tensor(ts, torch::kInt64)) +
+               torch::nn::functional::cross_entropy(out.narrow(1, 26, 5), torch::tensor(ls, torch::kInt64));
+      }
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -180,7 +189,7 @@ int main(int argc, char** argv) {
         xs.push_back(to_tensor(test[j]->img));
         gt.push_back(test[j]->label);
       }
-      auto p = head->forward(vision->forward(torch::stack(xs)).mean(1)).squeeze(-1) + 3.0;
+      auto p = head->forward(vision->forward(torch::stack(xs)).mean(1)).select(1, 0) + 3.0;
       for (int k = 0; k < p.size(0); ++k) pred.push_back(p[k].item<double>());
     }
     std::printf("epoch %d loss %.4f train %.0f s (%.0f crops/s) test SRCC %.4f\n", epoch, loss_sum / steps_per_epoch,

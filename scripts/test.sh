@@ -7,3 +7,8 @@ BUILD_DIR=${HAWKEYE_BUILD_DIR:-build}
 HAWKEYE_SKIP_APT=1 bash scripts/setup.sh
 JOBS=$(nproc)
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@"
+# Then a short fuzzing smoke run of the parsers that read untrusted files (tokenizer.json, safetensors
+# headers, model answers): clang + ASan/UBSan in build-fuzz/, 20 s per target. HAWKEYE_FUZZ_SECONDS=0 skips it.
+if [[ ${HAWKEYE_FUZZ_SECONDS:-20} != 0 && $# == 0 ]]; then
+  bash scripts/fuzz-smoke.sh "${HAWKEYE_FUZZ_SECONDS:-20}"
+fi

@@ -56,6 +56,8 @@ Table read_table(const fs::path& path) {
         throw Error(ErrorCode::parse, t.source + " line " + std::to_string(n) + ": not JSON (" + e.what() + ")");
       }
       if (!j.is_object()) throw Error(ErrorCode::parse, t.source + " line " + std::to_string(n) + ": not a JSON object");
+      // Header lines of hawkeye's own files (score/eval run records, manifests) describe the file, not a row.
+      if (j.contains("hawkeye_score") || j.contains("hawkeye_predictions") || j.contains("hawkeye_manifest")) continue;
       Table::Row row;
       row.line = n;
       for (auto it = j.begin(); it != j.end(); ++it) {

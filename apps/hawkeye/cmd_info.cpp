@@ -6,6 +6,8 @@
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/image/io.h"
+#include "hawkeye/model/iqa_model.h"
+#include "hawkeye/model/model_dir.h"
 
 namespace hawkeye::cli {
 
@@ -55,23 +57,30 @@ void add_info_command(CLI::App& app, Context& ctx) {
   };
   auto opts = std::make_shared<Options>();
   auto* sub = app.add_subcommand("info", "Describe an image file or a model directory");
-  sub->add_option("path", opts->path, "Image file or model directory")->required();
+  sub->add_option("path", opts->path, "Image file, model directory or model name (hawkeye-tiny)")->required();
   sub->add_flag("--json", opts->json, "Print JSON instead of text");
   sub->add_option("--max-pixels", opts->limits.max_pixels, "Refuse images with more pixels than this");
   sub->callback([opts, &ctx] {
     ctx.prepare(false);
-    const fs::path path(opts->path);
+    fs::path path(opts->path);
     std::error_code ec;
-    if (!fs::exists(path, ec)) throw Error(ErrorCode::not_found, path.string() + ": no such file or directory");
+    if (!fs::exists(path, ec)) {
+      // A model name (hawkeye-tiny) is looked up on the model search path; anything else is not found.
+      if (path.has_parent_path() || path.has_extension()) {
+        throw Error(ErrorCode::not_found, path.string() + ": no such file or directory");
+      }
+      path = model::resolve_model(opts->path);
+    }
     ordered_json j;
     if (fs::is_directory(path, ec)) {
       if (!fs::exists(path / "config.json", ec)) {
         throw Error(ErrorCode::invalid_argument,
                     path.string() + ": is a directory, not an image; not a model directory either (no config.json)");
       }
-      throw Error(ErrorCode::unsupported, path.string() + ": model directories are described once the model layer lands");
+      j = model::describe_model_dir(path);
+    } else {
+      j = describe_image(path, opts->limits);
     }
-    j = describe_image(path, opts->limits);
     if (opts->json) std::cout << sanitize_json(j).dump(2) << "\n";
     else print_text(j);
     ctx.exit_code = kExitOk;

@@ -47,6 +47,7 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
   if (j.contains("std_pool")) c.std_pool = j["std_pool"].get<bool>();
   if (j.contains("batch_norm")) c.batch_norm = j["batch_norm"].get<bool>();
   if (j.contains("aux_head")) c.aux_head = j["aux_head"].get<bool>();
+  if (j.contains("mscn_input")) c.mscn_input = j["mscn_input"].get<bool>();
   c.max_pixels = int_field(j, "max_pixels", c.max_pixels, source);
   c.min_side = int_field(j, "min_side", c.min_side, source);
   for (const char* key : {"image_mean", "image_std"}) {
@@ -67,6 +68,7 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
 nlohmann::json TinyVisionConfig::to_json() const {
   return {{"stem_channels", stem_channels}, {"stage_channels", stage_channels}, {"grid", {grid_h, grid_w}},
           {"std_pool", std_pool},           {"batch_norm", batch_norm},       {"aux_head", aux_head},
+          {"mscn_input", mscn_input},
           {"max_pixels", max_pixels},       {"min_side", min_side},
           {"image_mean", mean},             {"image_std", std}};
 }
@@ -98,7 +100,16 @@ nlohmann::json TinyConfig::to_json() const {
 TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) : config(c) {
   namespace nn = torch::nn;
   const bool bias = !c.batch_norm;
-  stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(12, c.stem_channels, 3).padding(1).bias(bias)));
+  const std::int64_t in_channels = (c.mscn_input ? 4 : 3) * 4;  // after the 2x2 pixel unshuffle
+  stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(in_channels, c.stem_channels, 3).padding(1).bias(bias)));
+  if (c.mscn_input) {
+    const auto x = torch::arange(-3, 4, torch::kFloat32);
+    auto g = torch::exp(-(x * x) / (2.0 * (7.0 / 6.0) * (7.0 / 6.0)));
+    g = g / g.sum();
+    gauss_ = g.view({1, 1, 1, 7}).repeat({2, 1, 1, 1});  // separable: rows then columns, for y and y^2
+    mean_ = torch::tensor({c.mean[0], c.mean[1], c.mean[2]}, torch::kFloat32).view({1, 3, 1, 1});
+    std_ = torch::tensor({c.std[0], c.std[1], c.std[2]}, torch::kFloat32).view({1, 3, 1, 1});
+  }
   down = register_module("down", nn::ModuleList());
   refine = register_module("refine", nn::ModuleList());
   if (c.batch_norm) {
@@ -141,7 +152,23 @@ torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
   auto norm = [&](torch::nn::ModuleList& list, std::size_t i, const torch::Tensor& x) {
     return config.batch_norm ? list[i]->as<torch::nn::BatchNorm2dImpl>()->forward(x) : x;
   };
-  auto x = torch::pixel_unshuffle(pixels, 2);
+  torch::Tensor input = pixels;
+  if (config.mscn_input) {
+    torch::NoGradGuard no_grad;  // a fixed transform of the input
+    const auto dev = pixels.device();
+    const auto rgb = pixels * std_.to(dev) + mean_.to(dev);
+    const auto y = (0.299 * rgb.narrow(1, 0, 1) + 0.587 * rgb.narrow(1, 1, 1) + 0.114 * rgb.narrow(1, 2, 1)) * 255.0;
+    const auto pad = F::PadFuncOptions({3, 3, 3, 3}).mode(torch::kReplicate);
+    const auto w = gauss_.to(dev);
+    const auto both = F::pad(torch::cat({y, y * y}, 1), pad);
+    const auto conv = F::Conv2dFuncOptions().groups(2);
+    const auto smooth = F::conv2d(F::conv2d(both, w, conv), w.transpose(2, 3), conv);
+    const auto mu = smooth.narrow(1, 0, 1);
+    const auto var = smooth.narrow(1, 1, 1) - mu * mu;
+    const auto mscn = (y - mu) / (var.abs().sqrt() + 1.0);
+    input = torch::cat({pixels, mscn}, 1);
+  }
+  auto x = torch::pixel_unshuffle(input, 2);
   x = stem->forward(x);
   if (config.batch_norm) x = stem_bn->forward(x);
   x = torch::gelu(x);
@@ -248,7 +275,7 @@ torch::Tensor TinyVlm::prompt_positions(const std::vector<std::int64_t>& tokens,
 double TinyVlm::vision_macs(int width, int height) const {
   const auto& c = config_.vision;
   double h = (height & ~1) / 2.0, w = (width & ~1) / 2.0;
-  double macs = h * w * 12 * 9 * c.stem_channels;
+  double macs = h * w * (c.mscn_input ? 16 : 12) * 9 * c.stem_channels + (c.mscn_input ? 4.0 * h * w * 2 * 49 : 0.0);
   std::int64_t ch = c.stem_channels;
   for (auto out : c.stage_channels) {
     h = std::ceil(h / 2);

@@ -51,7 +51,8 @@ nlohmann::json defaults(const std::string& kind) {
         {"checkpoint_every", grpo ? 100 : 500},
         {"keep_last", 2},
         {"val_every", grpo ? 100 : 500},
-        {"max_nonfinite", 10}}},
+        {"max_nonfinite", 10},
+        {"freeze", nlohmann::json::array()}}},
       {"augment", {{"crop", nlohmann::json::array()}, {"hflip", !grpo}}},
   };
   if (grpo) {
@@ -66,7 +67,9 @@ nlohmann::json defaults(const std::string& kind) {
   } else {
     // aux_weight > 0 adds an auxiliary loss on the visual tokens (score regression + type and level
     // classification, where the manifest has them); 0 = plain teacher-forced cross-entropy.
-    d["sft"] = {{"score_decimals", 2}, {"aux_weight", 0.0}};
+    // text_weight = 0 trains the vision encoder and the auxiliary head only (no language-model pass): a fast
+    // first stage for a model trained from scratch.
+    d["sft"] = {{"score_decimals", 2}, {"aux_weight", 0.0}, {"text_weight", 1.0}};
   }
   return d;
 }
@@ -175,7 +178,9 @@ void reduce_step_record(ordered_json& rec, double& loss_sum, const DistHooks& di
   }
 }
 
-ordered_json validate(Run& r, std::int64_t step) {
+// Validation: greedy answers of the model, or (aux_only: a vision-only warm-start stage) the auxiliary
+// head's score.
+ordered_json validate(Run& r, std::int64_t step, bool aux_only) {
   auto& m = *r.model;
   m.policy().eval();
   const auto opts = model::default_score_options(m, 0, r.seed);
@@ -191,11 +196,19 @@ ordered_json validate(Run& r, std::int64_t step) {
     const auto images = load_batch(paths, r.limits, r.threads);
     std::vector<const Image*> ptrs;
     for (const auto& im : images) ptrs.push_back(&im);
-    const auto scores = model::score_images(m, ptrs, opts);
+    std::vector<double> batch_scores;
+    if (aux_only) {
+      torch::NoGradGuard ng;
+      auto& p = m.policy();
+      const auto aux = p.auxiliary_outputs(p.encode_images(p.preprocess(ptrs)));
+      for (std::int64_t k = 0; k < aux.size(0); ++k) batch_scores.push_back(aux[k][0].item<double>() + 3.0);
+    } else {
+      for (const auto& s : model::score_images(m, ptrs, opts)) batch_scores.push_back(s.score);
+    }
     for (std::size_t j = i; j < end; ++j) {
-      const auto& s = scores[j - i];
-      local_ok[j] = std::isfinite(s.score) ? 1.0 : 0.0;
-      local_pred[j] = std::isfinite(s.score) ? s.score : 0.0;
+      const double v = batch_scores[j - i];
+      local_ok[j] = std::isfinite(v) ? 1.0 : 0.0;
+      local_pred[j] = std::isfinite(v) ? v : 0.0;
     }
   }
   if (r.opts.dist.world > 1 && r.opts.dist.sum) {
@@ -213,6 +226,7 @@ ordered_json validate(Run& r, std::int64_t step) {
   const auto rep = correlate(pred, gt);
   ordered_json j;
   j["kind"] = "validation";
+  j["source"] = aux_only ? "auxiliary_head" : "greedy_answers";
   j["step"] = step;
   j["n"] = r.val.size();
   j["parse_failures"] = failures;
@@ -289,9 +303,26 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   r.total_steps = steps_cfg > 0 ? steps_cfg : static_cast<std::int64_t>(std::ceil(epochs * r.train.size() / r.batch));
   if (r.total_steps <= 0) throw Error(ErrorCode::invalid_argument, cfg.source() + ": no training steps (train.steps / train.epochs)");
 
+  // train.freeze: parameter-name prefixes kept fixed (e.g. ["visual."] trains the language model on a
+  // grounded, frozen vision encoder, whose normalisation statistics are then frozen too).
+  const auto freeze = cfg.get<std::vector<std::string>>("train.freeze", {});
+  bool froze_any = false;
   std::vector<std::pair<std::string, torch::Tensor>> params;
-  for (auto& item : policy.named_parameters(true))
+  for (auto& item : policy.named_parameters(true)) {
+    const bool frozen = std::any_of(freeze.begin(), freeze.end(), [&](const std::string& prefix) {
+      return item.key().rfind(prefix, 0) == 0;
+    });
+    if (frozen) {
+      item.value().set_requires_grad(false);
+      froze_any = true;
+    }
     if (item.value().requires_grad()) params.emplace_back(item.key(), item.value());
+  }
+  if (!freeze.empty() && !froze_any) {
+    throw Error(ErrorCode::invalid_argument, cfg.source() + ": train.freeze matches no parameter name");
+  }
+  if (params.empty()) throw Error(ErrorCode::invalid_argument, cfg.source() + ": train.freeze leaves nothing to train");
+  if (froze_any) policy.freeze_norm_statistics(true);
   AdamWOptions aopt;
   aopt.beta1 = cfg.get<double>("train.adam_beta1", 0.9);
   aopt.beta2 = cfg.get<double>("train.adam_beta2", 0.999);
@@ -331,6 +362,10 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   aug.hflip = cfg.get<bool>("augment.hflip", false);
   const int decimals = cfg.get<int>("sft.score_decimals", 2);
   const double aux_weight = grpo ? 0.0 : cfg.get<double>("sft.aux_weight", 0.0);
+  const double text_weight = grpo ? 1.0 : cfg.get<double>("sft.text_weight", 1.0);
+  if (!grpo && !(text_weight > 0) && !(aux_weight > 0)) {
+    throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.text_weight and sft.aux_weight are both 0: nothing to train");
+  }
   const auto K = cfg.get<std::int64_t>("rollout.k", 4);
   model::SamplingParams sp;
   sp.temperature = cfg.get<double>("rollout.temperature", 1.0);
@@ -352,7 +387,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   const double gamma0 = cfg.get<double>("loss.gamma0", 1e-4);
   const double gamma_epochs = cfg.get<double>("loss.gamma_epochs", 5.0);
   const auto mu = std::max<std::int64_t>(1, cfg.get<std::int64_t>("loss.mu", 1));
-  if (grpo) policy.freeze_norm_statistics(cfg.get<bool>("loss.freeze_norm", true));
+  if (grpo && !froze_any) policy.freeze_norm_statistics(cfg.get<bool>("loss.freeze_norm", true));
   if (grpo && K < 2) throw Error(ErrorCode::invalid_argument, cfg.source() + ": rollout.k must be at least 2 (group advantages)");
   const double pair_threshold = cfg.get<double>("pairs.threshold", 0.90);
   (void)pair_threshold;
@@ -416,30 +451,34 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
         times.load += seconds_since(tl);
         auto tf = Clock::now();
         const auto vis = policy.encode_images(policy.preprocess(ptrs));
-        model::PromptBatch prompts;
-        std::vector<std::vector<std::int64_t>> targets;
-        std::int64_t longest = 0;
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-          prompts.tokens.push_back(r.model->prompt_ids(images[i].width, images[i].height));
-          prompts.image.push_back(static_cast<std::int64_t>(i));
-          const std::string text = "<think>" + rows[i]->description + "</think><answer>" + format_score(rows[i]->label, decimals) + "</answer>";
-          const auto ids = r.model->tokenizer().encode(text, /*allow_special=*/false);
-          std::vector<std::int64_t> t(ids.begin(), ids.end());
-          t.push_back(stop_id);
-          longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(t.size()));
-          targets.push_back(std::move(t));
+        torch::Tensor loss = torch::zeros({});
+        if (text_weight > 0) {
+          model::PromptBatch prompts;
+          std::vector<std::vector<std::int64_t>> targets;
+          std::int64_t longest = 0;
+          for (std::size_t i = 0; i < rows.size(); ++i) {
+            prompts.tokens.push_back(r.model->prompt_ids(images[i].width, images[i].height));
+            prompts.image.push_back(static_cast<std::int64_t>(i));
+            const std::string text = "<think>" + rows[i]->description + "</think><answer>" + format_score(rows[i]->label, decimals) + "</answer>";
+            const auto ids = r.model->tokenizer().encode(text, /*allow_special=*/false);
+            std::vector<std::int64_t> t(ids.begin(), ids.end());
+            t.push_back(stop_id);
+            longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(t.size()));
+            targets.push_back(std::move(t));
+          }
+          model::CompletionBatch comp;
+          comp.tokens = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kInt64);
+          comp.mask = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kBool);
+          for (std::size_t i = 0; i < targets.size(); ++i) {
+            const auto n = static_cast<std::int64_t>(targets[i].size());
+            comp.tokens[i].narrow(0, 0, n).copy_(torch::tensor(targets[i], torch::kInt64));
+            comp.mask[i].narrow(0, 0, n).fill_(true);
+          }
+          const auto logp = policy.token_logprobs(prompts, vis, comp);
+          const auto m = comp.mask.to(torch::kFloat32);
+          loss = text_weight * -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
+          tokens += m.sum().item<std::int64_t>();
         }
-        model::CompletionBatch comp;
-        comp.tokens = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kInt64);
-        comp.mask = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kBool);
-        for (std::size_t i = 0; i < targets.size(); ++i) {
-          const auto n = static_cast<std::int64_t>(targets[i].size());
-          comp.tokens[i].narrow(0, 0, n).copy_(torch::tensor(targets[i], torch::kInt64));
-          comp.mask[i].narrow(0, 0, n).fill_(true);
-        }
-        const auto logp = policy.token_logprobs(prompts, vis, comp);
-        const auto m = comp.mask.to(torch::kFloat32);
-        auto loss = -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
         if (aux_weight > 0) {
           const auto aux = policy.auxiliary_outputs(vis);
           if (!aux.defined()) {
@@ -466,7 +505,6 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
         loss.backward();
         times.backward += seconds_since(tb);
         loss_sum += loss.item<double>();
-        tokens += m.sum().item<std::int64_t>();
       }
       rec["loss"] = loss_sum;
       if (aux_weight > 0) rec["aux_loss"] = aux_sum;
@@ -689,7 +727,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
 
     const bool last = state.step == r.total_steps;
     if (!r.val.empty() && val_every > 0 && (state.step % val_every == 0 || last)) {
-      last_val = validate(r, state.step);
+      last_val = validate(r, state.step, !grpo && !(text_weight > 0));
       log_json(r, last_val);
       spdlog::info("step {}: validation SRCC {} PLCC {} (n = {}, parse failures {})", state.step, last_val["srcc"].dump(),
                    last_val["plcc"].dump(), last_val["n"].dump(), last_val["parse_failures"].dump());

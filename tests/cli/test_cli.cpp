@@ -57,6 +57,22 @@ TEST(Cli, InfoDescribesAnImage) {
   EXPECT_NE(r.output.find("width: 30"), std::string::npos);
 }
 
+TEST(Cli, InfoDescribesAModelDirectory) {
+  const fs::path fixture = fs::path(HAWKEYE_SOURCE_DIR) / "tests/parity/fixtures/qwen2_5_vl_tiny";
+  auto r = hawkeye_cli("info --json " + q(fixture), false);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["kind"], "model");
+  EXPECT_EQ(j["architecture"], "Qwen2_5_VLForConditionalGeneration");
+  EXPECT_GT(j["parameters"].get<long long>(), 0);
+  EXPECT_GT(j["gflops_per_image"].get<double>(), 0.0);
+  EXPECT_TRUE(j.contains("score_range"));
+  // A name that is neither a file nor a known model, and a directory without config.json.
+  EXPECT_EQ(hawkeye_cli("info no-such-model-name").status, 3);
+  test::TempDir dir;
+  EXPECT_EQ(hawkeye_cli("info " + q(dir.path())).status, 2);
+}
+
 TEST(Cli, InfoBadInputMatrix) {
   test::TempDir dir;
   const Image img(64, 48, 3, 90);

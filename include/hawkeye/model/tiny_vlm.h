@@ -21,6 +21,10 @@ struct TinyVisionConfig {
   bool std_pool = true;
   bool batch_norm = true;            // BatchNorm after every convolution (running statistics at inference)
   bool aux_head = false;             // an auxiliary head (score, KADID type, level) for the warm start
+  // A fixed front-end channel: the MSCN coefficients of luma ((Y - mu) / (sigma + 1/255) with a 7x7 Gaussian,
+  // sigma 7/6, as in BRISQUE/NIQE) next to RGB. Content-normalised local structure is what noise, blur and
+  // compression change; giving it to the first convolution makes a small encoder learn them much faster.
+  bool mscn_input = false;
   std::int64_t max_pixels = 786432;  // larger images are downscaled (area) to at most this many pixels
   std::int64_t min_side = 32;        // smaller images are upscaled
   std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
@@ -52,6 +56,7 @@ struct TinyVisionImpl : torch::nn::Module {
   torch::nn::ModuleList down, refine, down_bn, refine_bn;
   torch::nn::Linear proj1{nullptr}, proj2{nullptr};
   torch::Tensor pos_embed;
+  torch::Tensor gauss_, mean_, std_;  // fixed: MSCN window and the normalisation constants (not weights)
 };
 TORCH_MODULE(TinyVision);
 

@@ -128,6 +128,11 @@ def main():
             val_lines.append(f"| {s} | {v.get('step')} | {v.get('source', 'greedy_answers')} | {fmt(v.get('srcc'), 4)} | "
                              f"{v.get('parse_failures')} |")
 
+    notes = ""
+    notes_path = os.path.join(a.work, "NOTES.md")  # deviations of this particular run, written by whoever ran it
+    if os.path.exists(notes_path):
+        with open(notes_path, encoding="utf-8") as f:
+            notes = "## Notes on this run\n\n" + f.read().strip() + "\n\n"
     card = f"""# hawkeye-tiny — model card
 
 hawkeye's default model: a {params:,}-parameter vision-language policy trained from scratch on CPU by
@@ -207,7 +212,7 @@ On {ncpu} cores ({cpu}); total {fmt_time(total)}.
 |---|---|
 {chr(10).join(timing_rows)}
 
-## Limits
+{notes}## Limits
 
 - Trained on synthetic KADID-style distortions of 73 photos; its scores are calibrated to KADID's per-(type, level)
   human means, not to authentic (in-the-wild) distortions, which it has never seen.

@@ -127,6 +127,30 @@ TEST(Trainer, RefusesToOverwriteARunAndBadConfig) {
   EXPECT_THROW(rl::train(c, "dpo"), Error);
 }
 
+TEST(Trainer, FreezeKeepsThePrefixedParametersFixed) {
+  test::TinyTrainingSetup s(false);
+  const std::string run = (s.dir.path() / "f").string();
+  auto c = make_config(s, "[run]\ndir = \"" + run + "\"\nthreads = 1\n[train]\nsteps = 2\nbatch_size = 2\nlr = 1e-2\nwarmup_steps = 0\n"
+                          "val_every = 0\nfreeze = [\"visual.\"]\n");
+  rl::train(c, "sft");
+  const auto init = SafetensorsSet::open(fs::path(run) / "init" / "model.safetensors");
+  const auto fin = SafetensorsSet::open(fs::path(run) / "final" / "model.safetensors");
+  double vision_change = 0, lm_change = 0;
+  for (const auto& n : init.names()) {
+    const auto a = model::tensor_from_entry(*init.find(n), torch::kFloat64);
+    const auto b = model::tensor_from_entry(*fin.find(n), torch::kFloat64);
+    const double d = (a - b).abs().max().item<double>();
+    (n.rfind("visual.", 0) == 0 ? vision_change : lm_change) = std::max(n.rfind("visual.", 0) == 0 ? vision_change : lm_change, d);
+  }
+  EXPECT_EQ(vision_change, 0.0);  // weights and BatchNorm running statistics untouched
+  EXPECT_GT(lm_change, 0.0);
+  // A prefix that matches nothing, and a stage with nothing to train, are configuration errors.
+  auto none = make_config(s, "[run]\ndir = \"" + (s.dir.path() / "g").string() + "\"\n[train]\nsteps = 1\nbatch_size = 2\nfreeze = [\"vision_tower.\"]\n");
+  EXPECT_THROW(rl::train(none, "sft"), Error);
+  auto nothing = make_config(s, "[run]\ndir = \"" + (s.dir.path() / "h").string() + "\"\n[train]\nsteps = 1\nbatch_size = 2\n[sft]\ntext_weight = 0.0\n");
+  EXPECT_THROW(rl::train(nothing, "sft"), Error);
+}
+
 TEST(TrainerSlow, SmokeGrpoRaisesTheReward) {
   test::TinyTrainingSetup s(true);
   // 1. a warm start that teaches the answer format

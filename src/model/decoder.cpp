@@ -270,11 +270,23 @@ torch::Tensor Decoder::forward(const DecoderChunk& chunk, const KVSegment* prefi
     if (use_prefix) {
       const auto kp = prefix->k[i].narrow(2, 0, prefix->length);
       const auto vp = prefix->v[i].narrow(2, 0, prefix->length);
-      auto sp = torch::matmul(qg, kp.transpose(-1, -2)).mul_(scale).to(torch::kFloat32);  // [B, Hkv, G*L, Tp]
-      sp = sp.masked_fill(prefix_mask.logical_not(), neg);
-      const auto p = torch::softmax(torch::cat({sp, scores}, -1), -1).to(dtype);
       const auto Tp = prefix->length;
-      ctx = torch::matmul(p.narrow(-1, 0, Tp), vp) + torch::matmul(p.narrow(-1, Tp, T), v_all);
+      // One prefix shared by every row (the usual case): fold the rows into the matrix dimension instead of
+      // letting matmul broadcast (copy) the prefix keys and values once per row at every step.
+      const bool fold = kp.size(0) == 1 && B > 1;
+      const auto rows_first = [&](const torch::Tensor& t) {  // [B, Hkv, M, X] -> [Hkv, B*M, X]
+        return t.transpose(0, 1).reshape({Hkv, -1, t.size(-1)});
+      };
+      const auto batch_first = [&](const torch::Tensor& t) {  // [Hkv, B*M, X] -> [B, Hkv, M, X]
+        return t.view({Hkv, B, -1, t.size(-1)}).transpose(0, 1);
+      };
+      auto sp = fold ? batch_first(torch::matmul(rows_first(qg), kp[0].transpose(-1, -2)))
+                     : torch::matmul(qg, kp.transpose(-1, -2));  // [B, Hkv, G*L, Tp]
+      sp = sp.mul(scale).to(torch::kFloat32).masked_fill(prefix_mask.logical_not(), neg);
+      const auto p = torch::softmax(torch::cat({sp, scores}, -1), -1).to(dtype);
+      const auto pp = p.narrow(-1, 0, Tp);
+      const auto ctx_prefix = fold ? batch_first(torch::matmul(rows_first(pp), vp[0])) : torch::matmul(pp, vp);
+      ctx = ctx_prefix + torch::matmul(p.narrow(-1, Tp, T), v_all);
     } else {
       ctx = torch::matmul(torch::softmax(scores, -1).to(dtype), v_all);
     }

@@ -114,3 +114,40 @@ TEST(BatchScoring, StopFlagEndsTheRunAfterTheCurrentBatch) {
   EXPECT_EQ(out.size(), 3u);
   EXPECT_TRUE(s.stopped);
 }
+
+TEST(BatchScoring, ScoresOutsideTheModelsRangeAreNeverReportedOrAveraged) {
+  const std::vector<fs::path> paths = {world().imgs / "a.png", world().imgs / "c.jpg", world().imgs / "sub" / "b.png"};
+  auto original = model::IqaModel::load(world().model.string());
+  const auto before = run(original, paths, 3);
+  double lowest = 1e9, highest = -1e9;
+  for (const auto& r : before) lowest = std::min(lowest, r.result.score), highest = std::max(highest, r.result.score);
+  ASSERT_GT(highest, lowest) << "the test images should not all get the same answer";
+  // The same model declaring the range [lowest + 0.5, 5]: the lowest answers now fall outside it.
+  const double lo = lowest + 0.5;
+  test::TempDir dir;
+  const fs::path copy = dir.path() / "narrow";
+  fs::copy(world().model, copy, fs::copy_options::recursive);
+  auto contract = nlohmann::json::parse(read_file(copy / "hawkeye.json"));
+  contract["score"]["range"] = {lo, 5.0};
+  write_file_atomic(copy / "hawkeye.json", contract.dump(2));
+  auto narrow = model::IqaModel::load(copy.string());
+  const auto after = run(narrow, paths, 3);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (before[i].result.score < lo) {
+      EXPECT_EQ(after[i].result.status, "out_of_range") << after[i].result.completion;
+      EXPECT_TRUE(std::isnan(after[i].result.score));
+      EXPECT_EQ(after[i].result.parsed, 0);
+    } else {
+      EXPECT_EQ(after[i].result.status, "ok");
+      EXPECT_EQ(after[i].result.score, before[i].result.score);
+    }
+  }
+  for (const auto& r : run(narrow, paths, 3, 6)) {
+    for (double v : r.result.samples) EXPECT_TRUE(std::isnan(v) || v >= lo) << v;
+    if (r.result.parsed == 0) {
+      EXPECT_EQ(r.result.status, "no_answer_parsed");
+    } else {
+      EXPECT_GE(r.result.score, lo);
+    }
+  }
+}

@@ -167,7 +167,7 @@ struct CorrelateCommand {
   std::string pred, gt, pred_col, gt_col, key, pred_key, gt_key, match = "exact";
   int bootstrap = 0;
   double confidence = 0.95;
-  int max_iterations = 200;
+  int max_iterations = 1000;
 };
 
 void run_correlate(const CorrelateCommand& o, Context& ctx) {

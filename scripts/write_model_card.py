@@ -89,7 +89,6 @@ def main():
         src = os.path.join("configs", f"hawkeye-tiny-{s}.toml")
         if os.path.exists(src):
             shutil.copy2(src, os.path.join(tmp, "recipe"))
-    shutil.copy2("scripts/train-default.sh", os.path.join(tmp, "recipe"))
 
     cfg = load_json(os.path.join(a.final, "config.json"))
     params = greedy.get("model", {}).get("parameters")
@@ -184,7 +183,7 @@ Last validation record of each stage (validation split, references unseen in tra
 |---|---|---|---|---|
 {chr(10).join(val_lines)}
 
-## Results on the held-out test split ({greedy.get('n')} images of references never seen in training)
+## Results on the held-out test split ({greedy.get('n', 0) + greedy.get('parse_failures', 0)} images of references never seen in training; statistics over the answers that parsed)
 
 | decoding | SRCC | PLCC (raw) | PLCC (fitted) | KRCC | RMSE (fitted) | parse failures | mean std over K |
 |---|---|---|---|---|---|---|---|

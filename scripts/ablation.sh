@@ -45,6 +45,9 @@ for row in $ROWS; do
       mkdir -p "$dir"
       [[ -e $dir/run ]] || ln -s ../../runs/hawkeye-tiny-grpo "$dir/run"
       [[ -f $dir/train.seconds ]] || cp "$WORK/timing/grpo.seconds" "$dir/train.seconds"
+      # ... and its evaluations are those of the model card
+      [[ -e $dir/greedy || ! -f $WORK/eval/test-greedy/report.json ]] || ln -s ../../eval/test-greedy "$dir/greedy"
+      [[ -e $dir/k8 || ! -f $WORK/eval/test-k8/report.json ]] || ln -s ../../eval/test-k8 "$dir/k8"
     elif [[ ! -d $dir/run/final ]]; then
       mkdir -p "$dir"
       t0=$(date +%s)

@@ -65,7 +65,9 @@ TEST(Cli, InfoDescribesAModelDirectory) {
   EXPECT_EQ(j["kind"], "model");
   EXPECT_EQ(j["architecture"], "Qwen2_5_VLForConditionalGeneration");
   EXPECT_GT(j["parameters"].get<long long>(), 0);
-  EXPECT_GT(j["gflops_per_image"].get<double>(), 0.0);
+  ASSERT_TRUE(j.contains("lm_gflops_per_token")) << r.output;
+  EXPECT_GT(j["lm_gflops_per_token"].get<double>(), 0.0);
+  EXPECT_NE(r.output.find("\"gflops_per_image\""), std::string::npos) << r.output;  // per resolution for Qwen
   EXPECT_TRUE(j.contains("score_range"));
   // A name that is neither a file nor a known model, and a directory without config.json.
   EXPECT_EQ(hawkeye_cli("info no-such-model-name").status, 3);

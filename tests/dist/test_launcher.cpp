@@ -88,7 +88,13 @@ TEST(DistLauncher, AWorkerKilledByASignalGivesTheDistributedStatus) {
 
 TEST(DistLauncher, AWorkerIgnoringSigintIsKilledAfterTheGrace) {
   Captured cap;
-  auto o = shell("trap '' INT; if [ \"$RANK\" = 1 ]; then exit 4; fi; exec sleep 60", 2, cap);
+  test::TempDir dir;
+  // Rank 1 fails only once rank 0 has installed its SIGINT trap (on a loaded machine the interrupt could
+  // otherwise arrive before the trap, and rank 0 would die of it: 130 instead of 137).
+  const std::string ready = "'" + (dir.path() / "trapped").string() + "'";
+  auto o = shell("trap '' INT; if [ \"$RANK\" = 1 ]; then while [ ! -e " + ready + " ]; do sleep 0.02; done; exit 4; fi; touch " +
+                     ready + "; exec sleep 60",
+                 2, cap);
   o.grace = 500ms;
   const auto t0 = Clock::now();
   const auto r = dist::launch_local(o);

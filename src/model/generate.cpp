@@ -120,16 +120,19 @@ std::vector<GeneratedSequence> generate(Policy& policy, const VisualEmbeds& visu
     // One transfer per step. On an accelerator only the top-k candidates travel (all sampling needs).
     const auto lf = logits.to(torch::kFloat32);
     const auto lse = torch::logsumexp(lf, -1).to(torch::kCPU);
+    // Candidates: the ids the tokenizer knows (a prefix of the vocabulary).
+    const auto cand = sampling.vocab_limit > 0 && sampling.vocab_limit < V ? lf.narrow(1, 0, sampling.vocab_limit) : lf;
+    const std::int64_t Vc = cand.size(1);
     torch::Tensor host, host_ids;
-    std::int64_t width = V;
-    const std::int64_t cut = sampling.greedy ? 1 : (sampling.top_k > 0 && sampling.top_k < V ? sampling.top_k : 0);
-    if (!lf.device().is_cpu() && cut > 0) {
-      auto [vals, ids] = lf.topk(cut, -1);
+    std::int64_t width = Vc;
+    const std::int64_t cut = sampling.greedy ? 1 : (sampling.top_k > 0 && sampling.top_k < Vc ? sampling.top_k : 0);
+    if (!cand.device().is_cpu() && cut > 0) {
+      auto [vals, ids] = cand.topk(cut, -1);
       host = vals.to(torch::kCPU).contiguous();
       host_ids = ids.to(torch::kCPU).contiguous();
       width = cut;
     } else {
-      host = lf.to(torch::kCPU).contiguous();
+      host = cand.to(torch::kCPU).contiguous();
     }
     const float* lp = host.data_ptr<float>();
     const std::int64_t* idp = host_ids.defined() ? host_ids.data_ptr<std::int64_t>() : nullptr;

@@ -44,6 +44,7 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
   SamplingParams sp = options.sampling;
   sp.greedy = options.samples == 0;
   if (sp.stop_ids.empty()) sp.stop_ids = model.stop_ids();
+  if (sp.vocab_limit == 0) sp.vocab_limit = static_cast<std::int64_t>(model.tokenizer().vocab_size());
   std::vector<GenerationRequest> requests;
   for (std::size_t i = 0; i < images.size(); ++i) {
     GenerationRequest r;

@@ -373,6 +373,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   sp.top_p = cfg.get<double>("rollout.top_p", 1.0);
   sp.max_new_tokens = cfg.get<std::int64_t>("rollout.max_new_tokens", 64);
   sp.stop_ids = r.model->stop_ids();
+  sp.vocab_limit = static_cast<std::int64_t>(r.model->tokenizer().vocab_size());
   const bool uado = cfg.get<bool>("loss.uado", true);
   UadoOptions uopt;
   uopt.alpha = cfg.get<double>("loss.alpha", 0.2);

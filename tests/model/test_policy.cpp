@@ -192,6 +192,25 @@ TEST(Generate, LogprobsMatchTokenLogprobs) {
   }
 }
 
+TEST(Generate, VocabLimitKeepsIdsBelowItWithFullDistributionLogprobs) {
+  PolicySetup s;
+  SamplingParams sp;
+  sp.max_new_tokens = 24;
+  sp.top_k = 0;  // every allowed id is a candidate
+  const std::int64_t V = s.policy->config().text.vocab_size;
+  sp.vocab_limit = V / 2;
+  GenerationRequest a{test::prompt({1, 2}, 6, {3}), 1, 4, 5};
+  const auto seqs = generate(*s.policy, s.vis, {a}, sp);
+  torch::NoGradGuard g;
+  for (const auto& seq : seqs) {
+    for (auto t : seq.tokens) EXPECT_LT(t, V / 2);
+    PromptBatch pb{{a.prompt}, {a.image}};
+    CompletionBatch c{torch::tensor(seq.tokens, torch::kInt64).unsqueeze(0), torch::ones({1, (long)seq.tokens.size()}, torch::kBool)};
+    const auto lp = s.policy->token_logprobs(pb, s.vis, c)[0];
+    for (std::size_t t = 0; t < seq.tokens.size(); ++t) EXPECT_NEAR(lp[t].item<float>(), seq.logprobs[t], 1e-5);
+  }
+}
+
 TEST(Generate, GreedyIsDeterministicAndStops) {
   PolicySetup s;
   SamplingParams sp;

@@ -18,6 +18,9 @@ struct SamplingParams {
   double top_p = 1.0;            // 1 = no nucleus cut
   std::int64_t max_new_tokens = 64;
   std::vector<std::int64_t> stop_ids;  // generation of a row ends after any of these (included in tokens)
+  // Ids >= vocab_limit are never produced (checkpoints such as Qwen2.5's pad their embedding matrix beyond
+  // the tokenizer's ids); 0 = every id. Returned log-probs stay those of the full distribution.
+  std::int64_t vocab_limit = 0;
 };
 
 struct GenerationRequest {

@@ -64,14 +64,6 @@ double max_parameter_diff(const fs::path& a, const fs::path& b) {
   return compared > 10 ? worst : 1e9;
 }
 
-std::vector<nlohmann::json> read_metrics(const fs::path& run) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(run / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 struct Run {
   fs::path dir;
   int status = -1;
@@ -256,7 +248,7 @@ TEST(DistTrainingSlow, SftTwoProcessesEqualOneAndCheckpointsResumeAcrossWorldSiz
   std::cout << "SFT: max |parameter difference|, 1 process x 4 vs 2 processes x 2, after 5 steps: " << diff << "\n";
   EXPECT_LT(diff, 1e-5);
   // the logs agree too: the loss is the mean over ranks, validation is summed over the ranks' shares
-  const auto m1 = read_metrics(d / "one"), m2 = read_metrics(d / "two");
+  const auto m1 = test::read_metrics(d / "one"), m2 = test::read_metrics(d / "two");
   ASSERT_EQ(m1.size(), m2.size());
   for (std::size_t i = 0; i < m1.size(); ++i) {
     if (m1[i].contains("kind")) {
@@ -297,7 +289,7 @@ TEST(DistTrainingSlow, GrpoTwoProcessesEqualOne) {
   const double diff = max_parameter_diff(d / "one" / "final", d / "two" / "final");
   std::cout << "GRPO: max |parameter difference|, 1 process x 4 vs 2 processes x 2, after 5 steps: " << diff << "\n";
   EXPECT_LT(diff, 1e-5);
-  const auto m1 = read_metrics(d / "one"), m2 = read_metrics(d / "two");
+  const auto m1 = test::read_metrics(d / "one"), m2 = test::read_metrics(d / "two");
   ASSERT_EQ(m1.size(), 5u);
   ASSERT_EQ(m2.size(), 5u);
   for (std::size_t i = 0; i < m1.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "eval_test_data.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -67,9 +68,7 @@ TEST(DefaultModel, ScoresTheExamplesDeterministically) {
   ASSERT_EQ(a.status, 0) << a.output;
   const auto b = hawkeye::test::run_command(cli + "'" + examples.string() + "' 2>&1");
   ASSERT_EQ(b.status, 0) << b.output;
-  std::vector<json> lines;
-  std::istringstream in(a.output);
-  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  const std::vector<json> lines = hawkeye::test::jsonl_lines(a.output);
   ASSERT_EQ(lines.size(), 9u) << a.output;  // the run record + 8 images (examples/README.md is not an image)
   EXPECT_EQ(lines[0]["model"], "hawkeye-tiny");
   for (std::size_t i = 1; i < lines.size(); ++i) {
@@ -91,11 +90,9 @@ TEST(DefaultModel, ScoresTheExamplesDeterministically) {
 
   const auto k = hawkeye::test::run_command(cli + "--samples 4 '" + (examples / "parrots-pristine.png").string() + "' 2>&1");
   ASSERT_EQ(k.status, 0) << k.output;
-  std::istringstream in_k(k.output);
-  std::string run_line, rec_line;
-  std::getline(in_k, run_line);
-  std::getline(in_k, rec_line);
-  const json rec = json::parse(rec_line);
+  const auto k_lines = hawkeye::test::jsonl_lines(k.output);
+  ASSERT_EQ(k_lines.size(), 2u) << k.output;
+  const json& rec = k_lines[1];
   EXPECT_EQ(rec["samples"].size(), 4u);
   EXPECT_GE(rec["std"].get<double>(), 0.0);
 

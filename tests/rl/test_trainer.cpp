@@ -36,14 +36,6 @@ double max_weight_diff(const fs::path& a, const fs::path& b) {
   return worst;
 }
 
-std::vector<nlohmann::json> read_metrics(const fs::path& run) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(run / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 }  // namespace
 
 TEST(Dataset, BatchesAreStatelessDisjointAndCoverEachEpoch) {
@@ -80,7 +72,7 @@ TEST(TrainerSlow, SftResumeEqualsUninterruptedRun) {
   EXPECT_LT(max_weight_diff(s.dir.path() / "a" / "final", s.dir.path() / "b" / "final"), 1e-6);
   // the resumed run's metrics have one line per step, 1..6
   std::vector<std::int64_t> steps;
-  for (const auto& j : read_metrics(s.dir.path() / "b"))
+  for (const auto& j : test::read_metrics(s.dir.path() / "b"))
     if (!j.contains("kind")) steps.push_back(j["step"].get<std::int64_t>());
   EXPECT_EQ(steps, (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
 }
@@ -163,7 +155,7 @@ TEST(TrainerSlow, SmokeGrpoRaisesTheReward) {
                              "val_every = 0\ncheckpoint_every = 0\n[rollout]\nk = 4\nmax_new_tokens = 40\n[loss]\ngamma0 = 0.001\n");
   grpo.set("model.init", warm.final_model.string());
   rl::train(grpo, "grpo");
-  const auto m = read_metrics(s.dir.path() / "grpo");
+  const auto m = test::read_metrics(s.dir.path() / "grpo");
   ASSERT_EQ(m.size(), 20u);
   double first = 0, last = 0;
   for (int i = 0; i < 5; ++i) first += m[i]["reward_mean"].get<double>() / 5;

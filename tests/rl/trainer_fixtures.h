@@ -1,5 +1,6 @@
 // A tiny synthetic set and a tiny model setup for trainer tests (everything generated in the test).
 #pragma once
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "hawkeye/core/fs.h"
@@ -83,5 +84,14 @@ struct TinyTrainingSetup {
            test.string() + "\"\n";
   }
 };
+
+// The lines of a run's metrics.jsonl, parsed.
+inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(run / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
 
 }  // namespace hawkeye::test

@@ -31,6 +31,7 @@ struct TrainCommandOptions {
   std::vector<std::string> overrides;
   bool json = false;
   int nproc = 1;
+  std::string device, dtype;  // shorthands for run.device= / run.dtype= (empty: the config's)
 };
 
 // ---- distributed (docs/distributed.md) -------------------------------------------------------------------
@@ -96,6 +97,8 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
   Config config = Config::load(o.config);
   for (const auto& ov : o.overrides) config.apply_override(ov);
   if (!config.has("run.threads")) config.set("run.threads", ctx.global.threads);
+  // "cuda" in a multi-process run: each rank takes the GPU of its local rank (torchrun's convention).
+  if (worker && config.get<std::string>("run.device", "cpu") == "cuda") config.set("run.device", "cuda:" + std::to_string(env->local_rank));
   if (ctx.global.seed != 0 && !config.has("run.seed")) config.set("run.seed", ctx.global.seed);
   rl::TrainOptions opts;
   std::unique_ptr<dist::ProcessGroup> group;  // this rank's membership, for the whole run
@@ -140,7 +143,13 @@ void add_training_command(CLI::App& app, Context& ctx, const std::string& name, 
   sub->add_option("overrides", o->overrides, "key=value overrides of config entries (e.g. train.lr=1e-4 loss.uado=false)");
   sub->add_flag("--json", o->json, "Print the summary as one JSON line");
   sub->add_option("--nproc", o->nproc, "Start N local worker processes (data parallel; docs/distributed.md)")->check(CLI::Range(1, 4096));
-  sub->callback([o, &ctx, name, kind] { ctx.exit_code = run_training(*o, name, kind, ctx); });
+  sub->add_option("--device", o->device, "cpu, cuda or cuda:N (= run.device; needs a CUDA build)");
+  sub->add_option("--dtype", o->dtype, "float32 or bfloat16 (= run.dtype; bf16 keeps float32 master weights)");
+  sub->callback([o, &ctx, name, kind] {
+    if (!o->device.empty()) o->overrides.push_back("run.device=" + o->device);
+    if (!o->dtype.empty()) o->overrides.push_back("run.dtype=" + o->dtype);
+    ctx.exit_code = run_training(*o, name, kind, ctx);
+  });
 }
 
 }  // namespace

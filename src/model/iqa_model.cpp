@@ -38,10 +38,10 @@ IqaModel::IqaModel(ModelDir dir, std::shared_ptr<Policy> policy, Tokenizer token
   }
 }
 
-IqaModel IqaModel::load(std::string_view name_or_dir, const torch::Device& device) {
+IqaModel IqaModel::load(std::string_view name_or_dir, const torch::Device& device, c10::optional<torch::ScalarType> dtype) {
   ModelDir md = read_model_dir(resolve_model(name_or_dir));
   auto tokenizer = Tokenizer::load(md.tokenizer_json);
-  auto policy = load_policy(md, device);
+  auto policy = load_policy(md, device, dtype);
   return IqaModel(std::move(md), std::move(policy), std::move(tokenizer));
 }
 

@@ -152,23 +152,24 @@ torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
   auto norm = [&](torch::nn::ModuleList& list, std::size_t i, const torch::Tensor& x) {
     return config.batch_norm ? list[i]->as<torch::nn::BatchNorm2dImpl>()->forward(x) : x;
   };
-  torch::Tensor input = pixels;
+  // The input transform runs in float32 whatever the weights' dtype (bf16 would wreck the local variances).
+  torch::Tensor input = pixels.to(torch::kFloat32);
   if (config.mscn_input) {
     torch::NoGradGuard no_grad;  // a fixed transform of the input
-    const auto dev = pixels.device();
-    const auto rgb = pixels * std_.to(dev) + mean_.to(dev);
+    const auto f32 = torch::TensorOptions().device(pixels.device()).dtype(torch::kFloat32);
+    const auto rgb = input * std_.to(f32) + mean_.to(f32);
     const auto y = (0.299 * rgb.narrow(1, 0, 1) + 0.587 * rgb.narrow(1, 1, 1) + 0.114 * rgb.narrow(1, 2, 1)) * 255.0;
     const auto pad = F::PadFuncOptions({3, 3, 3, 3}).mode(torch::kReplicate);
-    const auto w = gauss_.to(dev);
+    const auto w = gauss_.to(f32);
     const auto both = F::pad(torch::cat({y, y * y}, 1), pad);
     const auto conv = F::Conv2dFuncOptions().groups(2);
     const auto smooth = F::conv2d(F::conv2d(both, w, conv), w.transpose(2, 3), conv);
     const auto mu = smooth.narrow(1, 0, 1);
     const auto var = smooth.narrow(1, 1, 1) - mu * mu;
     const auto mscn = (y - mu) / (var.abs().sqrt() + 1.0);
-    input = torch::cat({pixels, mscn}, 1);
+    input = torch::cat({input, mscn}, 1);
   }
-  auto x = torch::pixel_unshuffle(input, 2);
+  auto x = torch::pixel_unshuffle(input, 2).to(stem->weight.scalar_type());
   x = stem->forward(x);
   if (config.batch_norm) x = stem_bn->forward(x);
   x = torch::gelu(x);

@@ -10,10 +10,20 @@ namespace hawkeye::rl {
 
 AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, AdamWOptions options)
     : params_(std::move(params)), o_(options) {
+  torch::NoGradGuard g;
   for (const auto& [name, p] : params_) {
-    m_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
-    v_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+    const bool half = p.scalar_type() == torch::kBFloat16 || p.scalar_type() == torch::kFloat16;
+    const auto state = half ? torch::kFloat32 : p.scalar_type();
+    master_.push_back(half ? p.detach().to(torch::kFloat32).clone(torch::MemoryFormat::Contiguous) : torch::Tensor());
+    m_.push_back(torch::zeros_like(p, p.options().dtype(state), torch::MemoryFormat::Contiguous));
+    v_.push_back(torch::zeros_like(p, p.options().dtype(state), torch::MemoryFormat::Contiguous));
   }
+}
+
+std::size_t AdamW::mixed_precision_params() const {
+  std::size_t n = 0;
+  for (const auto& t : master_) n += t.defined() ? 1 : 0;
+  return n;
 }
 
 void AdamW::zero_grad() {
@@ -30,7 +40,10 @@ double AdamW::clip_grad_norm(double max_norm) {
   double total = 0;
   for (auto& [name, p] : params_) {
     if (!p.grad().defined()) continue;
-    const double n = p.grad().norm().item<double>();
+    const auto& grad = p.grad();
+    const double n = (grad.scalar_type() == torch::kFloat32 || grad.scalar_type() == torch::kFloat64 ? grad : grad.to(torch::kFloat32))
+                         .norm()
+                         .item<double>();
     total += n * n;
   }
   total = std::sqrt(total);
@@ -50,12 +63,15 @@ void AdamW::step(double lr) {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     auto& p = params_[i].second;
     if (!p.grad().defined()) continue;
-    const auto& grad = p.grad();
-    if (o_.weight_decay != 0.0) p.mul_(1.0 - lr * o_.weight_decay);
+    const bool mixed = master_[i].defined();
+    auto& w = mixed ? master_[i] : p;
+    const auto grad = mixed ? p.grad().to(torch::kFloat32) : p.grad();
+    if (o_.weight_decay != 0.0) w.mul_(1.0 - lr * o_.weight_decay);
     m_[i].mul_(o_.beta1).add_(grad, 1.0 - o_.beta1);
     v_[i].mul_(o_.beta2).addcmul_(grad, grad, 1.0 - o_.beta2);
     const auto denom = (v_[i].sqrt() / std::sqrt(bc2)).add_(o_.eps);
-    p.addcdiv_(m_[i], denom, -lr / bc1);
+    w.addcdiv_(m_[i], denom, -lr / bc1);
+    if (mixed) p.copy_(w);
   }
 }
 
@@ -63,7 +79,8 @@ void AdamW::save(const std::filesystem::path& path) const {
   std::vector<torch::Tensor> keep;
   std::vector<StTensorToWrite> tensors;
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    for (const auto& [suffix, t] : {std::pair<const char*, const torch::Tensor&>{".exp_avg", m_[i]}, {".exp_avg_sq", v_[i]}}) {
+    for (const auto& [suffix, t] : {std::pair<const char*, const torch::Tensor&>{".exp_avg", m_[i]}, {".exp_avg_sq", v_[i]}, {".master", master_[i]}}) {
+      if (!t.defined()) continue;
       auto c = t.detach().to(torch::kCPU).contiguous();
       keep.push_back(c);
       tensors.push_back({params_[i].first + suffix, model::to_st_dtype(c.scalar_type()), c.sizes().vec(), c.data_ptr(),
@@ -80,10 +97,14 @@ void AdamW::load(const std::filesystem::path& path) {
   if (it == meta.end()) throw Error(ErrorCode::corrupt_data, path.string() + ": no 'steps' in the optimizer metadata");
   torch::NoGradGuard g;
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    for (auto* pair : {&m_[i], &v_[i]}) {
-      const std::string name = params_[i].first + (pair == &m_[i] ? ".exp_avg" : ".exp_avg_sq");
+    for (auto* pair : {&m_[i], &v_[i], &master_[i]}) {
+      if (!pair->defined()) continue;
+      const std::string name = params_[i].first + (pair == &m_[i] ? ".exp_avg" : pair == &v_[i] ? ".exp_avg_sq" : ".master");
       const auto* e = set.find(name);
-      if (!e) throw Error(ErrorCode::corrupt_data, path.string() + ": missing optimizer state '" + name + "'");
+      if (!e) {
+        throw Error(ErrorCode::corrupt_data, path.string() + ": missing optimizer state '" + name + "'" +
+                                                 (pair == &master_[i] ? " (the checkpoint was not written by a run in this run.dtype)" : ""));
+      }
       if (c10::IntArrayRef(e->info->shape) != pair->sizes()) {
         throw Error(ErrorCode::corrupt_data, path.string() + ": optimizer state '" + name + "' has the wrong shape");
       }

@@ -14,6 +14,7 @@
 #include "hawkeye/data/manifest.h"
 #include "hawkeye/image/distortions/perception.h"
 #include "hawkeye/metrics/correlation.h"
+#include "hawkeye/model/device.h"
 #include "hawkeye/model/scoring.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/advantages.h"
@@ -33,7 +34,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 nlohmann::json defaults(const std::string& kind) {
   const bool grpo = kind == "grpo";
   nlohmann::json d = {
-      {"run", {{"dir", grpo ? "runs/grpo" : "runs/sft"}, {"seed", 0}, {"threads", 0}, {"log_every", 10}}},
+      {"run", {{"dir", grpo ? "runs/grpo" : "runs/sft"}, {"seed", 0}, {"threads", 0}, {"log_every", 10}, {"device", "cpu"}, {"dtype", "float32"}}},
       {"model", {{"init", "scratch"}, {"architecture", ""}, {"hawkeye_json", ""}, {"tokenizer", ""}}},
       {"data", {{"train", ""}, {"val", ""}, {"val_max", 240}, {"val_batch", 16}}},
       {"train",
@@ -81,6 +82,12 @@ void merge_into(nlohmann::json& base, const nlohmann::json& over) {
   }
 }
 
+torch::ScalarType parse_train_dtype(const std::string& name, const std::string& source) {
+  if (name == "float32" || name == "fp32") return torch::kFloat32;
+  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
+  throw Error(ErrorCode::invalid_argument, source + ": run.dtype '" + name + "': expected float32 or bfloat16");
+}
+
 std::string format_score(double v, int decimals) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -99,6 +106,8 @@ struct Run {
   std::filesystem::path dir;
   std::uint64_t seed = 0;
   int threads = 0;
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat32;
   std::unique_ptr<model::IqaModel> model;
   std::unique_ptr<model::IqaModel> reference;
   std::vector<TrainSample> train, val;
@@ -259,6 +268,11 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   r.seed = cfg.get<std::uint64_t>("run.seed", 0);
   r.threads = cfg.get<int>("run.threads", 0);
   const bool main = options.dist.is_main();
+  // run.device: where the policy, the reference, the optimiser state and every loss tensor live; images are
+  // decoded and preprocessed on the CPU and their pixels cross once per forward. Checkpoints are written from
+  // CPU copies, so a run resumes on another device.
+  r.device = model::parse_device(cfg.get<std::string>("run.device", "cpu"));
+  r.dtype = parse_train_dtype(cfg.get<std::string>("run.dtype", "float32"), cfg.source());
 
   std::error_code ec;
   if (options.resume.empty() && latest_checkpoint(r.dir)) {
@@ -271,12 +285,12 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   std::filesystem::path start_dir = main ? init_model_dir(r) : std::filesystem::path();
   if (options.dist.barrier) options.dist.barrier();
   if (!main) start_dir = init_model_dir(r);  // dist: after rank 0 has written a new model
-  r.model = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string()));
+  r.model = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string(), r.device, r.dtype));
   auto& policy = r.model->policy();
   const double beta = cfg.get<double>("loss.beta", 0.04);
   const bool ref_kl = grpo && cfg.get<bool>("loss.ref_kl", true) && beta != 0.0;
   if (ref_kl) {
-    r.reference = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string()));
+    r.reference = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string(), r.device, r.dtype));
     for (auto& p : r.reference->policy().parameters()) p.set_requires_grad(false);
     r.reference->policy().eval();
   }
@@ -329,6 +343,10 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   aopt.eps = cfg.get<double>("train.adam_eps", 1e-8);
   aopt.weight_decay = cfg.get<double>("train.weight_decay", 0.0);
   r.optimizer = std::make_unique<AdamW>(params, aopt);
+  if (main) {
+    spdlog::info("training on {} in {}{}", model::device_name(r.device), r.dtype == torch::kFloat32 ? "float32" : "bfloat16",
+                 r.optimizer->mixed_precision_params() > 0 ? " (float32 master weights and moments)" : "");
+  }
   if (grpo) r.rewards = RewardSet::from_config(cfg);
 
   TrainerState state;
@@ -394,6 +412,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   (void)pair_threshold;
 
   const auto stop_id = r.model->stop_ids().front();
+  const auto dev = torch::TensorOptions().device(r.device);
   std::vector<torch::Tensor> grads_list;
 
   TrainResult result;
@@ -452,7 +471,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
         times.load += seconds_since(tl);
         auto tf = Clock::now();
         const auto vis = policy.encode_images(policy.preprocess(ptrs));
-        torch::Tensor loss = torch::zeros({});
+        torch::Tensor loss = torch::zeros({}, dev.dtype(torch::kFloat32));
         if (text_weight > 0) {
           model::PromptBatch prompts;
           std::vector<std::vector<std::int64_t>> targets;
@@ -475,8 +494,10 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
             comp.tokens[i].narrow(0, 0, n).copy_(torch::tensor(targets[i], torch::kInt64));
             comp.mask[i].narrow(0, 0, n).fill_(true);
           }
-          const auto logp = policy.token_logprobs(prompts, vis, comp);
-          const auto m = comp.mask.to(torch::kFloat32);
+          comp.tokens = comp.tokens.to(r.device);
+          comp.mask = comp.mask.to(r.device);
+          const auto logp = policy.token_logprobs(prompts, vis, comp).to(torch::kFloat32);  // losses in float32
+          const auto m = comp.mask.to(logp.scalar_type());
           loss = text_weight * -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
           tokens += m.sum().item<std::int64_t>();
         }
@@ -494,10 +515,12 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
             levels.push_back(row->level >= 1 && row->level <= 5 ? row->level - 1 : -100);
           }
           namespace F = torch::nn::functional;
-          auto aux_loss = torch::smooth_l1_loss(aux.select(1, 0) + 3.0, torch::tensor(labels));
-          const auto t = torch::tensor(types, torch::kInt64), l = torch::tensor(levels, torch::kInt64);
-          if ((t >= 0).any().item<bool>()) aux_loss = aux_loss + F::cross_entropy(aux.narrow(1, 1, 25), t, F::CrossEntropyFuncOptions().ignore_index(-100));
-          if ((l >= 0).any().item<bool>()) aux_loss = aux_loss + F::cross_entropy(aux.narrow(1, 26, 5), l, F::CrossEntropyFuncOptions().ignore_index(-100));
+          const auto aux32 = aux.to(torch::kFloat32);
+          auto aux_loss = torch::smooth_l1_loss(aux32.select(1, 0) + 3.0, torch::tensor(labels).to(r.device));
+          const auto t = torch::tensor(types, torch::kInt64).to(r.device), l = torch::tensor(levels, torch::kInt64).to(r.device);
+          const auto labelled = [](const std::vector<std::int64_t>& v) { return std::any_of(v.begin(), v.end(), [](auto x) { return x >= 0; }); };
+          if (labelled(types)) aux_loss = aux_loss + F::cross_entropy(aux32.narrow(1, 1, 25), t, F::CrossEntropyFuncOptions().ignore_index(-100));
+          if (labelled(levels)) aux_loss = aux_loss + F::cross_entropy(aux32.narrow(1, 26, 5), l, F::CrossEntropyFuncOptions().ignore_index(-100));
           aux_sum += aux_loss.item<double>() / static_cast<double>(r.accum);
           loss = loss + aux_weight * aux_loss / static_cast<double>(r.accum);
         }
@@ -595,7 +618,10 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
             ro.prompts.image.push_back(s.request);
           }
           // rows were appended in (request, sample) order, which is row = request*K + sample
-          ro.advantages = adv.reshape({N}).to(torch::kFloat32);
+          ro.advantages = adv.reshape({N}).to(torch::kFloat32).to(r.device);
+          ro.completions.tokens = ro.completions.tokens.to(r.device);
+          ro.completions.mask = ro.completions.mask.to(r.device);
+          ro.old_logp = ro.old_logp.to(r.device);
           ro.mask = ro.completions.mask;
           ordered_json st;
           const auto names = r.rewards.names();
@@ -633,15 +659,15 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           if (r.reference) {
             auto& ref = r.reference->policy();
             const auto rv = ref.encode_images(ref.preprocess(ptrs));
-            ref_logp = ref.token_logprobs(ro.prompts, rv, ro.completions);
+            ref_logp = ref.token_logprobs(ro.prompts, rv, ro.completions).to(torch::kFloat32);
           }
           if (perception && gamma > 0) {
             const auto dv = policy.encode_images(policy.preprocess(tptrs));
-            deg_logp = policy.token_logprobs(ro.prompts, dv, ro.completions);
+            deg_logp = policy.token_logprobs(ro.prompts, dv, ro.completions).to(torch::kFloat32);
           }
         }
         const auto vis = policy.encode_images(policy.preprocess(ptrs));
-        const auto logp = policy.token_logprobs(ro.prompts, vis, ro.completions);
+        const auto logp = policy.token_logprobs(ro.prompts, vis, ro.completions).to(torch::kFloat32);  // losses in float32
         const auto parts = qhawkeye_loss(logp, mu > 1 ? ro.old_logp : torch::Tensor(), ref_logp, deg_logp, ro.advantages,
                                          ro.mask, lopt);
         times.logprob += seconds_since(tf);

@@ -366,3 +366,25 @@ TEST(DistTrainingSlow, LauncherStopsTheRunNamesTheKilledRankAndLeavesNoTemporari
   ASSERT_TRUE(rl::latest_checkpoint(run).has_value());
   EXPECT_TRUE(fs::exists(*rl::latest_checkpoint(run) / "optimizer.safetensors"));
 }
+
+// `--device` / `--dtype` on the training commands are run.device / run.dtype: written into the run's
+// config.toml, passed on to workers, and a device this build or machine lacks is a clear error.
+TEST(TrainingCli, DeviceAndDtypeOptionsAreRunKeys) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto config = s.dir.path() / "sft.toml";
+  std::ofstream(config) << s.model_toml() << "[train]\nsteps = 1\nbatch_size = 2\nval_every = 0\n";
+  const auto ok = train_cli("sft", config, s.dir.path() / "bf16", 1, 1, {}, "--dtype bfloat16 --device cpu");
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  const auto resolved = read_file(s.dir.path() / "bf16" / "config.toml");
+  EXPECT_NE(resolved.find("dtype = 'bfloat16'"), std::string::npos) << resolved;
+  EXPECT_NE(resolved.find("device = 'cpu'"), std::string::npos) << resolved;
+  const auto bad = train_cli("sft", config, s.dir.path() / "tpu", 1, 1, {}, "--device tpu");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("expected cpu, cuda or cuda:N"), std::string::npos) << bad.output;
+  if (!torch::cuda::is_available()) {
+    const auto gpu = train_cli("train", config, s.dir.path() / "gpu", 1, 1, {}, "--device cuda");
+    EXPECT_NE(gpu.status, 0);
+    EXPECT_NE(gpu.output.find("no CUDA device is usable"), std::string::npos) << gpu.output;
+  }
+}

@@ -14,6 +14,8 @@
 #include "hawkeye/model/qwen2_5_vl.h"
 #include "hawkeye/model/scoring.h"
 #include "hawkeye/model/weights.h"
+#include "hawkeye/rl/trainer.h"
+#include "rl/trainer_fixtures.h"
 #include "test_util.h"
 
 using namespace hawkeye;
@@ -900,5 +902,56 @@ TEST(Device, ParsesDeviceNames) {
     }
   } else {
     EXPECT_TRUE(parse_device("cuda").is_cuda());
+  }
+}
+
+// The Q-Hawkeye trainer takes a Qwen2.5-VL checkpoint through the same Policy interface: SFT, then GRPO with
+// degraded twins (reference KL + perception loss), in float32 and in bfloat16 (the dtype of a GPU run, with
+// float32 master weights); the trained directories load back and score.
+TEST(QwenTraining, SftThenGrpoOnAQwenCheckpointInFloat32AndBfloat16) {
+  test::TinyTrainingSetup s(true);
+  auto q = tiny_qwen(8);
+  const auto base = s.dir.path() / "qwen";
+  write_qwen_dir(base, *q, q->config().to_json());
+  write_file_atomic(base / "hawkeye.json", R"({"model_id": "tiny-qwen", "prompt": {"preset": "qhawkeye-infer", "system": "Rate.",
+                        "user": "Quality?"}, "sampling": {"max_new_tokens": 8}})");
+  for (const std::string dtype : {"float32", "bfloat16"}) {
+    SCOPED_TRACE(dtype);
+    const auto data = "[data]\ntrain = \"" + s.train.string() + "\"\nval = \"" + s.test.string() + "\"\nval_max = 4\nval_batch = 4\n";
+    const auto run = [&](const std::string& name, const fs::path& init) {
+      return "[model]\ninit = \"" + init.string() + "\"\n" + data + "[run]\ndir = \"" + (s.dir.path() / (name + dtype)).string() +
+             "\"\nseed = 5\nthreads = 1\nlog_every = 1\ndtype = \"" + dtype + "\"\n";
+    };
+    const auto sft = rl::train(Config::parse_toml(run("sft-", base) + "[train]\nsteps = 2\nbatch_size = 2\nlr = 1e-3\nwarmup_steps = 0\n"
+                                                                       "val_every = 2\ncheckpoint_every = 0\n",
+                                                  "sft.toml"),
+                               "sft");
+    ASSERT_FALSE(sft.final_model.empty());
+    const auto grpo = rl::train(Config::parse_toml(run("grpo-", sft.final_model) +
+                                                       "[train]\nsteps = 2\nbatch_size = 2\ngrad_accum = 1\nlr = 1e-3\nwarmup_steps = 0\n"
+                                                       "val_every = 0\ncheckpoint_every = 0\n[rollout]\nk = 2\nmax_new_tokens = 8\n"
+                                                       "[loss]\ngamma0 = 0.01\n",
+                                                   "grpo.toml"),
+                                "grpo");
+    ASSERT_EQ(grpo.steps, 2);
+    for (const auto& j : test::read_metrics(s.dir.path() / ("grpo-" + dtype))) {
+      EXPECT_TRUE(std::isfinite(j["loss"].get<double>())) << j.dump();
+      EXPECT_FALSE(j["skipped"].get<bool>()) << j.dump();
+      EXPECT_TRUE(j.contains("kl_prcp") && j.contains("kl_ref")) << j.dump();
+    }
+    auto trained = IqaModel::load(grpo.final_model.string());
+    const Image img = pattern_image(64, 48, 3);
+    EXPECT_EQ(score_images(trained, {&img}, default_score_options(trained, 0, 1)).size(), 1u);
+    // training changed the language model and the vision tower
+    const auto before = SafetensorsSet::open(base), after = SafetensorsSet::open(grpo.final_model);
+    double lm = 0, vision = 0;
+    for (const auto& n : after.names()) {
+      const auto* e = before.find(n);
+      ASSERT_NE(e, nullptr) << n;  // saved under the checkpoint's own names
+      const double d = (tensor_from_entry(*after.find(n), torch::kFloat64) - tensor_from_entry(*e, torch::kFloat64)).abs().max().item<double>();
+      (n.find("visual") != std::string::npos ? vision : lm) = std::max(n.find("visual") != std::string::npos ? vision : lm, d);
+    }
+    EXPECT_GT(lm, 0.0);
+    EXPECT_GT(vision, 0.0);
   }
 }

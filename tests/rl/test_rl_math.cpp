@@ -5,6 +5,7 @@
 
 #include "hawkeye/rl/advantages.h"
 #include "hawkeye/rl/losses.h"
+#include "hawkeye/rl/optim.h"
 
 using namespace hawkeye::rl;
 
@@ -170,4 +171,26 @@ TEST(Gradients, UadoLowersTheGradientOfAnUnstableGroup) {
   EXPECT_LT(grad_norm(1), grad_norm(0));
   const auto w = uncertainty_weights(scores);
   EXPECT_NEAR(grad_norm(1) / grad_norm(0), (w[1] / w[0]).item<float>(), 1e-5);
+}
+
+// Mixed precision: a bf16 parameter is updated through a float32 master copy, so it follows the float32
+// run (rounded), while updates below the bf16 spacing would be lost by a bf16-only AdamW.
+TEST(AdamW, Bfloat16ParametersFollowTheirFloat32Master) {
+  auto p32 = torch::full({3}, 1.0, torch::kFloat32).requires_grad_(true);
+  auto p16 = torch::full({3}, 1.0, torch::kBFloat16).requires_grad_(true);
+  AdamW o32({{"w", p32}}, {});
+  AdamW o16({{"w", p16}}, {});
+  EXPECT_EQ(o32.mixed_precision_params(), 0u);
+  EXPECT_EQ(o16.mixed_precision_params(), 1u);
+  for (int step = 0; step < 60; ++step) {
+    for (auto* p : {&p32, &p16}) {
+      p->mutable_grad() = torch::full({3}, 0.5, p->options().requires_grad(false));
+    }
+    o32.step(1e-4);  // each update (1e-4) is far below half the bf16 spacing at 1.0 (2^-9 ≈ 2e-3)
+    o16.step(1e-4);
+  }
+  EXPECT_NEAR(p32[0].item<double>(), 1.0 - 60 * 1e-4, 1e-6);
+  EXPECT_LT(p16[0].item<double>(), 1.0);  // moved: the master accumulated the small steps
+  EXPECT_EQ(p16.to(torch::kFloat32)[0].item<float>(), p32.detach().to(torch::kBFloat16).to(torch::kFloat32)[0].item<float>());
+  EXPECT_EQ(p16.scalar_type(), torch::kBFloat16);
 }

@@ -171,3 +171,74 @@ TEST(TrainerSlow, SmokeGrpoRaisesTheReward) {
     }
   }
 }
+
+// run.device / run.dtype: unknown values and a GPU this build or machine lacks are refused before anything is
+// written; run.device = "cpu" is the default run.
+TEST(Trainer, DeviceAndDtypeAreCheckedBeforeTraining) {
+  test::TinyTrainingSetup s(false);
+  const std::string train = "[train]\nsteps = 2\nbatch_size = 2\nval_every = 0\ncheckpoint_every = 0\n";
+  auto run = [&](const std::string& name, const std::string& extra) {
+    return make_config(s, train + "[run]\ndir = \"" + (s.dir.path() / name).string() + "\"\nseed = 3\nthreads = 1\n" + extra);
+  };
+  auto expect_error = [&](const Config& c, ErrorCode code, const std::string& part) {
+    try {
+      rl::train(c, "sft");
+      ADD_FAILURE() << "accepted " << part;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  expect_error(run("d1", "dtype = \"float16\"\n"), ErrorCode::invalid_argument, "run.dtype");
+  expect_error(run("d2", "device = \"tpu\"\n"), ErrorCode::invalid_argument, "expected cpu, cuda or cuda:N");
+  if (!torch::cuda::is_available()) expect_error(run("d3", "device = \"cuda\"\n"), ErrorCode::unsupported, "CUDA");
+  EXPECT_FALSE(fs::exists(s.dir.path() / "d1" / "checkpoints"));
+  rl::train(run("default", ""), "sft");
+  rl::train(run("cpu", "device = \"cpu\"\ndtype = \"float32\"\n"), "sft");
+  EXPECT_EQ(max_weight_diff(s.dir.path() / "default" / "final", s.dir.path() / "cpu" / "final"), 0.0);
+  // the supervised stage in bf16 too (its losses are computed in float32)
+  rl::train(run("bf16", "dtype = \"bfloat16\"\nlog_every = 1\n"), "sft");
+  const auto m = test::read_metrics(s.dir.path() / "bf16");
+  ASSERT_EQ(m.size(), 2u);
+  for (const auto& j : m) EXPECT_TRUE(j["loss"].is_number() && std::isfinite(j["loss"].get<double>()) && !j["skipped"].get<bool>()) << j.dump();
+}
+
+// run.dtype = "bfloat16" (what a GPU run of a large model uses): the policy and the reference run in bf16, the
+// optimiser keeps float32 masters that are checkpointed, and a resumed run equals the uninterrupted one.
+TEST(Trainer, Bfloat16GrpoKeepsFloat32MastersAndResumesExactly) {
+  test::TinyTrainingSetup s(true);
+  const std::string common = "[train]\nsteps = 4\nbatch_size = 4\ngrad_accum = 2\nlr = 1e-3\nwarmup_steps = 1\nval_every = 0\n"
+                             "checkpoint_every = 0\nkeep_last = 5\n[rollout]\nk = 3\nmax_new_tokens = 12\n[loss]\ngamma0 = 0.01\n";
+  auto cfg = [&](const std::string& name) {
+    return make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / name).string() + "\"\nseed = 9\nthreads = 1\ndtype = \"bfloat16\"\n");
+  };
+  rl::train(cfg("a"), "grpo");
+  rl::TrainOptions o;
+  o.stop_after_step = 2;
+  ASSERT_TRUE(rl::train(cfg("b"), "grpo", o).interrupted);
+  const auto ckpt = rl::checkpoint_dir(s.dir.path() / "b", 2);
+  const auto opt = SafetensorsSet::open(ckpt / "optimizer.safetensors");
+  std::size_t masters = 0;
+  for (const auto& n : opt.names()) {
+    if (n.size() > 7 && n.compare(n.size() - 7, 7, ".master") == 0) {
+      ++masters;
+      EXPECT_EQ(opt.find(n)->info->dtype, StDtype::F32) << n;
+    }
+  }
+  EXPECT_GT(masters, 0u);
+  rl::TrainOptions resume;
+  resume.resume = ckpt;
+  EXPECT_EQ(rl::train(cfg("b"), "grpo", resume).steps, 4);
+  EXPECT_EQ(max_weight_diff(s.dir.path() / "a" / "final", s.dir.path() / "b" / "final"), 0.0);
+  // the final weights are bf16 values (stored losslessly as float32), and training moved them
+  const auto fin = SafetensorsSet::open(s.dir.path() / "a" / "final" / "model.safetensors");
+  double moved = 0;
+  const auto init = SafetensorsSet::open(s.dir.path() / "a" / "init" / "model.safetensors");
+  for (const auto& n : fin.names()) {
+    const auto t = model::tensor_from_entry(*fin.find(n), torch::kFloat32);
+    if (!t.is_floating_point()) continue;
+    EXPECT_TRUE(torch::equal(t, t.to(torch::kBFloat16).to(torch::kFloat32))) << n;
+    moved = std::max(moved, (t - model::tensor_from_entry(*init.find(n), torch::kFloat32)).abs().max().item<double>());
+  }
+  EXPECT_GT(moved, 0.0);
+}

@@ -18,7 +18,9 @@ std::filesystem::path resolve_model(std::string_view name_or_dir);
 class IqaModel {
  public:
   IqaModel(ModelDir dir, std::shared_ptr<Policy> policy, Tokenizer tokenizer);
-  static IqaModel load(std::string_view name_or_dir, const torch::Device& device = torch::kCPU);
+  // dtype: as load_policy (none = float32, or bfloat16 for Qwen on CUDA).
+  static IqaModel load(std::string_view name_or_dir, const torch::Device& device = torch::kCPU,
+                       c10::optional<torch::ScalarType> dtype = c10::nullopt);
 
   Policy& policy() { return *policy_; }
   const Policy& policy() const { return *policy_; }

@@ -1,6 +1,11 @@
 // AdamW with decoupled weight decay (the PyTorch algorithm), gradient-norm clipping and the learning-rate
 // schedule of the reference run (linear warm-up, then cosine to zero). The optimiser's state is named by
 // parameter, so it is saved to and restored from safetensors exactly (resume = uninterrupted run).
+//
+// Mixed precision: for a parameter held in a 16-bit type (bf16/fp16, e.g. `run.dtype = "bfloat16"` on a GPU)
+// the optimiser keeps a float32 master copy and float32 moments; each step updates the master from the
+// (float32-converted) gradient and writes it back rounded into the parameter, so updates smaller than the
+// 16-bit spacing are not lost. The masters are saved with the moments ("<name>.master").
 #pragma once
 #include <torch/torch.h>
 
@@ -27,11 +32,14 @@ class AdamW {
   void save(const std::filesystem::path& path) const;
   void load(const std::filesystem::path& path);
   std::int64_t steps() const { return steps_; }
+  // Parameters updated through a float32 master copy.
+  std::size_t mixed_precision_params() const;
   const std::vector<std::pair<std::string, torch::Tensor>>& params() const { return params_; }
 
  private:
   std::vector<std::pair<std::string, torch::Tensor>> params_;
   std::vector<torch::Tensor> m_, v_;
+  std::vector<torch::Tensor> master_;  // float32 copies of 16-bit parameters (undefined for float32 ones)
   AdamWOptions o_;
   std::int64_t steps_ = 0;
 };

@@ -4,7 +4,10 @@
 //
 // 1. Loads the parity fixture (tests/parity/make_qwen_fixture.py) and compares the logits of every prompt
 //    position and 16 greedy tokens with transformers' on CPU float32, CUDA float32 and CUDA bfloat16.
-// 2. --perf-7b: builds a random Qwen2.5-VL-7B-shaped model in bf16 on the GPU and times the vision tower
+// 2. One Q-Hawkeye training step (policy, reference KL and perception terms, backward, gradient clipping,
+//    AdamW — the trainer's own losses.cpp/optim.cpp) on the fixture on CPU float32, CUDA float32 and CUDA
+//    bf16 (float32 master weights): the loss and the gradients on CUDA float32 must match the CPU's.
+// 3. --perf-7b: builds a random Qwen2.5-VL-7B-shaped model in bf16 on the GPU and times the vision tower
 //    (1024x768 pictures), prefill and greedy decoding through hawkeye's own Policy/generate code.
 // Only the torch-free core files and the model files this needs are compiled (no OpenCV, no CLI).
 #include <torch/torch.h>
@@ -12,6 +15,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "hawkeye/core/fs.h"
@@ -21,6 +25,8 @@
 #include "hawkeye/model/generate.h"
 #include "hawkeye/model/qwen2_5_vl.h"
 #include "hawkeye/model/weights.h"
+#include "hawkeye/rl/losses.h"
+#include "hawkeye/rl/optim.h"
 
 using namespace hawkeye;
 using namespace hawkeye::model;
@@ -111,6 +117,110 @@ bool parity(const std::filesystem::path& dir, json& report) {
   run("cuda_float32", cuda, torch::kFloat32, 1e-4);
   run("cuda_bfloat16", cuda, torch::kBFloat16, 1e30);  // reported, not bounded
   report["parity_ok"] = ok;
+  return ok;
+}
+
+
+// One training step of the Q-Hawkeye objective on a fresh copy of the fixture model on `dev` in `dt`.
+struct StepResult {
+  double loss = 0, grad_norm = 0, max_update = 0;
+  std::map<std::string, torch::Tensor> grads;  // float32, CPU
+};
+
+StepResult train_step(const std::filesystem::path& dir, const torch::Device& dev, torch::ScalarType dt) {
+  const auto cfg = Qwen2_5_VLConfig::from_json(nlohmann::json::parse(read_file(dir / "config.json")), "config.json");
+  const auto img = QwenImageConfig::from_json(nlohmann::json::parse(read_file(dir / "preprocessor_config.json")), "preprocessor_config.json");
+  auto q = std::make_shared<Qwen2_5_VL>(cfg, img);
+  const auto set = SafetensorsSet::open(dir / "model.safetensors");
+  load_weights(*q, set, qwen_checkpoint_names(set.names()), true, dir.string());
+  q->to(dev, dt);
+  const auto ref = SafetensorsSet::open(dir / "reference.safetensors");
+  const auto ids = to_ids(ref_tensor(ref, "input_ids", torch::kInt64));
+  const auto pixels = ref_tensor(ref, "pixel_values", torch::kFloat32);
+  const auto thw = to_ids(ref_tensor(ref, "image_grid_thw", torch::kInt64));
+  const auto completion = ref_tensor(ref, "greedy_ids", torch::kInt64).reshape({1, -1});
+  const auto L = completion.size(1);
+  VisionInput in, twin;
+  in.pixels = {pixels};
+  in.grid = {{thw[0], thw[1] / 2, thw[2] / 2}};
+  twin = in;
+  twin.pixels = {pixels * 0.5 - 0.3};  // a darkened, lower-contrast twin
+  PromptBatch pb;
+  pb.tokens = {ids, ids};
+  pb.image = {0, 0};
+  CompletionBatch cb;  // the greedy completion, and its first half (right padding)
+  cb.tokens = torch::cat({completion, completion}).to(dev);
+  cb.mask = torch::ones({2, L}, torch::kBool);
+  cb.mask[1].narrow(0, L / 2, L - L / 2).fill_(false);
+  cb.mask = cb.mask.to(dev);
+  torch::Tensor deg;
+  {
+    torch::NoGradGuard g;
+    deg = q->token_logprobs(pb, q->encode_images(twin), cb).to(torch::kFloat32);
+  }
+  const auto logp = q->token_logprobs(pb, q->encode_images(in), cb).to(torch::kFloat32);
+  const auto ref_logp = logp.detach() - 0.05;
+  rl::LossOptions lo;
+  lo.gamma = 0.01;
+  const auto parts = rl::qhawkeye_loss(logp, torch::Tensor(), ref_logp, deg, torch::tensor({1.0f, -0.5f}).to(dev), cb.mask, lo);
+  parts.total.backward();
+  StepResult r;
+  r.loss = parts.total.item<double>();
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : q->named_parameters()) {
+    params.emplace_back(p.key(), p.value());
+    if (p.value().grad().defined()) r.grads[p.key()] = p.value().grad().to(torch::kFloat32).cpu().clone();  // before clipping
+    before[p.key()] = p.value().detach().to(torch::kFloat32).cpu().clone();
+  }
+  rl::AdamW opt(params, {});
+  r.grad_norm = opt.clip_grad_norm(1.0);
+  opt.step(1e-3);
+  for (const auto& [name, p] : params) {
+    r.max_update = std::max(r.max_update, (p.detach().to(torch::kFloat32).cpu() - before[name]).abs().max().item<double>());
+  }
+  return r;
+}
+
+// Gradients on CUDA float32 equal the CPU's (relative to the largest gradient); bf16 is reported.
+bool training_step_check(const std::filesystem::path& dir, json& report) {
+  const auto cpu = train_step(dir, torch::kCPU, torch::kFloat32);
+  auto compare = [&](const StepResult& other) {
+    double worst = 0, largest = 0;
+    for (const auto& [name, g] : cpu.grads) {
+      largest = std::max(largest, g.abs().max().item<double>());
+      auto it = other.grads.find(name);
+      const double d = it == other.grads.end() ? 1e30 : (g - it->second).abs().max().item<double>();
+      worst = std::max(worst, d);
+    }
+    json j;
+    j["loss"] = other.loss;
+    j["loss_cpu_float32"] = cpu.loss;
+    j["grad_norm"] = other.grad_norm;
+    j["grad_norm_cpu_float32"] = cpu.grad_norm;
+    j["grad_max_abs_diff_relative"] = worst / std::max(largest, 1e-30);
+    j["params_with_grad"] = other.grads.size();
+    j["max_update"] = other.max_update;
+    return j;
+  };
+  bool ok = cpu.grads.size() > 10 && std::isfinite(cpu.loss) && cpu.max_update > 0;
+  report["train_step"]["cpu_float32"] = {{"loss", cpu.loss}, {"grad_norm", cpu.grad_norm}, {"params_with_grad", cpu.grads.size()},
+                                         {"max_update", cpu.max_update}};
+  report["train_step"]["cpu_bfloat16"] = compare(train_step(dir, torch::kCPU, torch::kBFloat16));
+  if (torch::cuda::is_available()) {
+    const auto cuda = parse_device("cuda");
+    auto f32 = compare(train_step(dir, cuda, torch::kFloat32));
+    const bool same = std::abs(f32["loss"].get<double>() - cpu.loss) <= 1e-4 * std::max(1.0, std::abs(cpu.loss)) &&
+                      f32["grad_max_abs_diff_relative"].get<double>() <= 1e-3;
+    f32["within_tolerance"] = same;
+    ok = ok && same;
+    report["train_step"]["cuda_float32"] = f32;
+    auto bf16 = compare(train_step(dir, cuda, torch::kBFloat16));
+    ok = ok && std::isfinite(bf16["loss"].get<double>()) && bf16["max_update"].get<double>() > 0;
+    report["train_step"]["cuda_bfloat16"] = bf16;
+  }
+  report["train_step"]["ok"] = ok;
+  std::cout << "train_step: " << report["train_step"].dump() << std::endl;
   return ok;
 }
 
@@ -226,6 +336,13 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     report["parity_error"] = e.what();
     std::cerr << "parity: " << e.what() << std::endl;
+    rc = 1;
+  }
+  try {
+    if (!training_step_check(argv[1], report)) rc = 1;
+  } catch (const std::exception& e) {
+    report["train_step_error"] = e.what();
+    std::cerr << "train_step: " << e.what() << std::endl;
     rc = 1;
   }
   write_file_atomic(argv[2], report.dump(1));

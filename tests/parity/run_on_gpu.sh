@@ -7,8 +7,9 @@
 # 1. tests/parity/make_qwen_fixture.py builds the tiny random Qwen2.5-VL with transformers and writes the
 #    parity fixture -> $OUT/qwen2_5_vl_tiny.tar.gz (unpack into tests/parity/fixtures/), $OUT/fixture.log
 # 2. builds tests/parity/qwen_cuda_check.cpp with this machine's CUDA libtorch through cmake/HawkeyeCuda.cmake
-#    (plain g++ when CMake cannot configure) and checks the fixture on CPU, CUDA float32 and CUDA bf16
-#    -> $OUT/cuda_check.json, $OUT/build.log
+#    (plain g++ when CMake cannot configure) and checks the fixture on CPU, CUDA float32 and CUDA bf16, then
+#    one Q-Hawkeye training step (losses + AdamW; gradients on CUDA float32 = CPU's, bf16 reported)
+#    -> $OUT/cuda_check.json ("train_step"), $OUT/build.log
 # 3. times a random Qwen2.5-VL-7B-shaped model in bf16 with transformers -> $OUT/perf_transformers.json
 # 4. times the same shape with hawkeye's C++ code on the GPU -> $OUT/cuda_check.json ("perf_7b_hawkeye")
 # SKIP_PERF=1 stops after step 2. Everything is printed too (run.log). Stages have their own time limits; the whole run stays under ~9.5 min.
@@ -45,7 +46,7 @@ BIN=""
     mkdir -p "$WORK/gxx"
     FLAGS="-O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=$ABI -DHAWKEYE_CUDA=1 -Iinclude -Isrc -isystem $TORCH_DIR/include -isystem $TORCH_DIR/include/torch/csrc/api/include"
     [ -n "$EXTRA" ] && FLAGS="$FLAGS -isystem $EXTRA"
-    SRCS="tests/parity/qwen_cuda_check.cpp src/core/error.cpp src/core/random.cpp src/core/safetensors.cpp src/core/fs.cpp src/model/decoder.cpp src/model/policy.cpp src/model/weights.cpp src/model/generate.cpp src/model/qwen2_5_vl.cpp src/model/qwen_image_processor.cpp src/model/device.cpp"
+    SRCS="tests/parity/qwen_cuda_check.cpp src/core/error.cpp src/core/random.cpp src/core/safetensors.cpp src/core/fs.cpp src/model/decoder.cpp src/model/policy.cpp src/model/weights.cpp src/model/generate.cpp src/model/qwen2_5_vl.cpp src/model/qwen_image_processor.cpp src/model/device.cpp src/rl/losses.cpp src/rl/optim.cpp"
     echo $SRCS | tr ' ' '\n' | xargs -P "$(nproc)" -I{} sh -c "g++ $FLAGS -c {} -o $WORK/gxx/\$(basename {}).o" &&
       g++ -o "$WORK/gxx/qwen_cuda_check" "$WORK"/gxx/*.o -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" \
         -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu -lc10_cuda -lc10 -Wl,--as-needed -lpthread &&

@@ -674,13 +674,19 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
         auto tb = Clock::now();
         (parts.total / static_cast<double>(r.accum)).backward();
         times.backward += seconds_since(tb);
-        loss_sum += parts.total.item<double>() / static_cast<double>(r.accum);
-        kl_ref += parts.kl_ref.item<double>() / static_cast<double>(r.accum);
-        kl_prcp += parts.kl_prcp.item<double>() / static_cast<double>(r.accum);
-        pol += parts.policy.item<double>() / static_cast<double>(r.accum);
-        clipfrac += parts.clip_fraction.item<double>() / static_cast<double>(r.accum);
-        ent += parts.entropy.item<double>() / static_cast<double>(r.accum);
-        tokens += ro.mask.sum().item<std::int64_t>();
+        // the logged numbers cross to the host together (one synchronisation on a GPU)
+        const auto logged = torch::stack({parts.total.detach(), parts.kl_ref.detach(), parts.kl_prcp.detach(), parts.policy.detach(),
+                                          parts.clip_fraction.detach(), parts.entropy.detach(), ro.mask.sum().to(torch::kFloat32)})
+                                .to(torch::kCPU, torch::kFloat64);
+        const auto* v = logged.data_ptr<double>();
+        const double a = static_cast<double>(r.accum);
+        loss_sum += v[0] / a;
+        kl_ref += v[1] / a;
+        kl_prcp += v[2] / a;
+        pol += v[3] / a;
+        clipfrac += v[4] / a;
+        ent += v[5] / a;
+        tokens += static_cast<std::int64_t>(std::llround(v[6]));
       }
       rec["loss"] = loss_sum;
       rec["policy_loss"] = pol;

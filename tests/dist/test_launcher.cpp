@@ -107,8 +107,11 @@ TEST(DistLauncher, TemporaryFilesOfFailedWorkersAreRemoved) {
   test::TempDir dir;
   Captured cap;
   const auto d = dir.path().string();
-  // Rank 1 leaves a half-written file and a staging folder behind and fails; rank 0 finishes cleanly.
-  auto o = shell("if [ \"$RANK\" = 1 ]; then mkdir '" + d + "/step-1.tmp-'$$'-0'; echo half > '" + d + "/metrics.tmp-'$$'-1'; exit 5; fi; "
+  // Rank 1 leaves a half-written file and a staging folder behind and fails; rank 0 finishes cleanly. Rank 1
+  // fails only once rank 0's file is there (under load rank 0 could otherwise still be starting when the
+  // launcher stops it because rank 1 failed).
+  auto o = shell("if [ \"$RANK\" = 1 ]; then i=0; while [ ! -e '" + d + "/final.txt' ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+                 "mkdir '" + d + "/step-1.tmp-'$$'-0'; echo half > '" + d + "/metrics.tmp-'$$'-1'; exit 5; fi; "
                  "echo done > '" + d + "/final.txt'",
                  2, cap);
   std::ofstream(dir.path() / "other.tmp-1-0") << "not ours";

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "hawkeye/core/random.h"
+#include "hawkeye/model/init.h"
 #include "hawkeye/model/qwen2_5_vl.h"
 #include "hawkeye/model/runtime.h"
 
@@ -177,10 +178,28 @@ void BM_QwenDecodeStep(benchmark::State& state) {
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations() * rows), benchmark::Counter::kIsRate);
 }
 
+// Building the 0.5B model's modules: with torch's and Hugging Face's random initialisation (arg 0), and as
+// load_policy builds a model whose weights come from a checkpoint, under a SkipInitGuard (arg 1).
+void BM_QwenBuild(benchmark::State& state) {
+  QwenImageConfig img;
+  img.min_pixels = 3136;
+  img.max_pixels = 1024 * 1024;
+  double params = 0;
+  for (auto _ : state) {
+    std::unique_ptr<SkipInitGuard> guard;
+    if (state.range(0) == 1) guard = std::make_unique<SkipInitGuard>();
+    auto m = std::make_shared<Qwen2_5_VL>(half_b_config(), img);
+    params = static_cast<double>(m->parameter_count());
+    benchmark::DoNotOptimize(m.get());
+  }
+  state.counters["params_M"] = params / 1e6;
+}
+
 }  // namespace
 
 BENCHMARK(BM_QwenVision)->Args({0, 448, 448})->Args({1, 448, 448})->Args({1, 1024, 768})->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_QwenPrefill)->Args({0, 448, 448})->Args({1, 448, 448})->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_QwenBuild)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(2);
 BENCHMARK(BM_QwenDecodeStep)->Args({0, 1})->Args({0, 4})->Args({1, 1})->Args({1, 4})->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 int main(int argc, char** argv) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/model/init.h"
 
 namespace hawkeye::model {
 
@@ -132,16 +133,16 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 AttentionImpl::AttentionImpl(const DecoderConfig& c)
     : num_heads(c.num_heads), num_kv_heads(c.num_kv_heads), head_dim(c.head_dim()) {
   const auto D = c.hidden_size;
-  q_proj = register_module("q_proj", torch::nn::Linear(torch::nn::LinearOptions(D, num_heads * head_dim).bias(c.attention_bias)));
-  k_proj = register_module("k_proj", torch::nn::Linear(torch::nn::LinearOptions(D, num_kv_heads * head_dim).bias(c.attention_bias)));
-  v_proj = register_module("v_proj", torch::nn::Linear(torch::nn::LinearOptions(D, num_kv_heads * head_dim).bias(c.attention_bias)));
-  o_proj = register_module("o_proj", torch::nn::Linear(torch::nn::LinearOptions(num_heads * head_dim, D).bias(false)));
+  q_proj = register_module("q_proj", make_linear(D, num_heads * head_dim, c.attention_bias));
+  k_proj = register_module("k_proj", make_linear(D, num_kv_heads * head_dim, c.attention_bias));
+  v_proj = register_module("v_proj", make_linear(D, num_kv_heads * head_dim, c.attention_bias));
+  o_proj = register_module("o_proj", make_linear(num_heads * head_dim, D, false));
 }
 
 MlpImpl::MlpImpl(std::int64_t hidden, std::int64_t intermediate) {
-  gate_proj = register_module("gate_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(false)));
-  up_proj = register_module("up_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(false)));
-  down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(intermediate, hidden).bias(false)));
+  gate_proj = register_module("gate_proj", make_linear(hidden, intermediate, false));
+  up_proj = register_module("up_proj", make_linear(hidden, intermediate, false));
+  down_proj = register_module("down_proj", make_linear(intermediate, hidden, false));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
@@ -156,7 +157,7 @@ DecoderLayerImpl::DecoderLayerImpl(const DecoderConfig& c) {
 }
 
 DecoderModelImpl::DecoderModelImpl(const DecoderConfig& c) {
-  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  embed_tokens = register_module("embed_tokens", make_embedding(c.vocab_size, c.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < c.num_layers; ++i) layers->push_back(DecoderLayer(c));
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
@@ -166,11 +167,11 @@ Decoder::Decoder(const DecoderConfig& c) : config_(c) {
   config_.validate("decoder config");
   model_ = register_module("model", DecoderModel(c));
   if (!c.tie_word_embeddings) {
-    lm_head_ = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+    lm_head_ = register_module("lm_head", make_linear(c.hidden_size, c.vocab_size, false));
   }
   // Hugging Face's Qwen2 initialisation: every linear and embedding weight ~ N(0, 0.02), biases 0.
   // (torch's default N(0, 1) embedding makes tied output logits explode: an initial loss of ~250 nats.)
-  {
+  if (!init_skipped()) {
     torch::NoGradGuard g;
     for (auto& item : named_parameters(true)) {
       const auto& name = item.key();

@@ -5,6 +5,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/safetensors.h"
+#include "hawkeye/model/init.h"
 #include "hawkeye/model/qwen2_5_vl.h"
 #include "hawkeye/model/tiny_vlm.h"
 #include "hawkeye/model/weights.h"
@@ -170,7 +171,11 @@ NameMap checkpoint_names(const Policy& policy, const SafetensorsSet* checkpoint)
 }
 
 std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& device, c10::optional<torch::ScalarType> dtype) {
-  auto policy = create_policy(md.config, (md.dir / "config.json").string());
+  std::shared_ptr<Policy> policy;
+  {
+    SkipInitGuard no_random_init;  // every parameter is loaded below (a missing one is an error)
+    policy = create_policy(md.config, (md.dir / "config.json").string());
+  }
   auto* qwen = dynamic_cast<Qwen2_5_VL*>(policy.get());
   if (qwen) qwen->set_image_config(qwen_image_config(md));
   const torch::ScalarType dt = dtype ? *dtype : (device.is_cuda() && qwen ? torch::kBFloat16 : torch::kFloat32);
@@ -239,6 +244,7 @@ nlohmann::ordered_json describe_model_dir(const fs::path& dir) {
   j["weight_tensors"] = set.size();
   j["memory_estimate_mb_fp32"] = static_cast<double>(params) * 4.0 / (1 << 20);
   if (md.architecture == "hawkeye-tiny") {
+    SkipInitGuard no_random_init;  // only the configuration is read
     const auto policy = create_policy(md.config, (dir / "config.json").string());
     const auto& tiny = dynamic_cast<const TinyVlm&>(*policy);
     const auto& vc = tiny.config().vision;

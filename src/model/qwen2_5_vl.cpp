@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/model/init.h"
 #include "model/qwen_json.h"
 
 namespace hawkeye::model {
@@ -322,14 +323,14 @@ torch::Tensor QwenPatchEmbedImpl::forward(const torch::Tensor& patches) {
 }
 
 QwenVisionAttentionImpl::QwenVisionAttentionImpl(const QwenVisionConfig& c) : num_heads(c.num_heads), head_dim(c.head_dim()) {
-  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, 3 * c.hidden_size).bias(true)));
-  proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.hidden_size).bias(true)));
+  qkv = register_module("qkv", make_linear(c.hidden_size, 3 * c.hidden_size, true));
+  proj = register_module("proj", make_linear(c.hidden_size, c.hidden_size, true));
 }
 
 QwenVisionMlpImpl::QwenVisionMlpImpl(std::int64_t hidden, std::int64_t intermediate) {
-  gate_proj = register_module("gate_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(true)));
-  up_proj = register_module("up_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(true)));
-  down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(intermediate, hidden).bias(true)));
+  gate_proj = register_module("gate_proj", make_linear(hidden, intermediate, true));
+  up_proj = register_module("up_proj", make_linear(hidden, intermediate, true));
+  down_proj = register_module("down_proj", make_linear(intermediate, hidden, true));
 }
 
 torch::Tensor QwenVisionMlpImpl::forward(const torch::Tensor& x) {
@@ -346,8 +347,8 @@ QwenVisionBlockImpl::QwenVisionBlockImpl(const QwenVisionConfig& c) {
 QwenPatchMergerImpl::QwenPatchMergerImpl(std::int64_t context_dim, std::int64_t out_dim, std::int64_t merge)
     : unit_dim(context_dim * merge * merge) {
   ln_q = register_module("ln_q", RMSNorm(context_dim, 1e-6));
-  mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(unit_dim, unit_dim), torch::nn::GELU(),
-                                                     torch::nn::Linear(unit_dim, out_dim)));
+  mlp = register_module("mlp", torch::nn::Sequential(make_linear(unit_dim, unit_dim, true), torch::nn::GELU(),
+                                                     make_linear(unit_dim, out_dim, true)));
 }
 
 torch::Tensor QwenPatchMergerImpl::forward(const torch::Tensor& x) { return mlp->forward(ln_q->forward(x).view({-1, unit_dim})); }
@@ -359,6 +360,7 @@ QwenVisionImpl::QwenVisionImpl(const QwenVisionConfig& c) : config(c) {
   for (std::int64_t i = 0; i < c.depth; ++i) blocks->push_back(QwenVisionBlock(c));
   merger = register_module("merger", QwenPatchMerger(c.hidden_size, c.out_hidden_size, c.spatial_merge_size));
   // Hugging Face's initialisation: weights ~ N(0, 0.02), biases 0, norms 1 (loading replaces them).
+  if (init_skipped()) return;
   torch::NoGradGuard g;
   for (auto& item : named_parameters(true)) {
     auto& p = item.value();

@@ -9,6 +9,7 @@
 #include "hawkeye/core/random.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/generate.h"
+#include "hawkeye/model/init.h"
 #include "hawkeye/model/iqa_model.h"
 #include "hawkeye/model/model_dir.h"
 #include "hawkeye/model/qwen2_5_vl.h"
@@ -953,5 +954,44 @@ TEST(QwenTraining, SftThenGrpoOnAQwenCheckpointInFloat32AndBfloat16) {
     }
     EXPECT_GT(lm, 0.0);
     EXPECT_GT(vision, 0.0);
+  }
+}
+
+// load_policy builds a model under a SkipInitGuard: the same parameters and buffers, shapes and dtypes, only
+// not drawn at random; the guard is scoped; loading through it gives the same model as before.
+TEST(QwenLoading, SkipInitBuildsTheSameModuleTreeAndLoadsTheSameWeights) {
+  const auto c = tiny_qwen_config();
+  auto plain = std::make_shared<Qwen2_5_VL>(c, tiny_image_config());
+  std::shared_ptr<Qwen2_5_VL> skipped;
+  EXPECT_FALSE(init_skipped());
+  {
+    SkipInitGuard g;
+    EXPECT_TRUE(init_skipped());
+    {
+      SkipInitGuard nested;
+    }
+    EXPECT_TRUE(init_skipped());  // nesting restores the outer state
+    skipped = std::make_shared<Qwen2_5_VL>(c, tiny_image_config());
+  }
+  EXPECT_FALSE(init_skipped());
+  auto a = plain->named_parameters(true), b = skipped->named_parameters(true);
+  for (const auto& x : plain->named_buffers(true)) a.insert(x.key(), x.value());
+  for (const auto& x : skipped->named_buffers(true)) b.insert(x.key(), x.value());
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& item : a) {
+    const auto* other = b.find(item.key());
+    ASSERT_NE(other, nullptr) << item.key();
+    EXPECT_EQ(other->sizes(), item.value().sizes()) << item.key();
+    EXPECT_EQ(other->scalar_type(), item.value().scalar_type()) << item.key();
+    EXPECT_EQ(other->requires_grad(), item.value().requires_grad()) << item.key();
+  }
+  // Through load_policy (which uses the guard): identical to the written weights.
+  test::TempDir tmp;
+  auto q = tiny_qwen(4);
+  write_qwen_dir(tmp.path() / "m", *q, q->config().to_json());
+  const auto loaded = IqaModel::load((tmp.path() / "m").string());
+  const auto want = q->named_parameters(true);
+  for (const auto& item : loaded.policy().named_parameters(true)) {
+    EXPECT_TRUE(torch::equal(item.value(), *want.find(item.key()))) << item.key();
   }
 }

@@ -37,16 +37,14 @@ void AdamW::zero_grad() {
 
 double AdamW::clip_grad_norm(double max_norm) {
   torch::NoGradGuard g;
-  double total = 0;
+  // Per-parameter norms stay on the device; their sum crosses to the host once (one sync on a GPU).
+  std::vector<torch::Tensor> norms;
   for (auto& [name, p] : params_) {
     if (!p.grad().defined()) continue;
     const auto& grad = p.grad();
-    const double n = (grad.scalar_type() == torch::kFloat32 || grad.scalar_type() == torch::kFloat64 ? grad : grad.to(torch::kFloat32))
-                         .norm()
-                         .item<double>();
-    total += n * n;
+    norms.push_back((grad.scalar_type() == torch::kFloat32 || grad.scalar_type() == torch::kFloat64 ? grad : grad.to(torch::kFloat32)).norm().to(torch::kFloat64));
   }
-  total = std::sqrt(total);
+  const double total = norms.empty() ? 0.0 : torch::stack(norms).pow(2).sum().sqrt().item<double>();
   if (max_norm > 0 && std::isfinite(total) && total > max_norm) {
     const double scale = max_norm / (total + 1e-6);
     for (auto& [name, p] : params_)

@@ -46,7 +46,7 @@ BIN=""
     mkdir -p "$WORK/gxx"
     FLAGS="-O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=$ABI -DHAWKEYE_CUDA=1 -Iinclude -Isrc -isystem $TORCH_DIR/include -isystem $TORCH_DIR/include/torch/csrc/api/include"
     [ -n "$EXTRA" ] && FLAGS="$FLAGS -isystem $EXTRA"
-    SRCS="tests/parity/qwen_cuda_check.cpp src/core/error.cpp src/core/random.cpp src/core/safetensors.cpp src/core/fs.cpp src/model/decoder.cpp src/model/policy.cpp src/model/weights.cpp src/model/generate.cpp src/model/qwen2_5_vl.cpp src/model/qwen_image_processor.cpp src/model/device.cpp src/rl/losses.cpp src/rl/optim.cpp"
+    SRCS="tests/parity/qwen_cuda_check.cpp src/core/error.cpp src/core/random.cpp src/core/safetensors.cpp src/core/fs.cpp src/model/decoder.cpp src/model/policy.cpp src/model/weights.cpp src/model/generate.cpp src/model/qwen2_5_vl.cpp src/model/qwen_image_processor.cpp src/model/device.cpp src/model/init.cpp src/rl/losses.cpp src/rl/optim.cpp"
     echo $SRCS | tr ' ' '\n' | xargs -P "$(nproc)" -I{} sh -c "g++ $FLAGS -c {} -o $WORK/gxx/\$(basename {}).o" &&
       g++ -o "$WORK/gxx/qwen_cuda_check" "$WORK"/gxx/*.o -L"$TORCH_DIR/lib" -Wl,-rpath,"$TORCH_DIR/lib" \
         -Wl,--no-as-needed -ltorch -ltorch_cuda -ltorch_cpu -lc10_cuda -lc10 -Wl,--as-needed -lpthread &&

@@ -412,7 +412,6 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   (void)pair_threshold;
 
   const auto stop_id = r.model->stop_ids().front();
-  const auto dev = torch::TensorOptions().device(r.device);
   std::vector<torch::Tensor> grads_list;
 
   TrainResult result;
@@ -471,7 +470,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
         times.load += seconds_since(tl);
         auto tf = Clock::now();
         const auto vis = policy.encode_images(policy.preprocess(ptrs));
-        torch::Tensor loss = torch::zeros({}, dev.dtype(torch::kFloat32));
+        torch::Tensor loss = torch::zeros({}, torch::TensorOptions().device(r.device));
         if (text_weight > 0) {
           model::PromptBatch prompts;
           std::vector<std::vector<std::int64_t>> targets;
@@ -496,7 +495,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           }
           comp.tokens = comp.tokens.to(r.device);
           comp.mask = comp.mask.to(r.device);
-          const auto logp = policy.token_logprobs(prompts, vis, comp).to(torch::kFloat32);  // losses in float32
+          const auto logp = policy.token_logprobs(prompts, vis, comp);  // float32 in any model dtype
           const auto m = comp.mask.to(logp.scalar_type());
           loss = text_weight * -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
           tokens += m.sum().item<std::int64_t>();
@@ -659,15 +658,15 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           if (r.reference) {
             auto& ref = r.reference->policy();
             const auto rv = ref.encode_images(ref.preprocess(ptrs));
-            ref_logp = ref.token_logprobs(ro.prompts, rv, ro.completions).to(torch::kFloat32);
+            ref_logp = ref.token_logprobs(ro.prompts, rv, ro.completions);
           }
           if (perception && gamma > 0) {
             const auto dv = policy.encode_images(policy.preprocess(tptrs));
-            deg_logp = policy.token_logprobs(ro.prompts, dv, ro.completions).to(torch::kFloat32);
+            deg_logp = policy.token_logprobs(ro.prompts, dv, ro.completions);
           }
         }
         const auto vis = policy.encode_images(policy.preprocess(ptrs));
-        const auto logp = policy.token_logprobs(ro.prompts, vis, ro.completions).to(torch::kFloat32);  // losses in float32
+        const auto logp = policy.token_logprobs(ro.prompts, vis, ro.completions);  // float32 in any model dtype
         const auto parts = qhawkeye_loss(logp, mu > 1 ? ro.old_logp : torch::Tensor(), ref_logp, deg_logp, ro.advantages,
                                          ro.mask, lopt);
         times.logprob += seconds_since(tf);

@@ -14,6 +14,7 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -331,20 +332,18 @@ int main(int argc, char** argv) {
   report["torch"] = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH);
   report["cuda_devices"] = torch::cuda::device_count();
   int rc = 0;
-  try {
-    if (!parity(argv[1], report)) rc = 1;
-  } catch (const std::exception& e) {
-    report["parity_error"] = e.what();
-    std::cerr << "parity: " << e.what() << std::endl;
-    rc = 1;
-  }
-  try {
-    if (!training_step_check(argv[1], report)) rc = 1;
-  } catch (const std::exception& e) {
-    report["train_step_error"] = e.what();
-    std::cerr << "train_step: " << e.what() << std::endl;
-    rc = 1;
-  }
+  // Each check reports its own failure (as "<name>_error") and the next one still runs.
+  const auto check = [&](const char* name, const std::function<bool()>& run) {
+    try {
+      if (!run()) rc = 1;
+    } catch (const std::exception& e) {
+      report[std::string(name) + "_error"] = e.what();
+      std::cerr << name << ": " << e.what() << std::endl;
+      rc = 1;
+    }
+  };
+  check("parity", [&] { return parity(argv[1], report); });
+  check("train_step", [&] { return training_step_check(argv[1], report); });
   write_file_atomic(argv[2], report.dump(1));
   if (argc > 3 && std::string(argv[3]) == "--perf-7b") {
     try {

@@ -87,7 +87,8 @@ class Policy : public torch::nn::Module {
   // Final hidden states [B, Lc, D] that predict each completion token (teacher forcing).
   torch::Tensor completion_hidden(const PromptBatch& prompts, const VisualEmbeds& visuals,
                                   const CompletionBatch& completions);
-  // Log-probability of each completion token under the policy [B, Lc] (0 where the mask is false).
+  // Log-probability of each completion token under the policy [B, Lc], float32 whatever the model's dtype
+  // (0 where the mask is false).
   // Differentiable when autograd is on; the logits are produced in slices of rows to bound memory.
   torch::Tensor token_logprobs(const PromptBatch& prompts, const VisualEmbeds& visuals,
                                const CompletionBatch& completions);

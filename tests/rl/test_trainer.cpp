@@ -241,4 +241,18 @@ TEST(Trainer, Bfloat16GrpoKeepsFloat32MastersAndResumesExactly) {
     moved = std::max(moved, (t - model::tensor_from_entry(*init.find(n), torch::kFloat32)).abs().max().item<double>());
   }
   EXPECT_GT(moved, 0.0);
+  // A float32 run's checkpoint holds no masters: resuming it in bf16 is refused, naming the missing state.
+  auto f32 = make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / "c").string() + "\"\nseed = 9\nthreads = 1\n");
+  ASSERT_TRUE(rl::train(f32, "grpo", o).interrupted);
+  rl::TrainOptions resume_f32;
+  resume_f32.resume = rl::checkpoint_dir(s.dir.path() / "c", 2);
+  auto as_bf16 = f32;
+  as_bf16.set("run.dtype", "bfloat16");
+  try {
+    rl::train(as_bf16, "grpo", resume_f32);
+    ADD_FAILURE() << "a float32 checkpoint resumed in bf16";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::corrupt_data) << e.what();
+    EXPECT_NE(std::string(e.what()).find(".master"), std::string::npos) << e.what();
+  }
 }

@@ -13,6 +13,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tomllib
 
 
 def load_json(path):
@@ -54,12 +55,47 @@ def last_validation(metrics_path):
     return last
 
 
+def run_config(work, stage):
+    """The resolved config a stage ran with (config file + command-line overrides), as the trainer saved it."""
+    try:
+        with open(os.path.join(work, "runs", f"hawkeye-tiny-{stage}", "config.toml"), "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def recipe_steps(work, stages):
+    """One numbered line per stage; the vision continuation rounds quote their measured schedule."""
+    lines = []
+    for s in stages:
+        t = run_config(work, s).get("train", {})
+        sched = f"{t.get('epochs', '?')} epochs, peak learning rate {t.get('lr', '?'):g}" if t else "schedule not recorded"
+        if s == "vision":
+            text = ("`vision`: supervised grounding of the vision encoder alone (auxiliary head: score regression + "
+                    f"KADID type and level classification on the visual tokens; no language-model pass), {sched}.")
+        elif s.startswith("vision-"):
+            text = (f"`{s}`: the same stage continued from the previous round's weights with a fresh cosine "
+                    f"schedule ({sched}, warm-up {t.get('warmup_steps', '?')} steps; overrides of "
+                    "`hawkeye-tiny-vision.toml` in `scripts/train-default.sh`).")
+        elif s == "sft":
+            text = ("`sft`: supervised warm start of the language model on the frozen encoder (teacher-forced "
+                    f"cross-entropy on `<think>description</think><answer>label</answer>`), {sched}.")
+        elif s == "grpo":
+            text = ("`grpo`: Q-Hawkeye GRPO (K rollouts per image, uncertainty-aware advantage reweighting, reference "
+                    "KL, implicit perception loss against the degraded twin), hyper-parameters in "
+                    "`recipe/hawkeye-tiny-grpo.toml`.")
+        else:
+            text = f"`{s}`: {sched}."
+        lines.append(f"{len(lines) + 1}. {text}")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--final", required=True, help="the trained model directory (the GRPO run's final/)")
     ap.add_argument("--out", required=True, help="the shipped model directory to write")
     ap.add_argument("--work", required=True, help="the pipeline's work directory (data-work)")
-    ap.add_argument("--stages", default="vision,sft,grpo", help="run names under WORK/runs/hawkeye-tiny-*")
+    ap.add_argument("--stages", default="vision,vision-2,vision-3,sft,grpo", help="run names under WORK/runs/hawkeye-tiny-*")
     a = ap.parse_args()
 
     required = ["config.json", "hawkeye.json", "tokenizer.json", "model.safetensors"]
@@ -85,10 +121,9 @@ def main():
                 shutil.copy2(src, os.path.join(tmp, "eval", which, f))
     os.makedirs(os.path.join(tmp, "recipe"))
     stages = [s for s in a.stages.split(",") if s]
-    for s in stages:
-        src = os.path.join("configs", f"hawkeye-tiny-{s}.toml")
-        if os.path.exists(src):
-            shutil.copy2(src, os.path.join(tmp, "recipe"))
+    recipe_files = [c for c in (os.path.join("configs", f"hawkeye-tiny-{s}.toml") for s in stages) if os.path.exists(c)]
+    for c in recipe_files:
+        shutil.copy2(c, os.path.join(tmp, "recipe"))
 
     cfg = load_json(os.path.join(a.final, "config.json"))
     params = greedy.get("model", {}).get("parameters")
@@ -168,14 +203,9 @@ degraded twin built by `hawkeye pairs` (perception loss).
 
 ## Recipe
 
-The configs are in `recipe/`: {', '.join(f'`hawkeye-tiny-{s}.toml`' for s in stages)}.
+The configs are in `recipe/`: {', '.join(f'`{os.path.basename(c)}`' for c in recipe_files)}.
 
-1. `vision`: supervised grounding of the vision encoder alone (auxiliary head: score regression + KADID type and
-   level classification on the visual tokens; no language-model pass).
-2. `sft`: supervised warm start of the language model on the frozen encoder (teacher-forced cross-entropy on
-   `<think>description</think><answer>label</answer>`).
-3. `grpo`: Q-Hawkeye GRPO (K rollouts per image, uncertainty-aware advantage reweighting, reference KL, implicit
-   perception loss against the degraded twin), hyper-parameters in `recipe/hawkeye-tiny-grpo.toml`.
+{recipe_steps(a.work, stages)}
 
 Last validation record of each stage (validation split, references unseen in training):
 

@@ -69,7 +69,9 @@ def recipe_steps(work, stages):
     lines = []
     for s in stages:
         t = run_config(work, s).get("train", {})
-        sched = f"{t.get('epochs', '?')} epochs, peak learning rate {t.get('lr', '?'):g}" if t else "schedule not recorded"
+        lr = t.get("lr")
+        lr = f"{lr:g}" if isinstance(lr, (int, float)) else "?"
+        sched = f"{t.get('epochs', '?')} epochs, peak learning rate {lr}" if t else "schedule not recorded"
         if s == "vision":
             text = ("`vision`: supervised grounding of the vision encoder alone (auxiliary head: score regression + "
                     f"KADID type and level classification on the visual tokens; no language-model pass), {sched}.")

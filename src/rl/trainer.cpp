@@ -54,7 +54,7 @@ nlohmann::json defaults(const std::string& kind) {
         {"val_every", grpo ? 100 : 500},
         {"max_nonfinite", 10},
         {"freeze", nlohmann::json::array()}}},
-      {"augment", {{"crop", nlohmann::json::array()}, {"hflip", !grpo}}},
+      {"augment", {{"crop", nlohmann::json::array()}, {"hflip", !grpo}, {"vflip", false}, {"rot90", false}}},
   };
   if (grpo) {
     d["rollout"] = {{"k", 4}, {"temperature", 1.0}, {"top_k", 50}, {"top_p", 1.0}, {"max_new_tokens", 2048}};
@@ -378,6 +378,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     aug.crop_height = (*crop)[1].get<int>();
   }
   aug.hflip = cfg.get<bool>("augment.hflip", false);
+  aug.vflip = cfg.get<bool>("augment.vflip", false);
+  aug.rot90 = cfg.get<bool>("augment.rot90", false);
   const int decimals = cfg.get<int>("sft.score_decimals", 2);
   const double aux_weight = grpo ? 0.0 : cfg.get<double>("sft.aux_weight", 0.0);
   const double text_weight = grpo ? 1.0 : cfg.get<double>("sft.text_weight", 1.0);

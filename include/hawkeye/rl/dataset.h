@@ -46,10 +46,13 @@ double epoch_at(std::size_t n, std::int64_t step, std::int64_t batch);
 struct Augment {
   int crop_width = 0, crop_height = 0;  // 0 = no crop (whole image)
   bool hflip = false;
+  bool vflip = false;  // random vertical flips
+  bool rot90 = false;  // random quarter turn (clockwise), after the flips: a W x H crop becomes H x W
 };
 
 // Loads images in parallel (threads = 0: all cores). Augmentation is seeded by (seed, step, index in batch).
-// Twins get the same crop and flip as their originals. Errors from load_image propagate (naming the file).
+// Twins get the same crop, flips and turn as their originals. Each transform draws its coin only when it is
+// enabled, so enabling one leaves the crops of an existing config unchanged. Errors from load_image propagate (naming the file).
 std::vector<Image> load_batch(const std::vector<std::filesystem::path>& paths, const ImageLimits& limits, int threads);
 void augment_batch(std::vector<Image>& images, std::vector<Image>* twins, const Augment& a, std::uint64_t seed,
                    std::int64_t step);

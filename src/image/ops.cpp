@@ -59,6 +59,27 @@ Image crop(const Image& img, int x, int y, int width, int height) {
   return out;
 }
 
+Image flip_horizontal(const Image& img) {
+  require_image(img, "flip_horizontal");
+  cv::Mat out;
+  cv::flip(as_mat(img), out, 1);
+  return from_mat(out);
+}
+
+Image flip_vertical(const Image& img) {
+  require_image(img, "flip_vertical");
+  cv::Mat out;
+  cv::flip(as_mat(img), out, 0);
+  return from_mat(out);
+}
+
+Image rotate_clockwise(const Image& img) {
+  require_image(img, "rotate_clockwise");
+  cv::Mat out;
+  cv::rotate(as_mat(img), out, cv::ROTATE_90_CLOCKWISE);
+  return from_mat(out);
+}
+
 Image center_crop(const Image& img, int width, int height) {
   require_image(img, "center_crop");
   require(width <= img.width && height <= img.height, ErrorCode::invalid_argument,

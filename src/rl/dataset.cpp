@@ -112,19 +112,6 @@ std::vector<Image> load_batch(const std::vector<std::filesystem::path>& paths, c
   return out;
 }
 
-namespace {
-
-// A quarter turn clockwise: pixel (x, y) of the W x H input lands at (H - 1 - y, x) of the H x W output.
-Image rotate_clockwise(const Image& in) {
-  Image out(in.height, in.width, in.channels);
-  for (int y = 0; y < in.height; ++y)
-    for (int x = 0; x < in.width; ++x)
-      for (int c = 0; c < in.channels; ++c) out.at(in.height - 1 - y, x, c) = in.at(x, y, c);
-  return out;
-}
-
-}  // namespace
-
 void augment_batch(std::vector<Image>& images, std::vector<Image>* twins, const Augment& a, std::uint64_t seed, std::int64_t step) {
   for (std::size_t i = 0; i < images.size(); ++i) {
     Rng rng(derive_seed(seed, "augment", static_cast<std::uint64_t>(step), i));
@@ -147,17 +134,8 @@ void augment_batch(std::vector<Image>& images, std::vector<Image>* twins, const 
     const bool turn = a.rot90 && rng.below(2) == 1;
     auto apply = [&](Image& im) {
       if (w != im.width || h != im.height) im = crop(im, x, y, w, h);
-      if (flip) {
-        for (int r = 0; r < im.height; ++r) {
-          auto* row = im.row(r);
-          for (int c = 0; c < im.width / 2; ++c)
-            for (int ch = 0; ch < im.channels; ++ch)
-              std::swap(row[c * im.channels + ch], row[(im.width - 1 - c) * im.channels + ch]);
-        }
-      }
-      if (vflip) {
-        for (int r = 0; r < im.height / 2; ++r) std::swap_ranges(im.row(r), im.row(r) + im.stride(), im.row(im.height - 1 - r));
-      }
+      if (flip) im = flip_horizontal(im);
+      if (vflip) im = flip_vertical(im);
       if (turn) im = rotate_clockwise(im);
     };
     apply(img);

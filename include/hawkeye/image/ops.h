@@ -28,6 +28,12 @@ Image center_crop(const Image& img, int width, int height);
 // has that size is returned unchanged.
 Image resize_cover(const Image& img, int width, int height);
 
+// Mirror images (left-right, top-bottom) and a quarter turn clockwise (a W x H image becomes H x W:
+// pixel (x, y) lands at (H - 1 - y, x)). Exact pixel moves (1 or 3 channels, like the other operations).
+Image flip_horizontal(const Image& img);
+Image flip_vertical(const Image& img);
+Image rotate_clockwise(const Image& img);
+
 // Luma Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601 weights, as OpenCV's RGB2GRAY), rounded; 1 channel.
 Image rgb_to_grey(const Image& rgb);
 

@@ -1,5 +1,6 @@
 // hawkeye eval --model M --data MANIFEST [--samples K] [--out DIR] [--resume] [--batch N] [--max-images N]
 // The standard IQA evaluation of a model on a manifest: predictions.jsonl, report.json, scatter.png.
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -109,6 +110,14 @@ void run_eval(const EvalCommand& o, Context& ctx) {
               << "  SRCC " << fixed(j["srcc"]) << "  KRCC " << fixed(j["krcc"]) << "  PLCC " << fixed(j["plcc"]) << " (fitted "
               << fixed(j["plcc_fitted"]) << ")  RMSE " << fixed(j["rmse"]) << " (fitted " << fixed(j["rmse_fitted"]) << ")\n";
     if (!report.per_type.empty()) std::cout << "  " << report.per_type.size() << " distortion types: see report.json \"per_type\"\n";
+    if (report.reasoning) {
+      const auto& rf = *report.reasoning;
+      const double percent = 100.0 * rf.rate();
+      std::cout << "  reasoning names the right distortion family in "
+                << (std::isfinite(percent) ? fixed(percent, 1) + " %" : std::string("n/a")) << " of rows (" << rf.visible.right
+                << " of " << rf.visible.rows << "; " << rf.invisible.rows
+                << " barely visible rows left out): see report.json \"reasoning\"\n";
+    }
     std::cout << "  " << fixed(j["timing"]["images_per_second"], 2) << " images/s; written: " << (out / "report.json").string()
               << ", " << (out / "scatter.png").string() << ", " << predictions.string() << "\n";
   }

@@ -1,5 +1,6 @@
 #include "hawkeye/eval/evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -9,6 +10,7 @@
 #include "hawkeye/core/fs.h"
 #include "hawkeye/eval/batch_scoring.h"
 #include "hawkeye/eval/scatter_plot.h"
+#include "hawkeye/image/distortions/kadid.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/iqa_model.h"
 
@@ -100,6 +102,13 @@ double number_or_nan(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_number() ? it->get<double>() : kNaN;
 }
 
+// An integer extra field within [lo, hi], else 0 (absent, not a number, not whole, out of range).
+int whole_extra(const ManifestRow& row, const std::string& key, int lo, int hi) {
+  const auto v = extra_number(row, key);
+  if (!v || *v != std::floor(*v) || *v < lo || *v > hi) return 0;
+  return static_cast<int>(*v);
+}
+
 std::string protocol_text(const EvalReport& r, const model::ScoreOptions& score) {
   std::ostringstream s;
   s << "Every image of the manifest (" << (r.evaluated_rows == r.data_rows ? "all " + std::to_string(r.data_rows) + " rows"
@@ -170,10 +179,14 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
     p.image = row.image;
     p.label = manifest.label(row);
     if (!r.type_column.empty()) p.type = extra_text(row, r.type_column);
+    p.type_id = whole_extra(row, "type_id", 1, kKadidTypeCount);
+    p.level = whole_extra(row, "level", 1, kKadidLevelCount);
     const auto it = prev.rows.find(row.image);
     if (it != prev.rows.end()) {
       p.resumed = true;
       p.status = it->second["status"].get<std::string>();
+      const auto reasoning = it->second.find("reasoning");
+      if (reasoning != it->second.end() && reasoning->is_string()) p.reasoning = reasoning->get<std::string>();
       p.score = p.status == "ok" ? number_or_nan(it->second, "score") : kNaN;
       p.std = number_or_nan(it->second, "std");
       p.tokens = static_cast<std::int64_t>(std::isfinite(number_or_nan(it->second, "tokens")) ? number_or_nan(it->second, "tokens") : 0);
@@ -200,6 +213,7 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
     p.score = s.scored() ? s.result.score : kNaN;
     p.std = s.result.std;
     p.tokens = s.result.tokens;
+    p.reasoning = s.result.reasoning;
     if (file.is_open()) {
       ordered_json line;
       line["image"] = p.image;
@@ -265,6 +279,20 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
       r.per_type.push_back(std::move(t));
     }
   }
+
+  // Reasoning families: only for manifests with KADID type ids (hawkeye synth sets).
+  if (std::any_of(r.predictions.begin(), r.predictions.end(), [](const Prediction& p) { return p.type_id > 0; })) {
+    ReasoningFamilyTally tally;
+    for (const Prediction& p : r.predictions) {
+      if (p.status.empty()) continue;
+      if (p.status == "load_error" || p.type_id == 0) {
+        ++tally.not_judged;
+        continue;
+      }
+      tally.add(p.type_id, p.level, p.label, p.reasoning);
+    }
+    r.reasoning = std::move(tally);
+  }
   return r;
 }
 
@@ -312,6 +340,7 @@ ordered_json EvalReport::to_json() const {
     types.push_back(std::move(e));
   }
   j["per_type"] = types;
+  if (reasoning) j["reasoning"] = reasoning->to_json();
   ordered_json timing;
   timing["seconds"] = seconds;
   timing["images_this_run"] = images_this_run;

@@ -1,6 +1,7 @@
 // Evaluating an IQA model on a manifest with the standard protocol of IQA papers: score every image,
 // map the manifest's opinion scores onto [1, 5], then SRCC, KRCC, PLCC and RMSE on the raw predictions and
-// PLCC and RMSE after the 4-parameter logistic fit (metrics/correlation.h), overall and per distortion type.
+// PLCC and RMSE after the 4-parameter logistic fit (metrics/correlation.h), overall and per distortion type;
+// with KADID type ids, how often the reasoning names the right distortion family (reasoning_family.h).
 //
 //   auto model = model::IqaModel::load("hawkeye-tiny");
 //   eval::EvalOptions o;  o.score = model::default_score_options(model, 0, seed);
@@ -13,11 +14,13 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "hawkeye/core/writers.h"
 #include "hawkeye/data/manifest.h"
+#include "hawkeye/eval/reasoning_family.h"
 #include "hawkeye/image/io.h"
 #include "hawkeye/metrics/correlation.h"
 #include "hawkeye/model/scoring.h"
@@ -42,6 +45,9 @@ struct Prediction {
   std::string image;       // the manifest's image field (the key of predictions.jsonl)
   double label = kNaN;     // opinion score mapped onto [1, 5], 5 = best
   std::string type;        // distortion type ("" when the manifest has none)
+  int type_id = 0;         // KADID type id 1..25 from the manifest's "type_id" (0 when absent or out of range)
+  int level = 0;           // the manifest's "level" 1..5 (0 when absent or out of range)
+  std::string reasoning;   // the text inside <think>…</think> of the (first) answer
   double score = kNaN;     // the model's score; NaN when it failed to load or to parse
   std::string status;      // "ok", a parse failure, "no_answer_parsed" or "load_error"
   double std = kNaN;       // spread of the K sampled scores (K >= 2)
@@ -69,6 +75,8 @@ struct EvalReport {
   std::size_t parse_failures = 0, load_failures = 0, resumed_rows = 0;
   CorrelationReport correlation;   // over the images with a score
   std::vector<TypeBreakdown> per_type;
+  // Whether the reasoning names the right distortion family; only when some evaluated row has a type_id.
+  std::optional<ReasoningFamilyTally> reasoning;
   double mean_sample_std = kNaN;   // mean over images of the std of their K scores (K >= 2)
   double seconds = 0;              // wall time of this run's scoring
   std::size_t images_this_run = 0; // images read (and, when they loaded, scored) in this run

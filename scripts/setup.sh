@@ -18,6 +18,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpcre2-dev libutf8proc-dev libtomlplusplus-dev libcairo2-dev
+  flatbuffers-compiler libflatbuffers-dev
   clang libclang-rt-14-dev
   python3 python3-torch python3-numpy
 )

@@ -14,6 +14,7 @@ void add_sft_command(CLI::App&, Context&);
 void add_train_command(CLI::App&, Context&);
 void add_score_command(CLI::App&, Context&);
 void add_eval_command(CLI::App&, Context&);
+void add_import_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
@@ -28,6 +29,7 @@ const std::vector<CommandEntry>& command_table() {
       {"train", add_train_command},
       {"score", add_score_command},
       {"eval", add_eval_command},
+      {"import", add_import_command},
   };
   return table;
 }

@@ -32,6 +32,7 @@ void add_synth_command(CLI::App& app, Context& ctx) {
     std::string out, size = "512x384", types = "all", levels = "1-5", split = "train=0.8,test=0.2";
     std::string format = "jsonl", labels;
     bool force = false, json = false;
+    int train_sample = 0;
   };
   auto opts = std::make_shared<Options>();
   auto* sub = app.add_subcommand("synth", "Build a KADID-style distorted set labelled with KADID-10k's human scores");
@@ -43,6 +44,10 @@ void add_synth_command(CLI::App& app, Context& ctx) {
                   "KADID types: all (24 labelled types), all+substitutes (adds 15), or ids/names, e.g. 1,3,jpeg");
   sub->add_option("--levels", opts->levels, "Levels: 1-5, 3, 1,3,5");
   sub->add_option("--split", opts->split, "Split fractions by reference, e.g. train=0.8,test=0.2");
+  sub->add_option("--train-sample", opts->train_sample,
+                  "Per reference of a train* split, only N type x level combinations (seeded, spread over the types); "
+                  "other splits get all")
+      ->check(CLI::Range(0, 1000));
   sub->add_option("--format", opts->format, "Manifest format")->check(CLI::IsMember({"jsonl", "csv", "both"}));
   sub->add_option("--labels", opts->labels, "Label table (default: resources/kadid_type_level_dmos.csv)");
   sub->add_flag("--force", opts->force, "Write into a non-empty output folder");
@@ -55,6 +60,7 @@ void add_synth_command(CLI::App& app, Context& ctx) {
     std::tie(o.width, o.height) = parse_size(opts->size);
     o.types = parse_kadid_types(opts->types);
     o.levels = parse_kadid_levels(opts->levels);
+    o.train_sample = opts->train_sample;
     o.splits = parse_split_fractions(opts->split);
     o.seed = ctx.global.seed;
     o.threads = ctx.global.threads;

@@ -118,9 +118,30 @@ SynthResult synthesize(const SynthOptions& opt) {
     int type, level;
   };
   std::vector<Job> jobs;
-  for (std::size_t r = 0; r < refs.size(); ++r)
-    for (int t : types)
-      for (int l : opt.levels) jobs.push_back({r, t, l});
+  for (std::size_t r = 0; r < refs.size(); ++r) {
+    const bool sampled = opt.train_sample > 0 && assignment.at(ids[r]).rfind("train", 0) == 0 &&
+                         static_cast<std::size_t>(opt.train_sample) < types.size() * opt.levels.size();
+    if (!sampled) {
+      for (int t : types)
+        for (int l : opt.levels) jobs.push_back({r, t, l});
+      continue;
+    }
+    // Round robin over the types in a shuffled order, each type's levels in a shuffled order.
+    Rng rng(derive_seed(opt.seed, ids[r] + "|train_sample"));
+    std::vector<int> order = types;
+    std::vector<std::vector<int>> levels(types.size(), opt.levels);
+    const auto shuffle = [&rng](std::vector<int>& v) {  // Fisher-Yates (std::shuffle differs between libraries)
+      for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+    };
+    shuffle(order);
+    for (auto& l : levels) shuffle(l);
+    std::vector<Job> picked;
+    for (std::size_t round = 0; picked.size() < static_cast<std::size_t>(opt.train_sample); ++round)
+      for (std::size_t k = 0; k < order.size() && picked.size() < static_cast<std::size_t>(opt.train_sample); ++k)
+        picked.push_back({r, order[k], levels[k][round]});
+    std::sort(picked.begin(), picked.end(), [](const Job& a, const Job& b) { return std::tie(a.type, a.level) < std::tie(b.type, b.level); });
+    jobs.insert(jobs.end(), picked.begin(), picked.end());
+  }
   Progress progress("synth", jobs.size(), opt.progress);
   parallel_for(
       jobs.size(), threads,
@@ -183,6 +204,7 @@ SynthResult synthesize(const SynthOptions& opt) {
   info["size"] = {opt.width, opt.height};
   info["types"] = types;
   info["levels"] = opt.levels;
+  info["train_sample"] = opt.train_sample;
   info["splits"] = nlohmann::ordered_json::object();
   for (const auto& [name, f] : opt.splits) info["splits"][name] = f;
   info["references"] = result.references;

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/model/init.h"
 #include "image/cv_bridge.h"
 
 namespace hawkeye::model {
@@ -48,6 +49,28 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
   if (j.contains("batch_norm")) c.batch_norm = j["batch_norm"].get<bool>();
   if (j.contains("aux_head")) c.aux_head = j["aux_head"].get<bool>();
   if (j.contains("mscn_input")) c.mscn_input = j["mscn_input"].get<bool>();
+  if (j.contains("backbone")) {
+    if (!j["backbone"].is_string()) throw Error(ErrorCode::model, source + ": vision_config.backbone must be a string");
+    c.backbone = j["backbone"].get<std::string>();
+    if (!c.backbone.empty() && c.backbone != "mobilenet_v2") {
+      throw Error(ErrorCode::model, source + ": vision_config.backbone '" + c.backbone + "' is not known (\"mobilenet_v2\" or none)");
+    }
+  }
+  if (j.contains("backbone_taps")) {
+    const auto& t = j["backbone_taps"];
+    if (!t.is_array() || t.empty()) throw Error(ErrorCode::model, source + ": vision_config.backbone_taps must be a non-empty array");
+    c.backbone_taps.clear();
+    for (const auto& v : t) {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 16 ||
+          (!c.backbone_taps.empty() && v.get<std::int64_t>() <= c.backbone_taps.back())) {
+        throw Error(ErrorCode::model, source + ": vision_config.backbone_taps must be ascending block indices in 0..16");
+      }
+      c.backbone_taps.push_back(v.get<std::int64_t>());
+    }
+  }
+  if (!c.backbone.empty() && c.mscn_input) {
+    throw Error(ErrorCode::model, source + ": vision_config.mscn_input applies to the from-scratch encoder, not to a backbone");
+  }
   c.max_pixels = int_field(j, "max_pixels", c.max_pixels, source);
   c.min_side = int_field(j, "min_side", c.min_side, source);
   for (const char* key : {"image_mean", "image_std"}) {
@@ -66,11 +89,18 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
 }
 
 nlohmann::json TinyVisionConfig::to_json() const {
-  return {{"stem_channels", stem_channels}, {"stage_channels", stage_channels}, {"grid", {grid_h, grid_w}},
-          {"std_pool", std_pool},           {"batch_norm", batch_norm},       {"aux_head", aux_head},
-          {"mscn_input", mscn_input},
-          {"max_pixels", max_pixels},       {"min_side", min_side},
-          {"image_mean", mean},             {"image_std", std}};
+  nlohmann::json j = {{"grid", {grid_h, grid_w}}, {"std_pool", std_pool}, {"aux_head", aux_head},
+                      {"max_pixels", max_pixels}, {"min_side", min_side}, {"image_mean", mean}, {"image_std", std}};
+  if (backbone.empty()) {
+    j["stem_channels"] = stem_channels;
+    j["stage_channels"] = stage_channels;
+    j["batch_norm"] = batch_norm;
+    j["mscn_input"] = mscn_input;
+  } else {
+    j["backbone"] = backbone;
+    j["backbone_taps"] = backbone_taps;
+  }
+  return j;
 }
 
 TinyConfig TinyConfig::from_json(const nlohmann::json& j, const std::string& source) {
@@ -99,6 +129,18 @@ nlohmann::json TinyConfig::to_json() const {
 
 TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) : config(c) {
   namespace nn = torch::nn;
+  if (!c.backbone.empty()) {
+    const int blocks = static_cast<int>(c.backbone_taps.back()) + 1;
+    backbone = register_module("backbone", std::make_shared<MobileNetV2Impl>(blocks, /*with_head=*/false));
+    std::int64_t channels = 0;
+    for (auto t : c.backbone_taps) channels += mobilenet_v2_block_channels(static_cast<int>(t));
+    const std::int64_t pooled = c.std_pool ? 2 * channels : channels;
+    feat_norm = register_module("feat_norm", nn::LayerNorm(nn::LayerNormOptions({pooled})));
+    proj1 = register_module("proj1", make_linear(pooled, out_dim, true));
+    proj2 = register_module("proj2", make_linear(out_dim, out_dim, true));
+    pos_embed = register_parameter("pos_embed", torch::randn({c.grid_h * c.grid_w, out_dim}) * 0.02);
+    return;
+  }
   const bool bias = !c.batch_norm;
   const std::int64_t in_channels = (c.mscn_input ? 4 : 3) * 4;  // after the 2x2 pixel unshuffle
   stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(in_channels, c.stem_channels, 3).padding(1).bias(bias)));
@@ -135,7 +177,7 @@ TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) 
 
 void TinyVisionImpl::train(bool on) {
   torch::nn::Module::train(on);
-  if (on && frozen_stats && config.batch_norm) {
+  if (on && frozen_stats && config.batch_norm && !backbone) {
     stem_bn->eval();
     for (auto& m : *down_bn) m->eval();
     for (auto& m : *refine_bn) m->eval();
@@ -152,6 +194,20 @@ torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
   auto norm = [&](torch::nn::ModuleList& list, std::size_t i, const torch::Tensor& x) {
     return config.batch_norm ? list[i]->as<torch::nn::BatchNorm2dImpl>()->forward(x) : x;
   };
+  const auto grid = F::AdaptiveAvgPool2dFuncOptions({config.grid_h, config.grid_w});
+  if (backbone) {
+    std::vector<int> taps(config.backbone_taps.begin(), config.backbone_taps.end());
+    const auto maps = backbone->features(pixels.to(backbone->stem->weight.scalar_type()), taps);
+    std::vector<torch::Tensor> parts;
+    for (const auto& m : maps) {
+      const auto mean = F::adaptive_avg_pool2d(m, grid);
+      parts.push_back(mean);
+      if (config.std_pool) parts.push_back(torch::sqrt((F::adaptive_avg_pool2d(m * m, grid) - mean * mean).clamp_min(1e-6)));
+    }
+    auto feats = torch::cat(parts, 1).flatten(2).transpose(1, 2);  // [N, cells, C]
+    feats = feat_norm->forward(feats);
+    return proj2->forward(torch::gelu(proj1->forward(feats))) + pos_embed;
+  }
   // The input transform runs in float32 whatever the weights' dtype (bf16 would wreck the local variances).
   torch::Tensor input = pixels.to(torch::kFloat32);
   if (config.mscn_input) {
@@ -177,7 +233,6 @@ torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
     x = torch::gelu(norm(down_bn, i, down[i]->as<torch::nn::Conv2dImpl>()->forward(x)));
     x = x + torch::gelu(norm(refine_bn, i, refine[i]->as<torch::nn::Conv2dImpl>()->forward(x)));
   }
-  const auto grid = F::AdaptiveAvgPool2dFuncOptions({config.grid_h, config.grid_w});
   auto mean = F::adaptive_avg_pool2d(x, grid);
   torch::Tensor feats = mean;
   if (config.std_pool) {
@@ -275,6 +330,13 @@ torch::Tensor TinyVlm::prompt_positions(const std::vector<std::int64_t>& tokens,
 
 double TinyVlm::vision_macs(int width, int height) const {
   const auto& c = config_.vision;
+  if (!c.backbone.empty()) {
+    std::int64_t channels = 0;
+    for (auto t : c.backbone_taps) channels += mobilenet_v2_block_channels(static_cast<int>(t));
+    const double D = static_cast<double>(config_.text.hidden_size);
+    return MobileNetV2Impl::macs(height, width, static_cast<int>(c.backbone_taps.back())) +
+           static_cast<double>(c.grid_h * c.grid_w) * ((c.std_pool ? 2 : 1) * channels * D + D * D);
+  }
   double h = (height & ~1) / 2.0, w = (width & ~1) / 2.0;
   double macs = h * w * (c.mscn_input ? 16 : 12) * 9 * c.stem_channels + (c.mscn_input ? 4.0 * h * w * 2 * 49 : 0.0);
   std::int64_t ch = c.stem_channels;

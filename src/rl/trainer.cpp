@@ -1,9 +1,12 @@
 #include "hawkeye/rl/trainer.h"
 
+#include "hawkeye/model/tiny_vlm.h"
+
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
@@ -16,6 +19,7 @@
 #include "hawkeye/metrics/correlation.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/scoring.h"
+#include "hawkeye/model/tiny_vlm.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/advantages.h"
 #include "hawkeye/rl/checkpoint.h"
@@ -35,7 +39,7 @@ nlohmann::json defaults(const std::string& kind) {
   const bool grpo = kind == "grpo";
   nlohmann::json d = {
       {"run", {{"dir", grpo ? "runs/grpo" : "runs/sft"}, {"seed", 0}, {"threads", 0}, {"log_every", 10}, {"device", "cpu"}, {"dtype", "float32"}}},
-      {"model", {{"init", "scratch"}, {"architecture", ""}, {"hawkeye_json", ""}, {"tokenizer", ""}}},
+      {"model", {{"init", "scratch"}, {"architecture", ""}, {"hawkeye_json", ""}, {"tokenizer", ""}, {"vision_init", ""}}},
       {"data", {{"train", ""}, {"val", ""}, {"val_max", 240}, {"val_batch", 16}}},
       {"train",
        {{"epochs", grpo ? 15.0 : 10.0},
@@ -53,6 +57,8 @@ nlohmann::json defaults(const std::string& kind) {
         {"keep_last", 2},
         {"val_every", grpo ? 100 : 500},
         {"max_nonfinite", 10},
+        {"cache_visual", true},
+        {"cache_visual_mb", 4096.0},
         {"freeze", nlohmann::json::array()}}},
       {"augment", {{"crop", nlohmann::json::array()}, {"hflip", !grpo}, {"vflip", false}, {"rot90", false}}},
   };
@@ -140,6 +146,16 @@ std::filesystem::path init_model_dir(Run& r) {
   }
   torch::manual_seed(r.seed);
   auto policy = model::create_policy(config, arch);
+  // model.vision_init: pretrained weights of the vision backbone (a .tflite file or an imported
+  // model.safetensors), loaded into the new model before it is first written.
+  if (const auto vision_init = r.cfg.get<std::string>("model.vision_init", ""); !vision_init.empty()) {
+    auto* tiny = dynamic_cast<model::TinyVlm*>(policy.get());
+    if (!tiny || !tiny->vision()->backbone) {
+      throw Error(ErrorCode::invalid_argument, r.cfg.source() + ": model.vision_init needs an architecture with a pretrained "
+                                                                "backbone (vision_config.backbone)");
+    }
+    model::load_mobilenet_v2(*tiny->vision()->backbone, vision_init);
+  }
   const auto contract = model::IqaContract::from_json(contract_json, hj);
   fs::create_directories(r.dir);
   model::save_model_dir(dir, *policy, config, contract, tok);
@@ -422,6 +438,29 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   bar.advance(static_cast<std::uint64_t>(state.step));
   ordered_json last_val;
 
+  // train.cache_visual (SFT): when every vision parameter is frozen and nothing augments the images, each
+  // training image's visual tokens are computed once and kept in memory (up to train.cache_visual_mb).
+  struct CachedVisual {
+    torch::Tensor embeds;  // [tokens, D]
+    model::Grid grid;
+    int width = 0, height = 0;
+  };
+  std::unordered_map<std::size_t, CachedVisual> visual_cache;
+  bool vision_params = false, vision_frozen = true;
+  for (const auto& item : policy.named_parameters(true)) {
+    if (item.key().rfind("visual.", 0) != 0) continue;
+    vision_params = true;
+    vision_frozen = vision_frozen && !item.value().requires_grad();
+  }
+  const bool augments = aug.crop_width > 0 || aug.hflip || aug.vflip || aug.rot90;
+  const double cache_mb = cfg.get<double>("train.cache_visual_mb", 4096.0);
+  const auto grid = policy.visual_grid(512, 384);  // the KADID scale: an estimate of the tokens per image
+  const double cache_need_mb = static_cast<double>(r.train.size()) * static_cast<double>(grid[0] * grid[1] * grid[2]) *
+                               static_cast<double>(policy.decoder().config().hidden_size) * 4.0 / 1048576.0;
+  const bool cache_visual = !grpo && cfg.get<bool>("train.cache_visual", true) && vision_params && vision_frozen && !augments &&
+                            cache_need_mb <= cache_mb;
+  if (main && cache_visual) spdlog::info("visual tokens of the frozen encoder are computed once per training image (train.cache_visual)");
+
   // Rollouts of the current rollout-step (kept across the μ optimisation passes).
   struct Rollout {
     std::vector<std::size_t> idx;
@@ -464,21 +503,65 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           rows.push_back(&r.train[global_idx[a * micro + k]]);
           paths.push_back(rows.back()->image);
         }
-        auto images = load_batch(paths, r.limits, r.threads);
-        // dist: seeded by the micro-batch's global index: N ranks x grad_accum A = 1 process x grad_accum N*A
-        augment_batch(images, nullptr, aug, derive_seed(r.seed, std::uint64_t{0}), (step * options.dist.world + options.dist.rank) * r.accum + a);
-        std::vector<const Image*> ptrs;
-        for (const auto& im : images) ptrs.push_back(&im);
-        times.load += seconds_since(tl);
+        // Sizes of the images as the model sees them (the prompt depends on them for some architectures).
+        std::vector<std::pair<int, int>> sizes(rows.size());
+        model::VisualEmbeds vis;
         auto tf = Clock::now();
-        const auto vis = policy.encode_images(policy.preprocess(ptrs));
+        if (cache_visual) {
+          // A frozen encoder on unaugmented images gives the same visual tokens every epoch: encode each training
+          // image once and keep its tokens (train.cache_visual).
+          std::vector<std::filesystem::path> missing_paths;
+          std::vector<std::size_t> missing;
+          for (std::int64_t k = 0; k < micro; ++k) {
+            const auto row = global_idx[a * micro + k];
+            if (!visual_cache.count(row)) {
+              missing.push_back(row);
+              missing_paths.push_back(r.train[row].image);
+            }
+          }
+          if (!missing.empty()) {
+            const auto images = load_batch(missing_paths, r.limits, r.threads);
+            std::vector<const Image*> ptrs;
+            for (const auto& im : images) ptrs.push_back(&im);
+            times.load += seconds_since(tl);
+            tf = Clock::now();
+            torch::NoGradGuard no_grad;
+            const auto fresh = policy.encode_images(policy.preprocess(ptrs));
+            for (std::size_t i = 0; i < missing.size(); ++i) {
+              const auto n = fresh.tokens(static_cast<std::int64_t>(i));
+              visual_cache[missing[i]] = {fresh.embeds.narrow(0, fresh.offsets[i], n).clone(), fresh.grid[i], images[i].width, images[i].height};
+            }
+          }
+          std::vector<torch::Tensor> parts;
+          vis.offsets.push_back(0);
+          for (std::int64_t k = 0; k < micro; ++k) {
+            const auto& c = visual_cache.at(global_idx[a * micro + k]);
+            parts.push_back(c.embeds);
+            vis.grid.push_back(c.grid);
+            vis.offsets.push_back(vis.offsets.back() + c.embeds.size(0));
+            sizes[static_cast<std::size_t>(k)] = {c.width, c.height};
+          }
+          vis.embeds = torch::cat(parts, 0);
+        } else {
+          auto images = load_batch(paths, r.limits, r.threads);
+          // dist: seeded by the micro-batch's global index: N ranks x grad_accum A = 1 process x grad_accum N*A
+          augment_batch(images, nullptr, aug, derive_seed(r.seed, std::uint64_t{0}), (step * options.dist.world + options.dist.rank) * r.accum + a);
+          std::vector<const Image*> ptrs;
+          for (std::size_t i = 0; i < images.size(); ++i) {
+            ptrs.push_back(&images[i]);
+            sizes[i] = {images[i].width, images[i].height};
+          }
+          times.load += seconds_since(tl);
+          tf = Clock::now();
+          vis = policy.encode_images(policy.preprocess(ptrs));
+        }
         torch::Tensor loss = torch::zeros({}, torch::TensorOptions().device(r.device));
         if (text_weight > 0) {
           model::PromptBatch prompts;
           std::vector<std::vector<std::int64_t>> targets;
           std::int64_t longest = 0;
           for (std::size_t i = 0; i < rows.size(); ++i) {
-            prompts.tokens.push_back(r.model->prompt_ids(images[i].width, images[i].height));
+            prompts.tokens.push_back(r.model->prompt_ids(sizes[i].first, sizes[i].second));
             prompts.image.push_back(static_cast<std::int64_t>(i));
             const std::string text = "<think>" + rows[i]->description + "</think><answer>" + format_score(rows[i]->label, decimals) + "</answer>";
             const auto ids = r.model->tokenizer().encode(text, /*allow_special=*/false);

@@ -158,3 +158,40 @@ TEST(Synth, ReferenceIdsAreStemsMadeUniqueByTheirFolder) {
   EXPECT_THROW(reference_ids({"a/x.png", "a/x.jpg"}), Error);
   EXPECT_EQ(synth_image_name("kodim01", 3, 2), "images/kodim01_03_2.png");
 }
+
+TEST(Synth, TrainSampleSpreadsOverTheTypesAndLeavesOtherSplitsWhole) {
+  test::TempDir dir;
+  SynthOptions o = small_options(dir.path() / "set");
+  o.train_sample = 6;  // 4 types x 3 levels = 12 combinations: every type once, then two types a second time
+  const SynthResult r = synthesize(o);
+  const auto split_of = read_split_file(r.split_file);
+  std::size_t train_refs = 0;
+  for (const auto& [ref, split] : split_of) train_refs += split == "train";
+  ASSERT_GT(train_refs, 0u);
+  EXPECT_EQ(r.rows_per_split.at("train"), train_refs * 6);
+  EXPECT_EQ(r.rows_per_split.at("test"), (4 - train_refs) * 12);
+  std::map<std::string, std::map<int, std::set<int>>> levels_of;  // reference -> type -> levels
+  for (const auto& row : read_manifest(o.out_dir / "train.jsonl").rows) {
+    const int type = static_cast<int>(*extra_number(row, "type_id"));
+    EXPECT_TRUE(levels_of[row.reference][type].insert(static_cast<int>(*extra_number(row, "level"))).second) << "a duplicate";
+    EXPECT_TRUE(std::filesystem::exists(o.out_dir / row.image));
+  }
+  std::set<std::string> choices;
+  for (const auto& [ref, per_type] : levels_of) {
+    EXPECT_EQ(per_type.size(), 4u) << ref << ": every type appears before any type repeats";
+    std::size_t twice = 0;
+    std::string choice;
+    for (const auto& [type, levels] : per_type) {
+      twice += levels.size() == 2;
+      for (int l : levels) choice += std::to_string(type) + ":" + std::to_string(l) + " ";
+    }
+    EXPECT_EQ(twice, 2u) << ref;
+    choices.insert(choice);
+  }
+  EXPECT_EQ(choices.size(), levels_of.size()) << "each reference draws its own combinations";
+  // The same seed draws the same combinations.
+  SynthOptions again = o;
+  again.out_dir = dir.path() / "again";
+  synthesize(again);
+  EXPECT_EQ(read_file(o.out_dir / "train.jsonl"), read_file(again.out_dir / "train.jsonl"));
+}

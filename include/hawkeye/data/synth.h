@@ -28,6 +28,11 @@ struct SynthOptions {
   int height = 384;
   std::vector<int> types;                  // KADID type ids; empty = every labelled type (24, without 15)
   std::vector<int> levels = {1, 2, 3, 4, 5};
+  // > 0: every reference of a training split (a split whose name starts with "train") gets only this many of
+  // the type x level combinations, chosen by the seed and the reference id and spread over the types (each type
+  // once at a random level before any type gets a second level, ...). Other splits always get every
+  // combination. 0 = every combination everywhere.
+  int train_sample = 0;
   SplitFractions splits = {{"train", 0.8}, {"test", 0.2}};
   std::uint64_t seed = 0;
   int threads = 0;                         // 0 = all available cores

@@ -10,6 +10,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include "hawkeye/model/mobilenet.h"
 #include "hawkeye/model/policy.h"
 
 namespace hawkeye::model {
@@ -25,6 +26,13 @@ struct TinyVisionConfig {
   // sigma 7/6, as in BRISQUE/NIQE) next to RGB. Content-normalised local structure is what noise, blur and
   // compression change; giving it to the first convolution makes a small encoder learn them much faster.
   bool mscn_input = false;
+  // A pretrained backbone instead of the from-scratch encoder: "" (none) or "mobilenet_v2" (ImageNet
+  // MobileNetV2 1.0, weights from `hawkeye import tflite`, set image_mean/std to 0.5 for its x/127.5 - 1 input).
+  // Every block listed in backbone_taps is pooled per grid cell (mean and standard deviation): early blocks
+  // keep the fine detail that noise, blur and compression change, late blocks see content. The image is seen at
+  // native resolution (up to max_pixels), not resized to 224.
+  std::string backbone;
+  std::vector<std::int64_t> backbone_taps{0, 2, 5, 9, 12, 15, 16};  // the last block of each stage
   std::int64_t max_pixels = 786432;  // larger images are downscaled (area) to at most this many pixels
   std::int64_t min_side = 32;        // smaller images are upscaled
   std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
@@ -55,6 +63,8 @@ struct TinyVisionImpl : torch::nn::Module {
   torch::nn::BatchNorm2d stem_bn{nullptr};
   torch::nn::ModuleList down, refine, down_bn, refine_bn;
   torch::nn::Linear proj1{nullptr}, proj2{nullptr};
+  std::shared_ptr<MobileNetV2Impl> backbone;  // when config.backbone == "mobilenet_v2"
+  torch::nn::LayerNorm feat_norm{nullptr};             // the pooled backbone features, normalised
   torch::Tensor pos_embed;
   torch::Tensor gauss_, mean_, std_;  // fixed: MSCN window and the normalisation constants (not weights)
 };

@@ -1,0 +1,182 @@
+#include "hawkeye/model/mobilenet.h"
+
+#include <set>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/safetensors.h"
+#include "hawkeye/model/tflite.h"
+#include "hawkeye/model/weights.h"
+
+namespace hawkeye::model {
+
+namespace {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t groups = 1) {
+  // Stride-1 3x3 layers pad symmetrically (what SAME gives); stride-2 layers are padded by hand before the
+  // convolution (SAME's asymmetric padding depends on the input size).
+  const std::int64_t pad = stride == 1 ? k / 2 : 0;
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).groups(groups).bias(true));
+}
+
+torch::Tensor clamp6(const torch::Tensor& x) { return torch::clamp(x, 0.0, 6.0); }
+
+// A convolution with TensorFlow SAME padding (the stride-2 case pads explicitly).
+torch::Tensor same_conv(nn::Conv2d c, const torch::Tensor& x) {
+  const auto& o = c->options;
+  const std::int64_t stride = (*o.stride())[0];
+  if (stride == 1) return c->forward(x);
+  const std::int64_t k = (*o.kernel_size())[0];
+  const auto [top, bottom] = tf_same_padding(x.size(2), k, stride);
+  const auto [left, right] = tf_same_padding(x.size(3), k, stride);
+  return c->forward(F::pad(x, F::PadFuncOptions({left, right, top, bottom})));
+}
+
+}  // namespace
+
+std::pair<std::int64_t, std::int64_t> tf_same_padding(std::int64_t size, std::int64_t kernel, std::int64_t stride) {
+  const std::int64_t out = (size + stride - 1) / stride;
+  const std::int64_t total = std::max<std::int64_t>((out - 1) * stride + kernel - size, 0);
+  return {total / 2, total - total / 2};
+}
+
+const std::vector<MobileNetV2Stage>& mobilenet_v2_stages() {
+  static const std::vector<MobileNetV2Stage> stages = {
+      {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+  return stages;
+}
+
+namespace {
+struct BlockSpec {
+  std::int64_t in, out;
+  int t, stride, cumulative_stride;
+};
+const std::vector<BlockSpec>& block_specs() {
+  static const std::vector<BlockSpec> specs = [] {
+    std::vector<BlockSpec> v;
+    std::int64_t ch = 32;
+    int cum = 2;  // after the stem
+    for (const auto& s : mobilenet_v2_stages()) {
+      for (int i = 0; i < s.n; ++i) {
+        const int stride = i == 0 ? s.s : 1;
+        cum *= stride;
+        v.push_back({ch, s.c, s.t, stride, cum});
+        ch = s.c;
+      }
+    }
+    return v;
+  }();
+  return specs;
+}
+}  // namespace
+
+std::int64_t mobilenet_v2_block_channels(int index) { return block_specs().at(static_cast<std::size_t>(index)).out; }
+int mobilenet_v2_block_stride(int index) { return block_specs().at(static_cast<std::size_t>(index)).cumulative_stride; }
+
+MobileNetV2BlockImpl::MobileNetV2BlockImpl(std::int64_t in, std::int64_t out, int expansion, int stride_) : stride(stride_) {
+  const std::int64_t hidden = in * expansion;
+  if (expansion != 1) expand = register_module("expand", conv(in, hidden, 1, 1));
+  depthwise = register_module("depthwise", conv(hidden, hidden, 3, stride, hidden));
+  project = register_module("project", conv(hidden, out, 1, 1));
+  residual = stride == 1 && in == out;
+}
+
+torch::Tensor MobileNetV2BlockImpl::forward(const torch::Tensor& x) {
+  auto h = expand ? clamp6(expand->forward(x)) : x;
+  h = clamp6(same_conv(depthwise, h));
+  h = project->forward(h);
+  return residual ? h + x : h;
+}
+
+MobileNetV2Impl::MobileNetV2Impl(int run_blocks, bool with_head) {
+  const auto& specs = block_specs();
+  if (run_blocks < 1 || run_blocks > static_cast<int>(specs.size())) {
+    throw Error(ErrorCode::invalid_argument, "MobileNetV2: run_blocks must be in 1..17");
+  }
+  if (with_head && run_blocks != static_cast<int>(specs.size())) {
+    throw Error(ErrorCode::invalid_argument, "MobileNetV2: the classifier head needs all 17 blocks");
+  }
+  stem = register_module("stem", conv(3, 32, 3, 2));
+  blocks = register_module("blocks", nn::ModuleList());
+  for (int i = 0; i < run_blocks; ++i) blocks->push_back(MobileNetV2Block(specs[i].in, specs[i].out, specs[i].t, specs[i].stride));
+  if (with_head) {
+    head = register_module("head", conv(320, 1280, 1, 1));
+    classifier = register_module("classifier", nn::Linear(1280, 1001));
+  }
+}
+
+std::vector<torch::Tensor> MobileNetV2Impl::features(const torch::Tensor& x, const std::vector<int>& taps) {
+  std::vector<torch::Tensor> out;
+  if (taps.empty()) return out;
+  auto h = clamp6(same_conv(stem, x));
+  std::size_t next = 0;
+  for (int i = 0; i < static_cast<int>(blocks->size()) && next < taps.size(); ++i) {
+    h = blocks[i]->as<MobileNetV2BlockImpl>()->forward(h);
+    if (taps[next] == i) {
+      out.push_back(h);
+      ++next;
+    }
+  }
+  if (next != taps.size()) throw Error(ErrorCode::invalid_argument, "MobileNetV2: a tap is beyond the blocks that exist");
+  return out;
+}
+
+torch::Tensor MobileNetV2Impl::forward(const torch::Tensor& x) {
+  if (!head) throw Error(ErrorCode::invalid_argument, "MobileNetV2: this network has no classifier head");
+  auto h = features(x, {static_cast<int>(blocks->size()) - 1}).front();
+  h = clamp6(head->forward(h));
+  return classifier->forward(h.mean({2, 3}));
+}
+
+double MobileNetV2Impl::macs(int height, int width, int last) {
+  double h = std::ceil(height / 2.0), w = std::ceil(width / 2.0);
+  double total = h * w * 27 * 32;
+  const auto& specs = block_specs();
+  for (int i = 0; i <= last && i < static_cast<int>(specs.size()); ++i) {
+    const auto& s = specs[static_cast<std::size_t>(i)];
+    const double hidden = static_cast<double>(s.in * s.t);
+    if (s.t != 1) total += h * w * static_cast<double>(s.in) * hidden;
+    h = std::ceil(h / s.stride);
+    w = std::ceil(w / s.stride);
+    total += h * w * hidden * 9 + h * w * hidden * static_cast<double>(s.out);
+  }
+  return total;
+}
+
+void load_mobilenet_v2(MobileNetV2Impl& net, const std::filesystem::path& file) {
+  torch::NoGradGuard no_grad;
+  const auto assign = [&](const std::string& name, const float* data, const std::vector<std::int64_t>& shape) {
+    for (auto& p : net.named_parameters()) {
+      if (p.key() != name) continue;
+      if (p.value().sizes().vec() != shape) {
+        throw Error(ErrorCode::model, file.string() + ": tensor '" + name + "' has the wrong shape for MobileNetV2 1.0");
+      }
+      p.value().copy_(torch::from_blob(const_cast<float*>(data), shape, torch::kFloat32));
+      return true;
+    }
+    return false;
+  };
+  std::set<std::string> loaded;
+  if (file.extension() == ".tflite") {
+    const auto imported = import_tflite(file);
+    if (imported.architecture != "mobilenet_v2") {
+      throw Error(ErrorCode::model, file.string() + ": a " + imported.architecture + " network, not MobileNetV2");
+    }
+    for (const auto& t : imported.tensors)
+      if (assign(t.name, t.values.data(), t.shape)) loaded.insert(t.name);
+  } else {
+    const auto set = SafetensorsSet::open(file);
+    for (const auto& name : set.names()) {
+      const auto* e = set.find(name);
+      const auto t = tensor_from_entry(*e, torch::kFloat32).contiguous();
+      if (assign(name, t.data_ptr<float>(), t.sizes().vec())) loaded.insert(name);
+    }
+  }
+  for (const auto& p : net.named_parameters()) {
+    if (!loaded.count(p.key())) throw Error(ErrorCode::model, file.string() + ": no tensor '" + p.key() + "' (not a MobileNetV2 1.0 import?)");
+  }
+}
+
+}  // namespace hawkeye::model

@@ -1,0 +1,169 @@
+// MobileNetV2 (TensorFlow SAME padding, folded batch norm) and hawkeye-tiny's pretrained-backbone vision tower.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "hawkeye/core/error.h"
+#include "hawkeye/core/fs.h"
+#include "hawkeye/image/io.h"
+#include "hawkeye/image/ops.h"
+#include "hawkeye/model/mobilenet.h"
+#include "hawkeye/model/model_dir.h"
+#include "hawkeye/model/tiny_vlm.h"
+#include "hawkeye/model/weights.h"
+#include "model_fixtures.h"
+#include "test_util.h"
+
+using namespace hawkeye;
+using namespace hawkeye::model;
+
+namespace {
+
+TinyConfig small_backbone_config() {
+  TinyConfig c = test::small_tiny_config();
+  c.vision.backbone = "mobilenet_v2";
+  c.vision.backbone_taps = {0, 2, 5};
+  c.vision.aux_head = true;
+  c.vision.mean = {0.5, 0.5, 0.5};
+  c.vision.std = {0.5, 0.5, 0.5};
+  return c;
+}
+
+}  // namespace
+
+TEST(MobileNet, TensorFlowSamePadding) {
+  // stride 2, kernel 3: an even side pads one pixel after only, an odd side one on each side
+  EXPECT_EQ(tf_same_padding(224, 3, 2), (std::pair<std::int64_t, std::int64_t>{0, 1}));
+  EXPECT_EQ(tf_same_padding(225, 3, 2), (std::pair<std::int64_t, std::int64_t>{1, 1}));
+  EXPECT_EQ(tf_same_padding(7, 3, 1), (std::pair<std::int64_t, std::int64_t>{1, 1}));
+  EXPECT_EQ(tf_same_padding(8, 1, 1), (std::pair<std::int64_t, std::int64_t>{0, 0}));
+}
+
+TEST(MobileNet, BlockTableAndShapes) {
+  EXPECT_EQ(mobilenet_v2_block_channels(0), 16);
+  EXPECT_EQ(mobilenet_v2_block_channels(16), 320);
+  EXPECT_EQ(mobilenet_v2_block_stride(0), 2);
+  EXPECT_EQ(mobilenet_v2_block_stride(2), 4);
+  EXPECT_EQ(mobilenet_v2_block_stride(16), 32);
+  MobileNetV2 net(17, true);
+  std::int64_t params = 0;
+  for (const auto& p : net->parameters()) params += p.numel();
+  EXPECT_EQ(params, 3489097);  // MobileNetV2 1.0, 1001 classes, batch norm folded (checked against the imported TFLite file)
+  torch::NoGradGuard g;
+  const auto x = torch::rand({1, 3, 67, 45}) * 2 - 1;  // odd sides: SAME padding on both sides
+  const auto f = net->features(x, {0, 2, 16});
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].sizes(), (std::vector<std::int64_t>{1, 16, 34, 23}));
+  EXPECT_EQ(f[1].sizes(), (std::vector<std::int64_t>{1, 24, 17, 12}));
+  EXPECT_EQ(f[2].sizes(), (std::vector<std::int64_t>{1, 320, 3, 2}));
+  EXPECT_EQ(net->forward(x).sizes(), (std::vector<std::int64_t>{1, 1001}));
+  EXPECT_THROW(MobileNetV2(5, true), Error);
+}
+
+TEST(MobileNet, BackboneTowerRoundTripsThroughAModelDirectory) {
+  test::TempDir dir;
+  torch::manual_seed(3);
+  auto a = std::make_shared<TinyVlm>(small_backbone_config());
+  a->eval();
+  ASSERT_TRUE(a->vision()->backbone);
+  write_file_atomic(dir.path() / "tok.json", "{}");
+  IqaContract contract;
+  contract.model_id = "test-tiny-mnv2";
+  contract.prompt = {{"preset", "qhawkeye-infer"}};
+  const auto config = a->config().to_json();
+  EXPECT_EQ(config["vision_config"]["backbone"], "mobilenet_v2");
+  EXPECT_FALSE(config["vision_config"].contains("stem_channels")) << "no keys of the from-scratch encoder";
+  save_model_dir(dir.path() / "m", *a, config, contract, dir.path() / "tok.json");
+  const auto loaded = load_policy(read_model_dir(dir.path() / "m"));
+  torch::NoGradGuard g;
+  auto img = test::random_image(70, 52, 9);
+  const auto va = a->encode_images(a->preprocess({&img}));
+  const auto vb = loaded->encode_images(loaded->preprocess({&img}));
+  EXPECT_EQ(va.embeds.sizes(), (std::vector<std::int64_t>{6, 32}));
+  EXPECT_TRUE(torch::equal(va.embeds, vb.embeds));
+  EXPECT_EQ(loaded->auxiliary_outputs(vb).sizes(), (std::vector<std::int64_t>{1, TinyVlm::kAuxOutputs}));
+  const auto info = describe_model_dir(dir.path() / "m");
+  EXPECT_EQ(info["parameters"].get<std::int64_t>(), a->parameter_count());
+  EXPECT_GT(info["vision_gflops_per_image"].get<double>(), 1.0) << "MobileNetV2 at native resolution";
+}
+
+TEST(MobileNet, BackboneConfigErrorsNameTheKey) {
+  auto j = small_backbone_config().to_json();
+  j["vision_config"]["backbone"] = "resnet50";
+  EXPECT_THROW(TinyConfig::from_json(j, "cfg"), Error);
+  j = small_backbone_config().to_json();
+  j["vision_config"]["backbone_taps"] = {5, 2};
+  try {
+    TinyConfig::from_json(j, "cfg");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("backbone_taps"), std::string::npos) << e.what();
+  }
+  j = small_backbone_config().to_json();
+  j["vision_config"]["backbone_taps"] = {17};
+  EXPECT_THROW(TinyConfig::from_json(j, "cfg"), Error);
+  j = small_backbone_config().to_json();
+  j["vision_config"]["mscn_input"] = true;
+  EXPECT_THROW(TinyConfig::from_json(j, "cfg"), Error);
+}
+
+TEST(MobileNet, LoadingRefusesAMissingOrMisshapedTensor) {
+  test::TempDir dir;
+  MobileNetV2 net(3, false);
+  save_weights(*net, dir.path() / "ok.safetensors");
+  MobileNetV2 other(3, false);
+  EXPECT_NO_THROW(load_mobilenet_v2(*other, dir.path() / "ok.safetensors"));
+  for (std::size_t i = 0; i < net->parameters().size(); ++i) EXPECT_TRUE(torch::equal(net->parameters()[i], other->parameters()[i]));
+  MobileNetV2 deeper(5, false);  // blocks 3 and 4 are not in the file
+  EXPECT_THROW(load_mobilenet_v2(*deeper, dir.path() / "ok.safetensors"), Error);
+}
+
+// The imported ImageNet classifier classifies the ImageNet sample photos (one per class; the file name carries
+// the class) at a 224 centre crop (87.5 % of each side, as the TF-slim evaluation): accuracy >= 80 %.
+TEST(ImportedMobileNetSlow, ImageNetTop1OfTheSamplePhotos) {
+  const auto photos = test::shared_data() / "photos" / "imagenet_samples";
+  if (!fs::exists(photos)) GTEST_SKIP() << photos << " is not here";
+  MobileNetV2 net(17, true);
+  load_mobilenet_v2(*net, test::source_dir() / "models" / "pretrained" / "mobilenet_v2_1.0_224_quant.tflite");
+  net->eval();
+  // Label i (0 = background): its first name, lower-case, spaces as underscores, like the file names.
+  std::vector<std::string> labels;
+  {
+    std::istringstream in(read_file(test::shared_data() / "pretrained" / "imagenet_labels.txt"));
+    std::string line;
+    while (std::getline(in, line)) {
+      std::string name = line.substr(0, line.find(','));
+      for (auto& ch : name) ch = ch == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      labels.push_back(name);
+    }
+  }
+  ASSERT_EQ(labels.size(), 1001u);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(photos))
+    if (e.path().extension() == ".jpg") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_GT(files.size(), 500u);
+  torch::NoGradGuard g;
+  std::size_t right = 0;
+  for (std::size_t start = 0; start < files.size(); start += 32) {
+    std::vector<torch::Tensor> batch;
+    std::vector<std::string> truth;
+    for (std::size_t i = start; i < std::min(files.size(), start + 32); ++i) {
+      const Image img = load_image(files[i]);
+      const int cw = static_cast<int>(img.width * 0.875), ch = static_cast<int>(img.height * 0.875);
+      const Image x = resize(center_crop(img, cw, ch), 224, 224, Interpolation::linear);
+      batch.push_back(torch::from_blob(const_cast<std::uint8_t*>(x.pixels.data()), {224, 224, 3}, torch::kUInt8)
+                          .permute({2, 0, 1}).to(torch::kFloat32).div(127.5).sub(1.0));
+      const std::string stem = files[i].stem().string();
+      std::string name = stem.substr(stem.find('_') + 1);  // "n01629819_European_fire_salamander"
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      truth.push_back(name);
+    }
+    const auto top = net->forward(torch::stack(batch)).argmax(1);
+    for (std::size_t k = 0; k < truth.size(); ++k) right += labels[top[static_cast<std::int64_t>(k)].item<std::int64_t>()] == truth[k];
+  }
+  const double top1 = static_cast<double>(right) / static_cast<double>(files.size());
+  std::cout << "ImageNet top-1 of the imported MobileNetV2 on " << files.size() << " sample photos: " << top1 << "\n";
+  EXPECT_GE(top1, 0.80);
+}

@@ -616,6 +616,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
       }
       rec["loss"] = loss_sum;
       if (aux_weight > 0) rec["aux_loss"] = aux_sum;
+      if (cache_visual) rec["visual_cache_images"] = static_cast<std::int64_t>(visual_cache.size());
       rec["tokens"] = tokens;
     } else {
       // ---- GRPO: a new rollout batch every μ steps ----

@@ -8,6 +8,7 @@
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/safetensors.h"
+#include "hawkeye/model/mobilenet.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/checkpoint.h"
 #include "hawkeye/rl/dataset.h"
@@ -255,4 +256,76 @@ TEST(Trainer, Bfloat16GrpoKeepsFloat32MastersAndResumesExactly) {
     EXPECT_EQ(e.code(), ErrorCode::corrupt_data) << e.what();
     EXPECT_NE(std::string(e.what()).find(".master"), std::string::npos) << e.what();
   }
+}
+
+// train.cache_visual: with the vision tower frozen and no augmentation, SFT encodes each training image once;
+// training is exactly what recomputing the visual tokens every step gives.
+TEST(Trainer, CachedVisualTokensTrainExactlyAsRecomputedOnes) {
+  test::TinyTrainingSetup s(false);
+  const std::string common = "[augment]\nhflip = false\n[train]\nsteps = 9\nbatch_size = 4\nlr = 3e-3\nwarmup_steps = 2\n"
+                             "val_every = 0\ncheckpoint_every = 0\nfreeze = [\"visual.\"]\n";
+  for (const char* name : {"cached", "recomputed"}) {
+    const bool cached = std::string(name) == "cached";
+    const auto config = make_config(s, common + "cache_visual = " + (cached ? "true" : "false") + "\n[run]\ndir = \"" +
+                                           (s.dir.path() / name).string() + "\"\nseed = 2\nthreads = 1\nlog_every = 1\n");
+    ASSERT_EQ(config.get<bool>("train.cache_visual", !cached), cached);
+    rl::train(config, "sft");
+  }
+  // 9 steps x 4 rows cover the 27 training rows more than once: later steps read the cache. The same
+  // computation, up to float rounding (the encoder sees other batch compositions: BLAS blocking differs).
+  EXPECT_LT(max_weight_diff(s.dir.path() / "cached" / "final", s.dir.path() / "recomputed" / "final"), 1e-6);
+  const auto a = test::read_metrics(s.dir.path() / "cached"), b = test::read_metrics(s.dir.path() / "recomputed");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].contains("loss")) EXPECT_NEAR(a[i]["loss"].get<double>(), b[i]["loss"].get<double>(), 1e-5) << "step " << a[i]["step"];
+  // Only the cached run kept visual tokens: every training row once the steps have covered them all.
+  const auto last_step = [](const std::vector<nlohmann::json>& lines) {
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+      if (it->contains("loss")) return *it;
+    return nlohmann::json();
+  };
+  EXPECT_EQ(last_step(a).value("visual_cache_images", -1), 27);
+  EXPECT_FALSE(last_step(b).contains("visual_cache_images"));
+}
+
+// model.vision_init: a new model with a pretrained backbone starts from the given MobileNetV2 weights.
+TEST(Trainer, VisionInitLoadsThePretrainedBackbone) {
+  test::TinyTrainingSetup s(false);
+  model::MobileNetV2 pretrained(3, false);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : pretrained->parameters()) p.normal_(0.0, 0.1);
+  }
+  const auto weights = s.dir.path() / "mnv2.safetensors";
+  model::save_weights(*pretrained, weights);
+  auto arch = nlohmann::json::parse(read_file(s.arch));
+  arch["vision_config"] = {{"backbone", "mobilenet_v2"}, {"backbone_taps", {0, 2}}, {"grid", {2, 3}},
+                           {"image_mean", {0.5, 0.5, 0.5}}, {"image_std", {0.5, 0.5, 0.5}}};
+  const auto arch_file = s.dir.path() / "arch-mnv2.json";
+  write_file_atomic(arch_file, arch.dump());
+  const auto toml = [&](const std::string& run, const fs::path& init) {
+    return "[model]\ninit = \"scratch\"\narchitecture = \"" + arch_file.string() + "\"\nhawkeye_json = \"" + s.contract.string() +
+           "\"\ntokenizer = \"" + s.tokenizer.string() + "\"\nvision_init = \"" + init.string() + "\"\n[data]\ntrain = \"" +
+           s.train.string() + "\"\n[run]\ndir = \"" + (s.dir.path() / run).string() + "\"\nthreads = 1\n[train]\nsteps = 1\n"
+           "batch_size = 2\nval_every = 0\nfreeze = [\"visual.\"]\n";
+  };
+  rl::train(Config::parse_toml(toml("ok", weights), "test.toml"), "sft");
+  const auto init = SafetensorsSet::open(s.dir.path() / "ok" / "init" / "model.safetensors");
+  std::size_t compared = 0;
+  for (const auto& p : pretrained->named_parameters()) {
+    const auto* e = init.find("visual.backbone." + p.key());
+    ASSERT_NE(e, nullptr) << p.key();
+    EXPECT_TRUE(torch::equal(model::tensor_from_entry(*e, torch::kFloat32), p.value())) << p.key();
+    ++compared;
+  }
+  EXPECT_EQ(compared, pretrained->parameters().size());
+  // weights that do not fit the backbone, and an architecture without one, are errors before training
+  model::MobileNetV2 shallow(1, false);
+  model::save_weights(*shallow, s.dir.path() / "shallow.safetensors");
+  EXPECT_THROW(rl::train(Config::parse_toml(toml("bad", s.dir.path() / "shallow.safetensors"), "test.toml"), "sft"), Error);
+  auto plain = Config::parse_toml(s.model_toml() + "[run]\ndir = \"" + (s.dir.path() / "plain").string() +
+                                      "\"\n[train]\nsteps = 1\nbatch_size = 2\n",
+                                  "test.toml");
+  plain.set("model.vision_init", weights.string());
+  EXPECT_THROW(rl::train(plain, "sft"), Error);
 }

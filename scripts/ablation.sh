@@ -19,7 +19,7 @@ while (($#)); do
 done
 H() { ./build/hawkeye --threads "$THREADS" --quiet "$@"; }
 WORK=data-work
-TEST=$WORK/synth/test.jsonl
+TEST=$WORK/test-old/test.jsonl
 SFT=$WORK/runs/hawkeye-tiny-sft/final
 [[ -d $SFT ]] || { echo "run scripts/train-default.sh first ($SFT is missing)" >&2; exit 1; }
 mkdir -p "$WORK/ablation"
@@ -46,8 +46,8 @@ for row in $ROWS; do
       [[ -e $dir/run ]] || ln -s ../../runs/hawkeye-tiny-grpo "$dir/run"
       [[ -f $dir/train.seconds ]] || cp "$WORK/timing/grpo.seconds" "$dir/train.seconds"
       # ... and its evaluations are those of the model card
-      [[ -e $dir/greedy || ! -f $WORK/eval/test-greedy/report.json ]] || ln -s ../../eval/test-greedy "$dir/greedy"
-      [[ -e $dir/k8 || ! -f $WORK/eval/test-k8/report.json ]] || ln -s ../../eval/test-k8 "$dir/k8"
+      [[ -e $dir/greedy || ! -f $WORK/eval/test-old-greedy/report.json ]] || ln -s ../../eval/test-old-greedy "$dir/greedy"
+      [[ -e $dir/k8 || ! -f $WORK/eval/test-old-k8/report.json ]] || ln -s ../../eval/test-old-k8 "$dir/k8"
     elif [[ ! -d $dir/run/final ]]; then
       mkdir -p "$dir"
       t0=$(date +%s)

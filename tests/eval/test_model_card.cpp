@@ -8,6 +8,7 @@
 //          eval/test-greedy/report.json: the test split is rebuilt (the models trained before the four sets)
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -208,6 +209,39 @@ TEST(DefaultModel, ScoresTheExamplesDeterministically) {
     EXPECT_LE(s, 5.0);
     EXPECT_FALSE(lines[i]["reasoning"].get<std::string>().empty());
   }
+  // What the README promises of the shipped model: each pristine photo scores above every distorted copy of
+  // itself, and the six distorted copies are ordered as KADID-10k's human scores order their (type, level)
+  // (resources/kadid_type_level_dmos.csv: jpeg L5 1.35 < gaussian blur L4 1.87 < white noise L3 3.05 <
+  // darken L4 3.53 < quantization L3 3.69 < motion blur L2 4.10).
+  std::map<std::string, double> score;
+  for (std::size_t i = 1; i < lines.size(); ++i) score[fs::path(lines[i]["path"].get<std::string>()).stem().string()] = lines[i]["score"].get<double>();
+  for (const auto& [name, value] : score) {
+    const std::string photo = name.substr(0, name.find('-'));
+    if (name != photo + "-pristine") EXPECT_GT(score.at(photo + "-pristine"), value) << name;
+  }
+  const std::vector<std::string> kadid_order = {"parrots-jpeg-5", "parrots-gaussian-blur-4", "parrots-white-noise-3",
+                                                "plane-darken-4", "plane-quantization-3", "plane-motion-blur-2"};
+  std::vector<double> by_kadid;
+  for (const auto& n : kadid_order) by_kadid.push_back(score.at(n));
+  // Spearman's rho against the KADID order 1..6 (average ranks for tied scores).
+  std::vector<double> rank(by_kadid.size());
+  for (std::size_t i = 0; i < by_kadid.size(); ++i) {
+    double below = 0, equal = 0;
+    for (double v : by_kadid) {
+      below += v < by_kadid[i];
+      equal += v == by_kadid[i];
+    }
+    rank[i] = below + (equal + 1) / 2.0;
+  }
+  double sxy = 0, sxx = 0, syy = 0;
+  const double mean = (static_cast<double>(rank.size()) + 1) / 2.0;
+  for (std::size_t i = 0; i < rank.size(); ++i) {
+    const double x = static_cast<double>(i + 1) - mean, y = rank[i] - mean;
+    sxy += x * y;
+    sxx += x * x;
+    syy += y * y;
+  }
+  EXPECT_GE(sxy / std::sqrt(sxx * syy), 0.8) << "SRCC of the six distorted examples against KADID's order";
   // Greedy: the same records, byte for byte, apart from the run record's timing-free fields.
   std::istringstream in_b(b.output);
   std::vector<std::string> second;

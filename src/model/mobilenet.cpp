@@ -73,6 +73,11 @@ const std::vector<BlockSpec>& block_specs() {
 }  // namespace
 
 std::int64_t mobilenet_v2_block_channels(int index) { return block_specs().at(static_cast<std::size_t>(index)).out; }
+std::int64_t mobilenet_v2_tap_channels(const std::vector<std::int64_t>& blocks) {
+  std::int64_t channels = 0;
+  for (auto b : blocks) channels += mobilenet_v2_block_channels(static_cast<int>(b));
+  return channels;
+}
 int mobilenet_v2_block_stride(int index) { return block_specs().at(static_cast<std::size_t>(index)).cumulative_stride; }
 
 MobileNetV2BlockImpl::MobileNetV2BlockImpl(std::int64_t in, std::int64_t out, int expansion, int stride_) : stride(stride_) {
@@ -147,16 +152,15 @@ double MobileNetV2Impl::macs(int height, int width, int last) {
 
 void load_mobilenet_v2(MobileNetV2Impl& net, const std::filesystem::path& file) {
   torch::NoGradGuard no_grad;
+  auto params = net.named_parameters();
   const auto assign = [&](const std::string& name, const float* data, const std::vector<std::int64_t>& shape) {
-    for (auto& p : net.named_parameters()) {
-      if (p.key() != name) continue;
-      if (p.value().sizes().vec() != shape) {
-        throw Error(ErrorCode::model, file.string() + ": tensor '" + name + "' has the wrong shape for MobileNetV2 1.0");
-      }
-      p.value().copy_(torch::from_blob(const_cast<float*>(data), shape, torch::kFloat32));
-      return true;
+    auto* p = params.find(name);
+    if (!p) return false;  // e.g. the head of a file imported whole, loaded into a truncated backbone
+    if (p->sizes().vec() != shape) {
+      throw Error(ErrorCode::model, file.string() + ": tensor '" + name + "' has the wrong shape for MobileNetV2 1.0");
     }
-    return false;
+    p->copy_(torch::from_blob(const_cast<float*>(data), shape, torch::kFloat32));
+    return true;
   };
   std::set<std::string> loaded;
   if (file.extension() == ".tflite") {

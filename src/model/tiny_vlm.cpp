@@ -132,8 +132,7 @@ TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) 
   if (!c.backbone.empty()) {
     const int blocks = static_cast<int>(c.backbone_taps.back()) + 1;
     backbone = register_module("backbone", std::make_shared<MobileNetV2Impl>(blocks, /*with_head=*/false));
-    std::int64_t channels = 0;
-    for (auto t : c.backbone_taps) channels += mobilenet_v2_block_channels(static_cast<int>(t));
+    const std::int64_t channels = mobilenet_v2_tap_channels(c.backbone_taps);
     const std::int64_t pooled = c.std_pool ? 2 * channels : channels;
     feat_norm = register_module("feat_norm", nn::LayerNorm(nn::LayerNormOptions({pooled})));
     proj1 = register_module("proj1", make_linear(pooled, out_dim, true));
@@ -343,8 +342,7 @@ torch::Tensor TinyVlm::prompt_positions(const std::vector<std::int64_t>& tokens,
 double TinyVlm::vision_macs(int width, int height) const {
   const auto& c = config_.vision;
   if (!c.backbone.empty()) {
-    std::int64_t channels = 0;
-    for (auto t : c.backbone_taps) channels += mobilenet_v2_block_channels(static_cast<int>(t));
+    const auto channels = static_cast<double>(mobilenet_v2_tap_channels(c.backbone_taps));
     const double D = static_cast<double>(config_.text.hidden_size);
     return MobileNetV2Impl::macs(height, width, static_cast<int>(c.backbone_taps.back())) +
            static_cast<double>(c.grid_h * c.grid_w) * ((c.std_pool ? 2 : 1) * channels * D + D * D);

@@ -1,7 +1,5 @@
 #include "hawkeye/rl/trainer.h"
 
-#include "hawkeye/model/tiny_vlm.h"
-
 #include <chrono>
 #include <cmath>
 #include <fstream>

@@ -24,6 +24,8 @@ const std::vector<MobileNetV2Stage>& mobilenet_v2_stages();
 // Output channels and cumulative stride of block `index` (0..16).
 std::int64_t mobilenet_v2_block_channels(int index);
 int mobilenet_v2_block_stride(int index);
+// Total output channels of the listed blocks.
+std::int64_t mobilenet_v2_tap_channels(const std::vector<std::int64_t>& blocks);
 
 struct MobileNetV2BlockImpl : torch::nn::Module {
   MobileNetV2BlockImpl(std::int64_t in, std::int64_t out, int expansion, int stride);

@@ -89,7 +89,7 @@ class TableWriter {
     if (!s.load_failed() && !s.scored()) note = s.result.completion;
     out_ << fit(number(s.scored() ? s.result.score : NAN), 7);
     if (samples_) out_ << fit(std::isfinite(s.result.std) ? "±" + number(s.result.std) : "", 8);
-    out_ << fit(s.status, 18) << fit(s.path.string(), path_width_, true, reason_width_ > 0);
+    out_ << fit(std::string(score_status_name(s.status)), 18) << fit(s.path.string(), path_width_, true, reason_width_ > 0);
     if (reason_width_) out_ << "  " << fit(note, reason_width_, false, false);
     out_ << "\n";
     out_.flush();

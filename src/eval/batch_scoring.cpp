@@ -93,7 +93,7 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
       r.index = first + k;
       r.path = paths[first + k];
       if (!loaded[k].error.empty()) {
-        r.status = "load_error";
+        r.status = ScoreStatus::load_error;
         r.error = loaded[k].error;
         ++summary.load_failures;
       } else {
@@ -125,7 +125,7 @@ ordered_json image_record(const ScoredImage& image, const model::IqaContract& co
   if (fields.reasoning) j["reasoning"] = image.load_failed() ? ordered_json(nullptr) : ordered_json(s.reasoning);
   // The raw answer is kept whenever it did not parse: the user sees what the model wrote.
   if (!image.load_failed() && (fields.completion || !image.scored())) j["completion"] = s.completion;
-  j["status"] = image.status;
+  j["status"] = score_status_name(image.status);
   if (image.load_failed()) j["error"] = image.error;
   if (samples > 0) {
     ordered_json k = ordered_json::array();

@@ -184,10 +184,14 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
     const auto it = prev.rows.find(row.image);
     if (it != prev.rows.end()) {
       p.resumed = true;
-      p.status = it->second["status"].get<std::string>();
+      const auto status_name = it->second["status"].get<std::string>();
+      p.status = score_status_from_name(status_name);
+      if (!p.status) {
+        throw Error(ErrorCode::parse, options.predictions.string() + ": " + row.image + ": unknown status \"" + status_name + "\"");
+      }
       const auto reasoning = it->second.find("reasoning");
       if (reasoning != it->second.end() && reasoning->is_string()) p.reasoning = reasoning->get<std::string>();
-      p.score = p.status == "ok" ? number_or_nan(it->second, "score") : kNaN;
+      p.score = p.status == ScoreStatus::ok ? number_or_nan(it->second, "score") : kNaN;
       p.std = number_or_nan(it->second, "std");
       p.tokens = static_cast<std::int64_t>(std::isfinite(number_or_nan(it->second, "tokens")) ? number_or_nan(it->second, "tokens") : 0);
       ++r.resumed_rows;
@@ -238,8 +242,8 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
   double std_sum = 0;
   std::size_t std_n = 0;
   for (const Prediction& p : r.predictions) {
-    if (p.status.empty()) continue;
-    if (p.status == "load_error") ++r.load_failures;
+    if (!p.status) continue;
+    if (p.status == ScoreStatus::load_error) ++r.load_failures;
     else if (!std::isfinite(p.score)) ++r.parse_failures;
     if (!std::isfinite(p.score)) continue;
     pred.push_back(p.score);
@@ -253,7 +257,7 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
     std::vector<std::string> order;
     std::map<std::string, std::vector<const Prediction*>> groups;
     for (const Prediction& p : r.predictions) {
-      if (p.status.empty()) continue;
+      if (!p.status) continue;
       if (!groups.count(p.type)) order.push_back(p.type);
       groups[p.type].push_back(&p);
     }
@@ -263,7 +267,7 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
       std::vector<double> x, y, fx;
       for (const Prediction* p : groups[type]) {
         ++t.rows;
-        if (p->status == "load_error") ++t.load_failures;
+        if (p->status == ScoreStatus::load_error) ++t.load_failures;
         else if (!std::isfinite(p->score)) ++t.parse_failures;
         if (!std::isfinite(p->score)) continue;
         x.push_back(p->score);
@@ -284,8 +288,8 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
   if (std::any_of(r.predictions.begin(), r.predictions.end(), [](const Prediction& p) { return p.type_id > 0; })) {
     ReasoningFamilyTally tally;
     for (const Prediction& p : r.predictions) {
-      if (p.status.empty()) continue;
-      if (p.status == "load_error" || p.type_id == 0) {
+      if (!p.status) continue;
+      if (p.status == ScoreStatus::load_error || p.type_id == 0) {
         ++tally.not_judged;
         continue;
       }

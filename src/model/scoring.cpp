@@ -56,22 +56,20 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
   }
   const auto seqs = generate(policy, visuals, requests, sp, [&](const std::vector<std::int64_t>& ids) { return model.decode(ids); },
                              stats);
-  const double lo = std::min(model.contract().score_min, model.contract().score_max);
-  const double hi = std::max(model.contract().score_min, model.contract().score_max);
+  const ScoreRange range{model.contract().score_min, model.contract().score_max};
   for (const auto& s : seqs) {
     auto& r = out[s.request];
     r.tokens += static_cast<std::int64_t>(s.tokens.size());
-    const ParsedAnswer a = parse_answer(s.text);
-    // A parsed number outside the model's declared range (a sampled "22.38" or "6551") is not a score on
-    // that scale: it is reported as "out_of_range" and, like a parse failure, never averaged or clamped.
-    const bool in_range = a.ok() && a.score >= lo && a.score <= hi;
-    const double v = in_range ? a.score : std::nan("");
+    // A number outside the model's declared range (a sampled "22.38" or "6551") is not a score on that
+    // scale: it is out_of_range and, like a parse failure, never averaged or clamped.
+    const ScoreReading a = read_score(s.text, range, OutOfRange::fail);
+    const double v = a.ok() ? a.value : std::nan("");
     if (s.sample == 0) {
       r.completion = s.text;
       r.reasoning = extract_reasoning(s.text);
-      if (options.samples == 0) r.status = in_range ? "ok" : a.ok() ? "out_of_range" : std::string(answer_status_name(a.status));
+      if (options.samples == 0) r.status = a.status;
     }
-    if (in_range) ++r.parsed;
+    if (a.ok()) ++r.parsed;
     if (options.samples > 0) r.samples.push_back(v);
     else r.score = v;
   }
@@ -82,7 +80,7 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
       for (double v : r.samples)
         if (!std::isnan(v)) sum += v, ++n;
       if (n == 0) {
-        r.status = "no_answer_parsed";
+        r.status = ScoreStatus::no_answer_parsed;
         continue;
       }
       r.score = sum / n;

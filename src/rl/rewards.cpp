@@ -44,7 +44,8 @@ void RewardSet::add(std::shared_ptr<Reward> reward, double weight) { rewards_.em
 
 RewardSet::Result RewardSet::evaluate(std::string_view completion, double target) const {
   Result r;
-  r.answer = parse_answer(completion);
+  r.answer = reward_reading(completion, config_);
+  r.uado = uado_reading(completion, config_);
   const RewardInput in{completion, r.answer, target};
   for (const auto& [reward, weight] : rewards_) {
     const double v = reward->compute(in);
@@ -60,8 +61,15 @@ std::vector<std::string> RewardSet::names() const {
   return n;
 }
 
-RewardSet RewardSet::from_config(const Config& config) {
+RewardSet RewardSet::from_config(const Config& config, ScoreRange range) {
   RewardConfig c;
+  const auto rule_name = config.get<std::string>("reward.rule", "reference");
+  const auto rule = reward_rule_from_name(rule_name);
+  if (!rule) {
+    throw Error(ErrorCode::invalid_argument, config.source() + ": reward.rule '" + rule_name + "': expected \"reference\" or \"strict\"");
+  }
+  c.rule = *rule;
+  c.range = range;
   c.tau = config.get<double>("rewards.tau", c.tau);
   c.format_value = config.get<double>("rewards.format_value", c.format_value);
   c.repetition_threshold = config.get<int>("rewards.repetition_threshold", c.repetition_threshold);
@@ -69,6 +77,7 @@ RewardSet RewardSet::from_config(const Config& config) {
   c.repetition_floor = config.get<double>("rewards.repetition_floor", c.repetition_floor);
   if (!(c.tau > 0)) throw Error(ErrorCode::invalid_argument, config.source() + ": rewards.tau must be positive");
   RewardSet set;
+  set.config_ = c;
   set.add(accuracy_reward_fn(c), config.get<double>("rewards.accuracy", 1.0));
   set.add(format_reward_fn(c), config.get<double>("rewards.format", 1.0));
   // The repetition ablation switch: loss.repetition = false weights it 0 (still logged).

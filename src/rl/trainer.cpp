@@ -68,6 +68,7 @@ nlohmann::json defaults(const std::string& kind) {
                  {"freeze_norm", true}};
     d["rewards"] = {{"accuracy", 1.0},   {"format", 1.0},          {"repetition", 1.0},        {"tau", 0.30},
                     {"format_value", 0.8}, {"repetition_threshold", 5}, {"repetition_scale", 0.25}, {"repetition_floor", -2.0}};
+    d["reward"] = {{"rule", "reference"}};
     d["pairs"] = {{"on_the_fly", false}, {"threshold", 0.90}};
   } else {
     // aux_weight > 0 adds an auxiliary loss on the visual tokens (score regression + type and level
@@ -361,7 +362,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     spdlog::info("training on {} in {}{}", model::device_name(r.device), r.dtype == torch::kFloat32 ? "float32" : "bfloat16",
                  r.optimizer->mixed_precision_params() > 0 ? " (float32 master weights and moments)" : "");
   }
-  if (grpo) r.rewards = RewardSet::from_config(cfg);
+  if (grpo) r.rewards = RewardSet::from_config(cfg, ScoreRange{r.model->contract().score_min, r.model->contract().score_max});
 
   TrainerState state;
   state.kind = kind;
@@ -674,8 +675,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           for (const auto& s : seqs) {
             const auto res = r.rewards.evaluate(s.text, r.train[ro.idx[s.request]].label);
             rew[s.request][s.sample] = res.total;
-            if (res.answer.ok()) scores[s.request][s.sample] = static_cast<float>(res.answer.score);
-            else ++failures;
+            if (!res.answer.ok()) ++failures;
+            if (res.uado.ok()) scores[s.request][s.sample] = static_cast<float>(res.uado.value);
             for (std::size_t p = 0; p < parts.size(); ++p) parts[p].push_back(res.parts[p]);
             longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(s.tokens.size()));
             gen_tokens += static_cast<std::int64_t>(s.tokens.size());

@@ -19,7 +19,7 @@ TEST(AnsweringModel, GreedyAnswerIsADigitThatGrowsWithBrightness) {
   const auto scores = model::score_images(m, ptrs, model::default_score_options(m, 0, 0));
   ASSERT_EQ(scores.size(), 5u);
   for (const auto& s : scores) {
-    EXPECT_EQ(s.status, "ok") << s.completion;
+    EXPECT_EQ(s.status, ScoreStatus::ok) << s.completion;
     EXPECT_EQ(s.reasoning, "ok");
     EXPECT_EQ(s.completion, "<think>ok</think><answer>" + std::to_string(static_cast<int>(s.score)) + "</answer>");
   }
@@ -45,7 +45,7 @@ TEST(AnsweringModel, NoAnswerModeNeverParses) {
   auto m = model::IqaModel::load((dir.path() / "m").string());
   const Image img = test::grey_image(64, 48, 128, 1);
   const auto s = model::score_images(m, {&img}, model::default_score_options(m, 0, 0));
-  EXPECT_EQ(s[0].status, "no_answer_tag");
+  EXPECT_EQ(s[0].status, ScoreStatus::no_answer_tag);
   EXPECT_EQ(s[0].completion, "<think>ok</think>");
   EXPECT_TRUE(std::isnan(s[0].score));
 }

@@ -76,10 +76,10 @@ TEST(BatchScoring, ResultsComeInInputOrderWithLoadErrorsInPlace) {
     EXPECT_EQ(out[i].index, i);
     EXPECT_EQ(out[i].path, paths[i]);
   }
-  EXPECT_EQ(out[1].status, "load_error");
+  EXPECT_EQ(out[1].status, ScoreStatus::load_error);
   EXPECT_NE(out[1].error.find("broken.png"), std::string::npos) << out[1].error;
-  EXPECT_EQ(out[3].status, "load_error");
-  EXPECT_EQ(out[0].status, "ok");
+  EXPECT_EQ(out[3].status, ScoreStatus::load_error);
+  EXPECT_EQ(out[0].status, ScoreStatus::ok);
   EXPECT_EQ(s.images, 5u);
   EXPECT_EQ(s.scored, 3u);
   EXPECT_EQ(s.load_failures, 2u);
@@ -134,18 +134,18 @@ TEST(BatchScoring, ScoresOutsideTheModelsRangeAreNeverReportedOrAveraged) {
   const auto after = run(narrow, paths, 3);
   for (std::size_t i = 0; i < paths.size(); ++i) {
     if (before[i].result.score < lo) {
-      EXPECT_EQ(after[i].result.status, "out_of_range") << after[i].result.completion;
+      EXPECT_EQ(after[i].result.status, ScoreStatus::out_of_range) << after[i].result.completion;
       EXPECT_TRUE(std::isnan(after[i].result.score));
       EXPECT_EQ(after[i].result.parsed, 0);
     } else {
-      EXPECT_EQ(after[i].result.status, "ok");
+      EXPECT_EQ(after[i].result.status, ScoreStatus::ok);
       EXPECT_EQ(after[i].result.score, before[i].result.score);
     }
   }
   for (const auto& r : run(narrow, paths, 3, 6)) {
     for (double v : r.result.samples) EXPECT_TRUE(std::isnan(v) || v >= lo) << v;
     if (r.result.parsed == 0) {
-      EXPECT_EQ(r.result.status, "no_answer_parsed");
+      EXPECT_EQ(r.result.status, ScoreStatus::no_answer_parsed);
     } else {
       EXPECT_GE(r.result.score, lo);
     }

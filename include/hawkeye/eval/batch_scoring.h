@@ -20,13 +20,13 @@ namespace hawkeye::eval {
 struct ScoredImage {
   std::size_t index = 0;        // position in the input list
   std::filesystem::path path;
-  // "ok" (a score), a parse failure of the greedy answer ("no_answer_tag", "not_a_number", ...),
-  // "no_answer_parsed" (none of K samples parsed) or "load_error" (the file could not be read or decoded).
-  std::string status;
+  // ok (a score), why the greedy answer gave none (no_answer_tag, not_a_number, out_of_range, ...),
+  // no_answer_parsed (none of K samples gave a score) or load_error (the file could not be read or decoded).
+  ScoreStatus status = ScoreStatus::ok;
   std::string error;            // load_error: what went wrong, naming the file
   model::ImageScore result;     // the model's answer (empty for load errors)
-  bool scored() const { return status == "ok"; }
-  bool load_failed() const { return status == "load_error"; }
+  bool scored() const { return status == ScoreStatus::ok; }
+  bool load_failed() const { return status == ScoreStatus::load_error; }
 };
 
 struct BatchScoringOptions {

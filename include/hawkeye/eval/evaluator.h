@@ -49,7 +49,7 @@ struct Prediction {
   int level = 0;           // the manifest's "level" 1..5 (0 when absent or out of range)
   std::string reasoning;   // the text inside <think>…</think> of the (first) answer
   double score = kNaN;     // the model's score; NaN when it failed to load or to parse
-  std::string status;      // "ok", a parse failure, "no_answer_parsed" or "load_error"
+  std::optional<ScoreStatus> status;  // ok, why there is no score, or none yet (a row not reached when stopped)
   double std = kNaN;       // spread of the K sampled scores (K >= 2)
   std::int64_t tokens = 0;
   bool resumed = false;    // taken from an earlier run's predictions.jsonl

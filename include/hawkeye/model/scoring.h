@@ -25,12 +25,14 @@ ScoreOptions default_score_options(const IqaModel& model, std::int64_t samples, 
 
 struct ImageScore {
   double score = std::numeric_limits<double>::quiet_NaN();  // greedy: the parsed answer; K samples: mean of the parsed ones
-  std::string status = "ok";      // "ok" or the parse failure of the greedy answer / "no_answer_parsed" for K samples
+  // ok; greedy: why the answer gave no score (read strictly, a number outside the model's range is
+  // out_of_range); K samples: no_answer_parsed when none of the K answers gave a score
+  ScoreStatus status = ScoreStatus::ok;
   std::string reasoning;          // the text inside <think>…</think> of the (first) answer
   std::string completion;         // the whole (first) answer
-  std::vector<double> samples;    // K sampled scores (NaN = parse failure)
+  std::vector<double> samples;    // K sampled scores (NaN = no score: a parse failure or out of range)
   double std = std::numeric_limits<double>::quiet_NaN();     // population std of the parsed samples (K >= 2)
-  std::int64_t parsed = 0;        // answers that parsed
+  std::int64_t parsed = 0;        // answers that gave a score
   std::int64_t tokens = 0;        // tokens generated for this image
 };
 

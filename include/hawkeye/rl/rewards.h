@@ -1,4 +1,4 @@
-// Rewards of a completion (qhawkeye-method.md §2): pluggable and weighted. The built-ins are accuracy,
+// Rewards of a completion (qhawkeye-method.md §2): pluggable and weighted, read by one rule (reward.rule). The built-ins are accuracy,
 // format and repetition (weight 1 each: summed, as in the reference); a reward with weight 0 is still
 // computed and logged, so ablations show what they switched off.
 #pragma once
@@ -14,8 +14,8 @@ namespace hawkeye::rl {
 
 struct RewardInput {
   std::string_view completion;  // decoded text of the completion (special tokens removed)
-  const ParsedAnswer& answer;   // parse_answer(completion)
-  double target;                // ground-truth score on [1, 5]
+  const ScoreReading& answer;   // reward_reading(completion) under the set's rule and range
+  double target;                // ground-truth score on the model's range
 };
 
 class Reward {
@@ -34,18 +34,24 @@ class RewardSet {
   struct Result {
     std::vector<double> parts;  // one per reward, unweighted
     double total = 0;           // Σ weight_i · part_i
-    ParsedAnswer answer;
+    ScoreReading answer;        // the answer as the accuracy reward read it
+    ScoreReading uado;          // the answer as UADO reads it (uado_reading)
   };
   void add(std::shared_ptr<Reward> reward, double weight);
   Result evaluate(std::string_view completion, double target) const;
   std::vector<std::string> names() const;
   std::size_t size() const { return rewards_.size(); }
 
-  // From the config's [rewards] table: accuracy, format, repetition (weights, default 1), tau (0.30),
-  // format_value (0.8), repetition_threshold (5), repetition_scale (0.25), repetition_floor (-2).
-  static RewardSet from_config(const Config& config);
+  // From the config: reward.rule ("reference", the default, or "strict": how answers and the format are
+  // read, text/answer.h), and the [rewards] table: accuracy, format, repetition (weights, default 1), tau
+  // (0.30), format_value (0.8), repetition_threshold (5), repetition_scale (0.25), repetition_floor (-2).
+  // `range` is the model's score range: scores and targets are clamped to it.
+  static RewardSet from_config(const Config& config, ScoreRange range);
+
+  const RewardConfig& config() const { return config_; }
 
  private:
+  RewardConfig config_;
   std::vector<std::pair<std::shared_ptr<Reward>, double>> rewards_;
 };
 

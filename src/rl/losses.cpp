@@ -24,16 +24,22 @@ torch::Tensor reference_kl(const torch::Tensor& logp, const torch::Tensor& ref_l
 }
 
 torch::Tensor perception_kl(const torch::Tensor& logp, const torch::Tensor& logp_deg, const torch::Tensor& mask,
-                            double clamp_d, double clamp_k) {
+                            std::int64_t rows_per_image, double clamp_d, double clamp_k) {
+  if (rows_per_image <= 0 || logp.size(0) % rows_per_image != 0) {
+    throw Error(ErrorCode::invalid_argument, "perception_kl: the rows must be whole groups of rows_per_image");
+  }
   const auto m = mask.to(logp.scalar_type());
   const auto d = (logp_deg.detach() - logp).clamp(-clamp_d, clamp_d);
   const auto k = (torch::exp(d) - d - 1.0).clamp_max(clamp_k);
-  return (k * m).sum() / m.sum().clamp_min(1.0);
+  const auto images = logp.size(0) / rows_per_image;
+  const auto per_image = (k * m).reshape({images, -1}).sum(1) / m.reshape({images, -1}).sum(1).clamp_min(1.0);
+  return per_image.mean();
 }
 
 double perception_gamma(double epoch, double gamma0, double e0) {
-  if (!(e0 > 0) || epoch >= e0 || epoch < 0) return 0.0;
-  return gamma0 * 0.5 * (1.0 + std::cos(M_PI * epoch / e0));
+  if (!(e0 > 0)) return gamma0;
+  if (epoch >= e0) return 0.0;
+  return gamma0 * 0.5 * (1.0 + std::cos(M_PI * std::max(epoch, 0.0) / e0));
 }
 
 torch::Tensor sequence_mean(const torch::Tensor& x, const torch::Tensor& mask) {
@@ -64,7 +70,7 @@ LossParts qhawkeye_loss(const torch::Tensor& logp, const torch::Tensor& old_logp
   }
   parts.total = -sequence_mean(per_token, m);
   if (logp_deg.defined()) {
-    parts.kl_prcp = perception_kl(logp, logp_deg, m);
+    parts.kl_prcp = perception_kl(logp, logp_deg, m, o.rows_per_image);
     if (o.gamma != 0.0) parts.total = parts.total - o.gamma * parts.kl_prcp;
   } else {
     parts.kl_prcp = torch::zeros({}, logp.options());

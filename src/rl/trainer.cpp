@@ -13,7 +13,8 @@
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/data/manifest.h"
-#include "hawkeye/image/distortions/perception.h"
+#include "hawkeye/data/pairs.h"
+#include "hawkeye/metrics/full_reference.h"
 #include "hawkeye/metrics/correlation.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/scoring.h"
@@ -420,13 +421,17 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   lopt.clip_low = cfg.get<double>("loss.clip_low", 0.2);
   lopt.clip_high = cfg.get<double>("loss.clip_high", 0.28);
   lopt.entropy_eta = cfg.get<double>("loss.entropy_eta", 0.0);
+  lopt.rows_per_image = grpo ? K : 1;  // the perception KL is pooled per image
   const double gamma0 = cfg.get<double>("loss.gamma0", 1e-4);
   const double gamma_epochs = cfg.get<double>("loss.gamma_epochs", 5.0);
   const auto mu = std::max<std::int64_t>(1, cfg.get<std::int64_t>("loss.mu", 1));
   if (grpo && !froze_any) policy.freeze_norm_statistics(cfg.get<bool>("loss.freeze_norm", true));
   if (grpo && K < 2) throw Error(ErrorCode::invalid_argument, cfg.source() + ": rollout.k must be at least 2 (group advantages)");
-  const double pair_threshold = cfg.get<double>("pairs.threshold", 0.90);
-  (void)pair_threshold;
+  // pairs.on_the_fly: each image's twin is made as `hawkeye pairs` makes it (same builder, SSIM perceptibility
+  // test at pairs.threshold, same seed for the same run seed and manifest path).
+  PairOptions pair_options;
+  pair_options.similarity = [](const Image& a, const Image& b) { return ssim(a, b); };
+  pair_options.threshold = cfg.get<double>("pairs.threshold", 0.90);
 
   const auto stop_id = r.model->stop_ids().front();
   std::vector<torch::Tensor> grads_list;
@@ -634,9 +639,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           if (perception) {
             if (on_the_fly) {
               for (std::size_t i = 0; i < ro.images.size(); ++i) {
-                Rng pick(derive_seed(r.seed, "twin|" + r.train[ro.idx[i]].id));
-                const auto kind_i = kPerceptionKinds[pick.below(kPerceptionKinds.size())];
-                ro.twins.push_back(apply_perception(ro.images[i], kind_i, perception_stage1(), pick()));
+                ro.twins.push_back(build_pair(ro.images[i], derive_seed(r.seed, "pair|" + r.train[ro.idx[i]].id), pair_options).twin);
               }
             } else {
               ro.twins = load_batch(twin_paths, r.limits, r.threads);

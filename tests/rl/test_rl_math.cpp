@@ -2,10 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
+#include "hawkeye/core/error.h"
 #include "hawkeye/rl/advantages.h"
 #include "hawkeye/rl/losses.h"
 #include "hawkeye/rl/optim.h"
+#include "hawkeye/text/answer.h"
 
 using namespace hawkeye::rl;
 
@@ -83,12 +87,61 @@ TEST(Losses, PerceptionKlClampsAndMasks) {
   const double k1 = std::exp(-20.0) + 20.0 - 1;  // 19.0..., above 10 -> clamped
   const double expected = (k0 + 10.0 + 10.0) / 3.0;
   (void)k1;
-  EXPECT_NEAR(perception_kl(logp, deg, mask).item<float>(), expected, 1e-5);
-  // mean over ALL tokens of the batch, not per sequence
+  EXPECT_NEAR(perception_kl(logp, deg, mask, 1).item<float>(), expected, 1e-5);
+  // the token mean within each image (all its completions together), then the mean over images
   const auto lp2 = torch::tensor({{-1.0, 0.0}, {-1.0, -1.0}});
   const auto dg2 = torch::tensor({{0.0, 0.0}, {-1.0, -1.0}});
   const auto m2 = torch::tensor({{1.0, 0.0}, {1.0, 1.0}});
-  EXPECT_NEAR(perception_kl(lp2, dg2, m2).item<float>(), (std::exp(1.0) - 2.0) / 3.0, 1e-6);
+  EXPECT_NEAR(perception_kl(lp2, dg2, m2, 2).item<float>(), (std::exp(1.0) - 2.0) / 3.0, 1e-6);  // one image of 2
+  EXPECT_NEAR(perception_kl(lp2, dg2, m2, 1).item<float>(), (std::exp(1.0) - 2.0) / 2.0, 1e-6);  // two images of 1
+  EXPECT_THROW(perception_kl(lp2, dg2, m2, 3), hawkeye::Error);
+}
+
+// Q-Hawkeye's micro-batch is one image's K completions and its losses are averaged over micro-batches; hawkeye
+// cuts a batch of B images into micro-batches of any size (grad_accum, processes). With the perception KL
+// pooled per image, the mean of the micro-batch losses and the sum of their gradients are the same for every
+// cut — here with completions of different lengths, where a token mean over a whole micro-batch is not.
+TEST(Losses, OneStepIsTheSameForEveryMicroBatchCut) {
+  torch::manual_seed(3);
+  const std::int64_t B = 4, K = 3, T = 6;
+  const auto logp0 = -torch::rand({B * K, T}, torch::kFloat64) * 3;
+  const auto ref = -torch::rand({B * K, T}, torch::kFloat64) * 3;
+  const auto deg = -torch::rand({B * K, T}, torch::kFloat64) * 3;
+  const auto adv = torch::randn({B * K}, torch::kFloat64);
+  auto mask = torch::zeros({B * K, T}, torch::kFloat64);
+  const std::int64_t lengths[] = {1, 1, 1, 2, 2, 2, 6, 6, 6, 5, 6, 4};  // the first two images write less
+  for (std::int64_t r = 0; r < B * K; ++r) mask[r].narrow(0, 0, lengths[r]).fill_(1.0);
+  LossOptions o;
+  o.gamma = 0.5;
+  o.rows_per_image = K;
+  auto step = [&](std::int64_t images_per_micro) {
+    auto logp = logp0.clone().set_requires_grad(true);
+    const std::int64_t A = B / images_per_micro;
+    double loss = 0;
+    for (std::int64_t a = 0; a < A; ++a) {
+      const auto rows = [&](const torch::Tensor& t) { return t.narrow(0, a * images_per_micro * K, images_per_micro * K); };
+      const auto parts = qhawkeye_loss(rows(logp), torch::Tensor(), rows(ref), rows(deg), rows(adv), rows(mask), o);
+      (parts.total / static_cast<double>(A)).backward();
+      loss += parts.total.item<double>() / static_cast<double>(A);
+    }
+    return std::make_pair(loss, logp.grad().clone());
+  };
+  const auto [loss1, grad1] = step(4);  // grad_accum 1
+  for (std::int64_t per_micro : {2, 1}) {  // grad_accum 2 and 4 (or 2 processes x grad_accum 1 and 2)
+    const auto [loss, grad] = step(per_micro);
+    EXPECT_NEAR(loss, loss1, 1e-12) << per_micro;
+    EXPECT_LT((grad - grad1).abs().max().item<double>(), 1e-12) << per_micro;
+  }
+  // The token mean over a whole micro-batch (the former pooling) would differ between the cuts.
+  const auto k = [&](const torch::Tensor& l, const torch::Tensor& d, const torch::Tensor& m) {
+    const auto x = (d - l).clamp(-20.0, 20.0);
+    return ((torch::exp(x) - x - 1.0).clamp_max(10.0) * m).sum() / m.sum();
+  };
+  const double whole = k(logp0, deg, mask).item<double>();
+  const double halves = 0.5 * (k(logp0.narrow(0, 0, 2 * K), deg.narrow(0, 0, 2 * K), mask.narrow(0, 0, 2 * K)) +
+                               k(logp0.narrow(0, 2 * K, 2 * K), deg.narrow(0, 2 * K, 2 * K), mask.narrow(0, 2 * K, 2 * K)))
+                                  .item<double>();
+  EXPECT_GT(std::fabs(whole - halves), 1e-6);
 }
 
 TEST(Losses, GammaCosineSchedule) {
@@ -97,6 +150,10 @@ TEST(Losses, GammaCosineSchedule) {
   EXPECT_DOUBLE_EQ(perception_gamma(5.0), 0.0);
   EXPECT_DOUBLE_EQ(perception_gamma(7.0), 0.0);
   EXPECT_NEAR(perception_gamma(1.0, 2e-3, 4.0), 2e-3 * 0.5 * (1 + std::cos(M_PI / 4)), 1e-12);
+  // E0 <= 0: γ stays γ0 (the reference's perception_loss_kl_zero_epoch = 0), it does not switch off
+  EXPECT_DOUBLE_EQ(perception_gamma(0.0, 1e-4, 0.0), 1e-4);
+  EXPECT_DOUBLE_EQ(perception_gamma(12.0, 1e-4, 0.0), 1e-4);
+  EXPECT_DOUBLE_EQ(perception_gamma(12.0, 1e-4, -1.0), 1e-4);
 }
 
 TEST(Losses, TotalLossByHandWithMaskedTokens) {
@@ -109,6 +166,7 @@ TEST(Losses, TotalLossByHandWithMaskedTokens) {
   LossOptions o;
   o.beta = 0.04;
   o.gamma = 0.1;
+  o.rows_per_image = 2;  // the two sequences are one image's
   const auto parts = qhawkeye_loss(logp, torch::Tensor(), ref, deg, adv, mask, o);
   auto k3 = [](double l, double r) { return std::exp(r - l) - (r - l) - 1; };
   const double s0 = ((1.5 - 0.04 * k3(-1, -1)) + (1.5 - 0.04 * k3(-2, -1)) + (1.5 - 0.04 * k3(-3, -3))) / 3;
@@ -138,7 +196,7 @@ TEST(Gradients, PerceptionTermIncreasesTheKl) {
   auto kl_of = [&](const torch::Tensor& weights) {
     const auto lp = torch::log_softmax(weights + x_orig, -1).gather(-1, tokens).view({1, 3});
     const auto ld = torch::log_softmax(weights * 0.5 + x_deg, -1).gather(-1, tokens).view({1, 3});
-    return perception_kl(lp, ld, mask);
+    return perception_kl(lp, ld, mask, 1);
   };
   LossOptions o;
   o.gamma = 1.0;
@@ -153,7 +211,7 @@ TEST(Gradients, PerceptionTermIncreasesTheKl) {
   const auto stepped = w - 1e-3 * w.grad();
   // the degraded log-probs are held fixed inside the loss (no gradient); evaluate with them fixed too
   const auto lp_after = torch::log_softmax(stepped + x_orig, -1).gather(-1, tokens).view({1, 3});
-  const double after = perception_kl(lp_after, ld, mask).item<double>();
+  const double after = perception_kl(lp_after, ld, mask, 1).item<double>();
   EXPECT_GT(after, before);
 }
 
@@ -193,4 +251,28 @@ TEST(AdamW, Bfloat16ParametersFollowTheirFloat32Master) {
   EXPECT_LT(p16[0].item<double>(), 1.0);  // moved: the master accumulated the small steps
   EXPECT_EQ(p16.to(torch::kFloat32)[0].item<float>(), p32.detach().to(torch::kBFloat16).to(torch::kFloat32)[0].item<float>());
   EXPECT_EQ(p16.scalar_type(), torch::kBFloat16);
+}
+
+// UADO reads each rollout with the reference's own pattern (grpo_trainer.py `_extract_score_from_text`):
+// "-1" and "+3" count (clamped to [1, 5]), "4." and ".75" do not; a group where no rollout gives a score has
+// no measured uncertainty, so its weight is exp(0) = 1 (the reference: fewer than two scores give variance 0).
+TEST(Uado, ReadsRolloutsWithTheReferencePattern) {
+  auto scores_of = [](const std::vector<std::string>& group) {
+    auto t = torch::empty({1, static_cast<std::int64_t>(group.size())}, torch::kFloat32);
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      const auto r = hawkeye::uado_reading(group[k]);
+      t[0][static_cast<std::int64_t>(k)] = r.ok() ? static_cast<float>(r.value) : std::nanf("");
+    }
+    return t;
+  };
+  const auto mixed = scores_of({"<answer>-1</answer>", "<answer>+3</answer>", "<answer>4.</answer>", "<answer>.75</answer>"});
+  EXPECT_FLOAT_EQ(mixed[0][0].item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(mixed[0][1].item<float>(), 3.0f);
+  EXPECT_TRUE(std::isnan(mixed[0][2].item<float>()));
+  EXPECT_TRUE(std::isnan(mixed[0][3].item<float>()));
+  // two scores, 1 and 3: population variance 1 over the largest possible (5 - 1)^2 / 4 = 4
+  EXPECT_NEAR(uncertainty_weights(mixed)[0].item<float>(), std::exp(-0.2 * 0.25), 1e-6);
+  const auto failed = scores_of({"<answer>4.</answer>", "no answer", "<answer>high</answer>", "<answer>3"});
+  EXPECT_EQ(score_uncertainty(failed)[0].item<float>(), 0.0f);
+  EXPECT_EQ(uncertainty_weights(failed)[0].item<float>(), 1.0f);
 }

@@ -9,6 +9,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/safetensors.h"
 #include "hawkeye/model/mobilenet.h"
+#include "hawkeye/model/model_dir.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/checkpoint.h"
 #include "hawkeye/rl/dataset.h"
@@ -328,4 +329,101 @@ TEST(Trainer, VisionInitLoadsThePretrainedBackbone) {
                                   "test.toml");
   plain.set("model.vision_init", weights.string());
   EXPECT_THROW(rl::train(plain, "sft"), Error);
+}
+
+// One GRPO step cut into 1, 2 or 4 micro-batches (train.grad_accum): the perception KL is pooled per image,
+// every other term is a mean over sequences, so the step's loss, gradient norm and new weights are the same.
+// (tests/rl/test_rl_math.cpp checks the same on completions of different lengths, exactly; the 2-process
+// comparison is DistTrainingSlow.GrpoTwoProcessesEqualOne.)
+TEST(TrainerSlow, GrpoStepIsTheSameForGradAccumOneTwoAndFour) {
+  test::TinyTrainingSetup s(true);
+  std::vector<nlohmann::json> first;
+  for (int accum : {1, 2, 4}) {
+    const auto dir = s.dir.path() / ("accum" + std::to_string(accum));
+    const auto c = make_config(s, "[run]\ndir = \"" + dir.string() + "\"\nseed = 5\nthreads = 1\nlog_every = 1\n"
+                                  "[train]\nsteps = 1\nbatch_size = 4\ngrad_accum = " + std::to_string(accum) +
+                                  "\nlr = 1e-3\nwarmup_steps = 0\nval_every = 0\ncheckpoint_every = 0\n"
+                                  // a large ε makes Adam's first update ≈ lr·g, so the new weights compare the gradients
+                                  // (with ε = 1e-8 it is lr·sign(g), which float noise in near-zero gradients flips)
+                                  "adam_eps = 1.0\n"
+                                  "[rollout]\nk = 3\nmax_new_tokens = 12\n[loss]\ngamma0 = 1.0\ngamma_epochs = 0\n");
+    ASSERT_EQ(rl::train(c, "grpo").steps, 1);
+    const auto m = test::read_metrics(dir);
+    ASSERT_EQ(m.size(), 1u);
+    ASSERT_TRUE(m[0]["kl_prcp"].is_number());
+    EXPECT_DOUBLE_EQ(m[0]["gamma"].get<double>(), 1.0);  // gamma_epochs = 0: γ stays γ0
+    if (first.empty()) {
+      first = m;
+      continue;
+    }
+    for (const char* key : {"loss", "kl_prcp", "kl_ref", "policy_loss", "grad_norm", "reward_mean"}) {
+      EXPECT_NEAR(m[0][key].get<double>(), first[0][key].get<double>(), 1e-6 * std::max(1.0, std::fabs(first[0][key].get<double>())))
+          << key << ", grad_accum " << accum;
+    }
+    EXPECT_LT(max_weight_diff(s.dir.path() / "accum1" / "final", dir / "final"), 1e-6) << "grad_accum " << accum;
+  }
+}
+
+// pairs.on_the_fly makes each twin with data::build_pair and the seed `hawkeye pairs` uses, so training on
+// twins made on the fly equals training on the twins `hawkeye pairs` wrote with the run's seed.
+TEST(TrainerSlow, OnTheFlyTwinsAreTheTwinsOfHawkeyePairs) {
+  test::TinyTrainingSetup s(true);  // twins written by build_pairs with seed 0, SSIM, threshold 0.90
+  const std::string common = "[train]\nsteps = 2\nbatch_size = 2\ngrad_accum = 1\nlr = 1e-3\nwarmup_steps = 0\nval_every = 0\n"
+                             "checkpoint_every = 0\n[rollout]\nk = 2\nmax_new_tokens = 8\n[loss]\ngamma0 = 1.0\n";
+  rl::train(make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / "file").string() + "\"\nseed = 0\nthreads = 1\n"), "grpo");
+  rl::train(make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / "fly").string() + "\"\nseed = 0\nthreads = 1\n"
+                                    "[pairs]\non_the_fly = true\n"), "grpo");
+  EXPECT_LT(max_weight_diff(s.dir.path() / "file" / "final", s.dir.path() / "fly" / "final"), 1e-7);
+}
+
+// configs/qwen2.5-vl-7b-qhawkeye.toml holds the paper's recipe (qhawkeye-method.md §3–6), value by value.
+TEST(Trainer, ThePaperRecipeConfigHoldsThePaperValues) {
+  const auto c = rl::resolve_train_config(Config::load(test::source_dir() / "configs" / "qwen2.5-vl-7b-qhawkeye.toml"), "grpo");
+  EXPECT_EQ(c.get<std::int64_t>("rollout.k", 0), 4);
+  EXPECT_EQ(c.get<double>("rollout.temperature", 0), 1.0);
+  EXPECT_EQ(c.get<std::int64_t>("rollout.top_k", 0), 50);
+  EXPECT_EQ(c.get<double>("rollout.top_p", 0), 1.0);
+  EXPECT_EQ(c.get<std::int64_t>("rollout.max_new_tokens", 0), 2048);
+  EXPECT_EQ(c.get<double>("train.lr", 0), 5e-6);
+  EXPECT_EQ(c.get<std::int64_t>("train.warmup_steps", 0), 50);
+  EXPECT_EQ(c.get<double>("train.adam_beta1", 0), 0.9);
+  EXPECT_EQ(c.get<double>("train.adam_beta2", 0), 0.999);
+  EXPECT_EQ(c.get<double>("train.adam_eps", 0), 1e-8);
+  EXPECT_EQ(c.get<double>("train.weight_decay", 1), 0.0);
+  EXPECT_EQ(c.get<double>("train.max_grad_norm", 0), 0.1);
+  EXPECT_EQ(c.get<double>("train.epochs", 0), 15.0);
+  EXPECT_EQ(c.get<std::int64_t>("train.steps", 1), 0);
+  EXPECT_EQ(c.get<std::int64_t>("train.batch_size", 0), 8);  // 8 images x 4 rollouts per optimiser step
+  EXPECT_EQ(c.get<std::int64_t>("train.grad_accum", 0), 2);
+  EXPECT_TRUE(c.get<std::vector<std::string>>("train.freeze", {"x"}).empty());  // full fine-tuning
+  EXPECT_EQ(c.get<double>("loss.beta", 0), 0.04);
+  EXPECT_TRUE(c.get<bool>("loss.ref_kl", false));
+  EXPECT_TRUE(c.get<bool>("loss.uado", false));
+  EXPECT_EQ(c.get<double>("loss.alpha", 0), 0.2);
+  EXPECT_TRUE(c.get<bool>("loss.perception", false));
+  EXPECT_EQ(c.get<double>("loss.gamma0", 0), 1e-4);
+  EXPECT_EQ(c.get<double>("loss.gamma_epochs", 0), 5.0);
+  EXPECT_EQ(c.get<std::int64_t>("loss.mu", 0), 1);
+  EXPECT_EQ(c.get<double>("loss.entropy_eta", 1), 0.0);
+  EXPECT_EQ(c.get<std::string>("reward.rule", ""), "reference");
+  EXPECT_EQ(c.get<double>("rewards.tau", 0), 0.30);
+  EXPECT_EQ(c.get<double>("rewards.format_value", 0), 0.8);
+  EXPECT_EQ(c.get<std::string>("run.dtype", ""), "bfloat16");
+  // The prompt: the model directory's hawkeye.json, the reference's training prompt (the template's default
+  // system line, then the image and the rating instruction).
+  const auto j = nlohmann::json::parse(read_file(test::source_dir() / "configs" / "qwen2.5-vl-7b-qhawkeye.hawkeye.json"));
+  EXPECT_EQ(j["prompt"]["preset"], "qhawkeye-train");
+  const auto contract = model::IqaContract::from_json(j, "qwen2.5-vl-7b-qhawkeye.hawkeye.json");
+  EXPECT_EQ(contract.score_min, 1.0);
+  EXPECT_EQ(contract.score_max, 5.0);
+  EXPECT_EQ(contract.sampling.max_new_tokens, 2048);
+  EXPECT_EQ(contract.sampling.top_k, 50);
+}
+
+// The shipped GRPO configs state their reward rule.
+TEST(Trainer, ShippedGrpoConfigsStateTheRewardRule) {
+  for (const char* name : {"hawkeye-tiny-grpo.toml", "qwen2.5-vl-7b-qhawkeye.toml"}) {
+    const auto c = Config::load(test::source_dir() / "configs" / name);
+    EXPECT_EQ(c.get<std::string>("reward.rule", "absent"), "reference") << name;
+  }
 }

@@ -17,12 +17,16 @@ torch::Tensor policy_term(const torch::Tensor& logp, const torch::Tensor& old_lo
 torch::Tensor reference_kl(const torch::Tensor& logp, const torch::Tensor& ref_logp);
 
 // Implicit perception KL: d = clamp(ℓ_deg − ℓ, −clamp_d, clamp_d), k = min(exp(d) − d − 1, clamp_k),
-// masked mean over ALL completion tokens of the batch. ℓ_deg carries no gradient (detached here).
-// Returns a scalar. Estimates KL(π(·|x) ‖ π(·|x_deg)); the total loss subtracts γ times it (maximised).
+// pooled per image as the reference does (its micro-batch is one image's K completions): the masked mean
+// over that image's tokens (an image without tokens counts as 0), then the mean over images. Rows are
+// grouped by image: row = image · rows_per_image + sample (rows_per_image = K). So the value, and its
+// gradient, do not depend on how images are split into micro-batches or processes. ℓ_deg carries no gradient
+// (detached here). Returns a scalar. Estimates KL(π(·|x) ‖ π(·|x_deg)); the loss subtracts γ times it.
 torch::Tensor perception_kl(const torch::Tensor& logp, const torch::Tensor& logp_deg, const torch::Tensor& mask,
-                            double clamp_d = 20.0, double clamp_k = 10.0);
+                            std::int64_t rows_per_image, double clamp_d = 20.0, double clamp_k = 10.0);
 
-// γ(e) = γ0 · ½(1 + cos(π·e/E0)) for fractional epoch e < E0, else 0.
+// γ(e) = γ0 · ½(1 + cos(π·e/E0)) for fractional epoch e < E0, else 0; E0 <= 0 keeps γ = γ0 throughout (the
+// reference's perception_loss_kl_zero_epoch = 0).
 double perception_gamma(double epoch, double gamma0 = 1e-4, double e0 = 5.0);
 
 // Token mean within each sequence, then mean over sequences: Σ_t(x·m)/Σ_t m averaged over rows with at
@@ -33,6 +37,7 @@ struct LossOptions {
   double beta = 0.04;            // reference KL weight (0 or ref_kl off: no reference term)
   bool ref_kl = true;
   double gamma = 0.0;            // perception weight for this step (from perception_gamma), 0 = off
+  std::int64_t rows_per_image = 1;  // K: rows image·K … image·K + K−1 are one image's (perception pooling)
   double clip_low = 0.2, clip_high = 0.28;
   double entropy_eta = 0.0;      // optional double-entropy term η1 (off in the reference run)
 };

@@ -1,6 +1,8 @@
 #include "cli.h"
 
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/log.h"
@@ -28,6 +30,12 @@ static void print_version(const GlobalOptions& g) {
             << "BLAS " << (blas.library.empty() ? "unknown" : blas.library) << " (" << static_cast<int>(blas.gflops)
             << " GFLOP/s, 512x512 float32 matmul)\n"
             << "threads " << threads << " (of " << available_cores() << " available cores)\n";
+  // What libgomp read when it was loaded (the hawkeye executable sets GOMP_SPINCOUNT unless the user chose;
+  // include/hawkeye/core/openmp_wait.h).
+  std::string wait;
+  if (const char* policy = std::getenv("OMP_WAIT_POLICY")) wait += std::string("OMP_WAIT_POLICY=") + policy;
+  if (const char* spin = std::getenv("GOMP_SPINCOUNT")) wait += (wait.empty() ? "" : " ") + std::string("GOMP_SPINCOUNT=") + spin;
+  std::cout << "OpenMP wait " << (wait.empty() ? "libgomp's default (spins 300,000 iterations)" : wait) << "\n";
 }
 
 int run(int argc, const char* const* argv) {

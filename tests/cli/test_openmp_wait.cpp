@@ -1,0 +1,42 @@
+// The hawkeye binary chooses how OpenMP workers wait before libgomp starts (include/hawkeye/core/openmp_wait.h):
+// libgomp prints the values it read with OMP_DISPLAY_ENV=verbose, so the binary's own setting, and the user's
+// precedence over it, are visible from outside.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "hawkeye/core/openmp_wait.h"
+#include "test_util.h"
+
+namespace {
+
+std::string display_env(const std::string& env) {
+  const std::string cmd = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose " + env + " '" +
+                          std::string(HAWKEYE_CLI) + "' --version 2>&1";
+  const auto r = hawkeye::test::run_command(cmd);
+  EXPECT_EQ(r.status, 0) << r.output;
+  return r.output;
+}
+
+bool has(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
+
+}  // namespace
+
+TEST(OpenMpWait, TheBinarySetsItsSpinCountBeforeLibgompStarts) {
+  if (std::string(HAWKEYE_CLI).empty()) GTEST_SKIP() << "the hawkeye binary is not built";
+  const auto out = display_env("");
+  ASSERT_TRUE(has(out, "OPENMP DISPLAY ENVIRONMENT")) << "libgomp did not print its environment:\n" << out;
+  EXPECT_TRUE(has(out, std::string("GOMP_SPINCOUNT = '") + hawkeye::kOpenMpSpinCount + "'")) << out;
+}
+
+TEST(OpenMpWait, TheUsersOwnSettingWins) {
+  if (std::string(HAWKEYE_CLI).empty()) GTEST_SKIP() << "the hawkeye binary is not built";
+  const auto spin = display_env("GOMP_SPINCOUNT=1234");
+  EXPECT_TRUE(has(spin, "GOMP_SPINCOUNT = '1234'")) << spin;
+  const auto active = display_env("OMP_WAIT_POLICY=ACTIVE");
+  EXPECT_TRUE(has(active, "OMP_WAIT_POLICY = 'ACTIVE'")) << active;
+  EXPECT_FALSE(has(active, std::string("GOMP_SPINCOUNT = '") + hawkeye::kOpenMpSpinCount + "'")) << active;
+  const auto passive = display_env("OMP_WAIT_POLICY=PASSIVE");
+  EXPECT_TRUE(has(passive, "OMP_WAIT_POLICY = 'PASSIVE'")) << passive;
+  EXPECT_TRUE(has(passive, "GOMP_SPINCOUNT = '0'")) << passive;
+}

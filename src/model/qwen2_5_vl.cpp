@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/model/architecture.h"
 #include "hawkeye/model/init.h"
 #include "model/qwen_json.h"
 
@@ -565,6 +566,73 @@ nlohmann::ordered_json qwen_describe(const Qwen2_5_VLConfig& c, const QwenImageC
   j["per_image_largest_4x3"] = at(w, h);
   j["gflops_per_image_note"] = "vision tower + language model over the visual tokens and max_new_tokens generated tokens (the text prompt adds ~lm_gflops_per_token per token)";
   return j;
+}
+
+IqaContract default_qwen_contract(const std::string& model_id) {
+  IqaContract c;
+  c.model_id = model_id;
+  c.prompt = "qhawkeye-infer";
+  // Q-Hawkeye's rollout settings (qhawkeye-method.md §3); greedy scoring uses max_new_tokens only.
+  c.sampling.temperature = 1.0;
+  c.sampling.top_k = 50;
+  c.sampling.top_p = 1.0;
+  c.sampling.max_new_tokens = 2048;
+  c.raw = {{"contract_source", "default for Qwen2.5-VL (the model directory has no hawkeye.json)"}};
+  return c;
+}
+
+namespace {
+
+// Image limits of a Qwen2.5-VL directory: preprocessor_config.json, then hawkeye.json's "image" section.
+QwenImageConfig qwen_image_config(const ModelDir& md) {
+  QwenImageConfig c;
+  if (md.preprocessor.is_object()) c = QwenImageConfig::from_json(md.preprocessor, (md.dir / "preprocessor_config.json").string());
+  if (md.contract.raw.is_object() && md.contract.raw.contains("image")) {
+    const std::string where = (md.dir / "hawkeye.json").string() + ": image";
+    const auto& img = md.contract.raw["image"];
+    if (!img.is_object()) throw Error(ErrorCode::model, where + " must be an object");
+    for (const char* key : {"min_pixels", "max_pixels"}) {
+      if (!img.contains(key)) continue;
+      if (!img[key].is_number_integer()) throw Error(ErrorCode::model, where + "." + key + " must be an integer");
+      (std::string(key) == "min_pixels" ? c.min_pixels : c.max_pixels) = img[key].get<std::int64_t>();
+    }
+    c.validate(where);
+  }
+  return c;
+}
+
+}  // namespace
+
+Architecture qwen2_5_vl_architecture() {
+  Architecture a;
+  a.name = Qwen2_5_VL::kArchitecture;
+  a.create = [](const nlohmann::json& config, const std::string& source) -> std::shared_ptr<Policy> {
+    return std::make_shared<Qwen2_5_VL>(Qwen2_5_VLConfig::from_json(config, source));
+  };
+  a.configure = [](Policy& policy, const ModelDir& md) {
+    dynamic_cast<Qwen2_5_VL&>(policy).set_image_config(qwen_image_config(md));
+  };
+  a.checkpoint_names = [](const std::vector<std::string>& stored) { return qwen_checkpoint_names(stored); };
+  a.ignored_tensors = [](const Policy& policy) {
+    // Some tied checkpoints also store the output head (a copy of the embeddings); transformers ignores it.
+    const bool tied = dynamic_cast<const Qwen2_5_VL&>(policy).config().text.tie_word_embeddings;
+    return tied ? std::vector<std::string>{"lm_head.weight"} : std::vector<std::string>{};
+  };
+  a.cuda_dtype = torch::kBFloat16;  // a 7B model in float32 does not fit most GPUs
+  a.default_contract = default_qwen_contract;
+  a.extra_files = [](const Policy& policy) {
+    // The image limits travel with the model (a fine-tuned copy must see images as its parent did).
+    const auto& qwen = dynamic_cast<const Qwen2_5_VL&>(policy);
+    return std::map<std::string, std::string>{{"preprocessor_config.json", qwen.image_config().to_json().dump(2) + "\n"}};
+  };
+  a.describe = [](const ModelDir& md, std::int64_t parameters) {
+    // From config.json and the weight headers only: building a 7B model would take ~30 GB.
+    const auto c = Qwen2_5_VLConfig::from_json(md.config, (md.dir / "config.json").string());
+    auto j = qwen_describe(c, qwen_image_config(md), parameters, md.contract.sampling.max_new_tokens);
+    j["contract"] = md.default_contract ? "default (no hawkeye.json)" : "hawkeye.json";
+    return j;
+  };
+  return a;
 }
 
 }  // namespace hawkeye::model

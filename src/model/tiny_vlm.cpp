@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/model/architecture.h"
 #include "hawkeye/model/init.h"
 #include "image/cv_bridge.h"
 
@@ -120,7 +121,7 @@ TinyConfig TinyConfig::from_json(const nlohmann::json& j, const std::string& sou
 }
 
 nlohmann::json TinyConfig::to_json() const {
-  return {{"architecture", "hawkeye-tiny"},
+  return {{"architecture", TinyVlm::kArchitecture},
           {"model_type", "hawkeye_tiny"},
           {"image_token_id", image_token_id},
           {"vision_config", vision.to_json()},
@@ -360,6 +361,40 @@ double TinyVlm::vision_macs(int width, int height) const {
   const double D = static_cast<double>(config_.text.hidden_size);
   macs += cells * ((c.std_pool ? 2 : 1) * ch * D + D * D);
   return macs;
+}
+
+nlohmann::ordered_json tiny_describe(const TinyConfig& c, std::int64_t max_new_tokens) {
+  SkipInitGuard no_random_init;  // only the configuration is read
+  const TinyVlm model(c);
+  const auto& vc = c.vision;
+  const auto& tc = c.text;
+  const int w = static_cast<int>(std::sqrt(vc.max_pixels * 4.0 / 3.0)) & ~1, h = (w * 3 / 4) & ~1;
+  const double vision = model.vision_macs(w, h);
+  const double per_token = static_cast<double>(tc.num_layers) *
+                               (2.0 * tc.hidden_size * tc.num_heads * tc.head_dim() +
+                                2.0 * tc.hidden_size * tc.num_kv_heads * tc.head_dim() + 3.0 * tc.hidden_size * tc.intermediate_size) +
+                           static_cast<double>(tc.hidden_size) * tc.vocab_size;
+  const auto tokens = vc.grid_h * vc.grid_w;
+  nlohmann::ordered_json j;
+  j["visual_tokens_per_image"] = tokens;
+  j["reference_resolution"] = std::to_string(w) + "x" + std::to_string(h);
+  j["vision_gflops_per_image"] = 2.0 * vision / 1e9;
+  j["lm_mflops_per_token"] = 2.0 * per_token / 1e6;
+  j["gflops_per_image"] = (2.0 * vision + 2.0 * per_token * (tokens + max_new_tokens)) / 1e9;
+  j["gflops_per_image_note"] = "vision encoder + language model over the visual tokens and max_new_tokens generated tokens; the shared text prefix is computed once per run";
+  return j;
+}
+
+Architecture tiny_vlm_architecture() {
+  Architecture a;
+  a.name = TinyVlm::kArchitecture;
+  a.create = [](const nlohmann::json& config, const std::string& source) -> std::shared_ptr<Policy> {
+    return std::make_shared<TinyVlm>(TinyConfig::from_json(config, source));
+  };
+  a.describe = [](const ModelDir& md, std::int64_t) {
+    return tiny_describe(TinyConfig::from_json(md.config, (md.dir / "config.json").string()), md.contract.sampling.max_new_tokens);
+  };
+  return a;
 }
 
 }  // namespace hawkeye::model

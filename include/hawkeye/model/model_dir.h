@@ -36,39 +36,43 @@ struct ModelDir {
   std::filesystem::path tokenizer_json;
 };
 
+// What each architecture adds to these functions (its default contract, extra files, checkpoint names, the
+// lines of `hawkeye info`) is its entry in the architecture table (architecture.h).
+
 // Reads and validates config.json + hawkeye.json and checks that weights and tokenizer.json exist.
-// A Qwen2.5-VL directory as downloaded from a model hub has no hawkeye.json: it gets the default contract
-// (prompt preset "qhawkeye-infer", scores 1-5, higher is better, Q-Hawkeye's sampling) and its image
-// limits come from preprocessor_config.json (hawkeye.json's "image": {"min_pixels", "max_pixels"} wins
-// when given). Errors: not_found (missing files, naming them), model (invalid content).
+// Only an architecture with a default contract may lack hawkeye.json: a Qwen2.5-VL directory as downloaded
+// from a model hub gets the default contract (prompt preset "qhawkeye-infer", scores 1-5, higher is better,
+// Q-Hawkeye's sampling) and its image limits come from preprocessor_config.json (hawkeye.json's "image":
+// {"min_pixels", "max_pixels"} wins when given). Errors: not_found (missing files, naming them), model
+// (invalid content).
 ModelDir read_model_dir(const std::filesystem::path& dir);
 
-// The contract a Qwen2.5-VL directory without hawkeye.json gets (model_id = the directory's name).
-IqaContract default_qwen_contract(const std::string& model_id);
-
-// Builds the policy named by config.json (weights not loaded).
+// Builds the policy named by config.json (weights not loaded). Errors: Error(unsupported) for an
+// architecture this build does not know, naming it; the architecture's own errors for bad config values.
 std::shared_ptr<Policy> create_policy(const nlohmann::json& config, const std::string& source);
 
 // read_model_dir + create_policy + load_weights, moved to `device`, in eval mode. Weights stored in bf16 or
-// fp16 are converted to the policy's dtype: `dtype` when given, else float32 on CPU and, for Qwen2.5-VL,
-// bfloat16 on CUDA (a 7B model in float32 does not fit most GPUs).
+// fp16 are converted to the policy's dtype: `dtype` when given, else float32 on CPU and the architecture's
+// cuda_dtype on CUDA (bfloat16 for Qwen2.5-VL: a 7B model in float32 does not fit most GPUs).
 std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& device = torch::kCPU,
                                     c10::optional<torch::ScalarType> dtype = c10::nullopt);
 
 // Writes a complete model directory atomically (into a temporary sibling, then renamed into place):
-// config.json, hawkeye.json, model.safetensors, tokenizer.json copied from `tokenizer_json`, plus any
-// extra files (name -> content), e.g. MODEL_CARD.md.
+// config.json, hawkeye.json, model.safetensors, tokenizer.json copied from `tokenizer_json`, plus the
+// architecture's own files (Qwen2.5-VL: preprocessor_config.json) and any extra files (name -> content),
+// e.g. MODEL_CARD.md.
 void save_model_dir(const std::filesystem::path& dir, const Policy& policy, const nlohmann::json& config,
                     const IqaContract& contract, const std::filesystem::path& tokenizer_json,
                     const std::map<std::string, std::string>& extra_files = {});
 
 // What `hawkeye info MODEL_DIR` prints: architecture, parameter count (from the weight headers),
 // estimated compute per image at the configured resolution, prompt preset, score range, memory estimate.
+// A directory of an architecture this build does not know gets the lines every directory has.
 nlohmann::ordered_json describe_model_dir(const std::filesystem::path& dir);
 
-// Weight-name mapping for a policy (identity for hawkeye-tiny). For Qwen2.5-VL the checkpoint's layout
-// (transformers before/after 4.52) is read from `checkpoint` when given; without it the earlier layout
-// is used (what save_model_dir writes).
+// Weight-name mapping for a policy (nullptr, the identity, for hawkeye-tiny and for policies the table does
+// not know). For Qwen2.5-VL the checkpoint's layout (transformers before/after 4.52) is read from
+// `checkpoint` when given; without it the earlier layout is used (what save_model_dir writes).
 NameMap checkpoint_names(const Policy& policy, const SafetensorsSet* checkpoint = nullptr);
 
 }  // namespace hawkeye::model

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "hawkeye/model/model_dir.h"
 #include "hawkeye/model/policy.h"
 #include "hawkeye/model/qwen_image_processor.h"
 #include "hawkeye/model/weights.h"
@@ -177,6 +178,10 @@ double qwen_vision_macs(const QwenVisionConfig& v, const QwenImageConfig& image,
 // "lm_head.weight"). The layout is picked from the checkpoint's names; with none given, the earlier one
 // (which every transformers version loads) is used for writing.
 NameMap qwen_checkpoint_names(const std::vector<std::string>& checkpoint_tensor_names = {});
+
+// The contract a Qwen2.5-VL directory without hawkeye.json gets (model_id = the directory's name): prompt
+// preset "qhawkeye-infer", scores 1-5, higher is better, Q-Hawkeye's sampling.
+IqaContract default_qwen_contract(const std::string& model_id);
 
 // What `hawkeye info` says about a Qwen2.5-VL directory, from config.json alone (no model is built):
 // visual tokens and compute per image at the largest allowed size and at 1024x768, KV-cache bytes per

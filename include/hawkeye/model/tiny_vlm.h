@@ -46,7 +46,7 @@ struct TinyConfig {
   DecoderConfig text;
   std::int64_t image_token_id = -1;
   static TinyConfig from_json(const nlohmann::json& j, const std::string& source);
-  nlohmann::json to_json() const;  // config.json content ("architecture": "hawkeye-tiny")
+  nlohmann::json to_json() const;  // config.json content ("architecture": TinyVlm::kArchitecture)
 };
 
 struct TinyVisionImpl : torch::nn::Module {
@@ -72,8 +72,9 @@ TORCH_MODULE(TinyVision);
 
 class TinyVlm : public Policy {
  public:
+  static constexpr const char* kArchitecture = "hawkeye-tiny";
   explicit TinyVlm(const TinyConfig& c);
-  std::string architecture() const override { return "hawkeye-tiny"; }
+  std::string architecture() const override { return kArchitecture; }
   std::int64_t image_token_id() const override { return config_.image_token_id; }
   Grid visual_grid(int width, int height) const override;
   VisionInput preprocess(const std::vector<const Image*>& images) const override;
@@ -99,5 +100,10 @@ class TinyVlm : public Policy {
   std::shared_ptr<Decoder> decoder_;
   torch::nn::Linear aux_{nullptr};
 };
+
+// What `hawkeye info` says about a hawkeye-tiny directory: visual tokens per image, and the compute of the
+// vision encoder and of the language model per token and per image (the visual tokens plus max_new_tokens
+// generated ones) at the reference resolution, the largest 4:3 image within max_pixels.
+nlohmann::ordered_json tiny_describe(const TinyConfig& c, std::int64_t max_new_tokens);
 
 }  // namespace hawkeye::model

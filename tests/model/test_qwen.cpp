@@ -1,4 +1,4 @@
-// Qwen2.5-VL without weights or a GPU: tiny random configurations built here.
+// Qwen2.5-VL without weights or a GPU: tiny random configurations (qwen_fixtures.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,6 +16,7 @@
 #include "hawkeye/model/scoring.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/trainer.h"
+#include "qwen_fixtures.h"
 #include "rl/trainer_fixtures.h"
 #include "test_util.h"
 
@@ -24,48 +25,10 @@ using namespace hawkeye::model;
 
 namespace {
 
-constexpr std::int64_t kImagePad = 261;  // <|image_pad|> of resources/tokenizers/hawkeye-byte
-
-Qwen2_5_VLConfig tiny_qwen_config() {
-  Qwen2_5_VLConfig c;
-  c.vision.depth = 2;
-  c.vision.hidden_size = 32;
-  c.vision.num_heads = 2;
-  c.vision.intermediate_size = 48;
-  c.vision.window_size = 56;  // windows of 2x2 merged tokens: several windows even for small images
-  c.vision.out_hidden_size = 32;
-  c.vision.fullatt_block_indexes = {1};
-  c.text.vocab_size = 266;  // the byte tokenizer's ids
-  c.text.hidden_size = 32;
-  c.text.num_layers = 2;
-  c.text.num_heads = 4;
-  c.text.num_kv_heads = 2;
-  c.text.intermediate_size = 48;
-  c.text.rope_theta = 1e6;
-  c.text.tie_word_embeddings = false;
-  c.text.mrope_section = {2, 1, 1};  // head_dim 8 -> 4 rotary frequencies
-  c.image_token_id = kImagePad;
-  c.vision_start_token_id = 259;
-  c.vision_end_token_id = 260;
-  return c;
-}
-
-QwenImageConfig tiny_image_config() {
-  QwenImageConfig i;
-  i.min_pixels = 56 * 56;
-  i.max_pixels = 28 * 28 * 64;
-  return i;
-}
-
-std::shared_ptr<Qwen2_5_VL> tiny_qwen(std::uint64_t seed = 1, Qwen2_5_VLConfig c = tiny_qwen_config()) {
-  torch::manual_seed(seed);
-  auto m = std::make_shared<Qwen2_5_VL>(c, tiny_image_config());
-  // Larger random weights than the N(0, 0.02) initialisation, so attention patterns and logits spread.
-  torch::NoGradGuard g;
-  for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.08);
-  m->eval();
-  return m;
-}
+using test::kImagePad;
+using test::tiny_image_config;
+using test::tiny_qwen;
+using test::tiny_qwen_config;
 
 Image pattern_image(int w, int h, std::uint64_t seed) {
   Image img(w, h, 3);

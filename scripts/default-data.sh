@@ -28,7 +28,7 @@ while (($#)); do
   esac
 done
 SHARED=${HAWKEYE_SHARED_DATA:-../shared/data}
-HAWKEYE=./build/hawkeye
+HAWKEYE=${HAWKEYE:-./build/hawkeye}
 [[ -x $HAWKEYE ]] || { echo "build hawkeye first: bash scripts/setup.sh" >&2; exit 1; }
 for d in kodak wikipedia photos/bsds500 photos/imagenet_samples photos/sun_hays80; do
   [[ -d $SHARED/$d ]] || { echo "$SHARED/$d is needed" >&2; exit 1; }

@@ -6,11 +6,13 @@
 #   2. hawkeye pairs  — a degraded twin per training image (perception loss)
 #   3. hawkeye sft    — vision grounding   (configs/hawkeye-tiny-vision.toml: the ImageNet MobileNetV2 backbone,
 #                       fine-tuned, under a new projector and an auxiliary head; no language-model pass)
+#   3b. hawkeye sft   — the same on whole 512x384 images, one epoch (configs/hawkeye-tiny-vision-full.toml)
 #   4. hawkeye sft    — warm start         (configs/hawkeye-tiny-sft.toml: language model, vision frozen)
 #   5. hawkeye train  — Q-Hawkeye GRPO     (configs/hawkeye-tiny-grpo.toml)
 #   6. hawkeye eval   — the held-out test sets: test-old greedy and K = 8 samples, test-new greedy
 #   7. writes models/hawkeye-tiny/ (model directory + MODEL_CARD.md + split files + evaluation reports)
 # Usage: bash scripts/train-default.sh [--threads N] [--out models/hawkeye-tiny] [--train-sample 8]
+# (HAWKEYE=path/to/hawkeye selects another build of the binary; default ./build/hawkeye)
 # Every stage is skipped when its output exists (delete data-work/ to start over); a stage that was
 # interrupted resumes from its last checkpoint.
 set -euo pipefail
@@ -26,7 +28,7 @@ while (($#)); do
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
-HAWKEYE=./build/hawkeye
+HAWKEYE=${HAWKEYE:-./build/hawkeye}  # another build of hawkeye: HAWKEYE=path/to/hawkeye bash scripts/train-default.sh
 WORK=data-work
 [[ -x $HAWKEYE ]] || { echo "build hawkeye first: bash scripts/setup.sh" >&2; exit 1; }
 # OpenMP workers that spin while they wait collapse under any other load on the machine (the issue "Fast
@@ -69,6 +71,7 @@ run_stage() { # name, kind (sft|train), config, run dir, [key=value overrides of
   fi
 }
 run_stage vision sft configs/hawkeye-tiny-vision.toml "$WORK/runs/hawkeye-tiny-vision"
+run_stage vision-full sft configs/hawkeye-tiny-vision-full.toml "$WORK/runs/hawkeye-tiny-vision-full"
 run_stage sft sft configs/hawkeye-tiny-sft.toml "$WORK/runs/hawkeye-tiny-sft"
 run_stage grpo train configs/hawkeye-tiny-grpo.toml "$WORK/runs/hawkeye-tiny-grpo"
 
@@ -84,9 +87,9 @@ evaluate eval_new "$WORK/eval/test-new-greedy" "$WORK/test-new/test.jsonl"
 # Training time = the sum of the stage times up to GRPO; evaluation is reported on its own.
 # (synth: the sum of the four sets' build times that scripts/default-data.sh records in data-*.seconds.)
 cat "$WORK"/timing/data-{train,val,test-old,test-new}.seconds 2>/dev/null | awk '{s+=$1} END {print s+0}' > "$WORK/timing/synth.seconds"
-TOTAL=$( (cat "$WORK"/timing/{synth,pairs,vision,sft,grpo}.seconds 2>/dev/null || true) | awk '{s+=$1} END {print s+0}')
+TOTAL=$( (cat "$WORK"/timing/{synth,pairs,vision,vision-full,sft,grpo}.seconds 2>/dev/null || true) | awk '{s+=$1} END {print s+0}')
 echo "$TOTAL" > "$WORK/timing/total.seconds"
 
 # The shipped model directory: the trained weights + card + split file + evaluation report.
-python3 scripts/write_model_card.py --final "$FINAL" --out "$OUT" --work "$WORK" --stages vision,sft,grpo
+python3 scripts/write_model_card.py --final "$FINAL" --out "$OUT" --work "$WORK" --stages vision,vision-full,sft,grpo
 echo "[train-default] wrote $OUT in $TOTAL s" >&2

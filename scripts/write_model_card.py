@@ -160,6 +160,10 @@ def stage_text(work, s):
                 if init else "the vision encoder alone")
         return (f"`vision`: supervised grounding of {what} (auxiliary head: score regression + KADID type and level "
                 f"classification on the visual tokens; no language-model pass){on}, {sched}; {frozen}.")
+    if s == "vision-full":
+        return (f"`vision-full`: the vision stage continued for one epoch on whole 512 × 384 images (the resolution "
+                f"scoring sees; stage `vision` trains on 256 × 192 crops){on}, {sched}, warm-up "
+                f"{t.get('warmup_steps', '?')} steps; {frozen}.")
     if s.startswith("vision-"):
         return (f"`{s}`: the same stage continued from the previous round's weights with a fresh cosine "
                 f"schedule ({sched}, warm-up {t.get('warmup_steps', '?')} steps; overrides of "
@@ -209,7 +213,7 @@ def main():
     ap.add_argument("--final", required=True, help="the trained model directory (the GRPO run's final/)")
     ap.add_argument("--out", required=True, help="the shipped model directory to write")
     ap.add_argument("--work", required=True, help="the pipeline's work directory (data-work)")
-    ap.add_argument("--stages", default="vision,sft,grpo", help="run names under WORK/runs/hawkeye-tiny-*")
+    ap.add_argument("--stages", default="vision,vision-full,sft,grpo", help="run names under WORK/runs/hawkeye-tiny-*")
     ap.add_argument("--shared", default=os.environ.get("HAWKEYE_SHARED_DATA", "../shared/data"),
                     help="the shared data folder (to tell which collection each reference comes from)")
     a = ap.parse_args()

@@ -1,5 +1,6 @@
 #include "hawkeye/model/tiny_vlm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <opencv2/imgproc.hpp>
@@ -257,6 +258,42 @@ torch::Tensor TinyVlm::auxiliary_outputs(const VisualEmbeds& visuals) {
   return aux_->forward(torch::stack(pooled));
 }
 
+torch::Tensor TinyVlm::auxiliary_loss(const VisualEmbeds& visuals, const AuxTargets& targets) {
+  const auto aux = auxiliary_outputs(visuals);
+  if (!aux.defined()) return {};
+  const auto n = static_cast<std::size_t>(visuals.images());
+  if (targets.scores.size() != n || targets.types.size() != n || targets.levels.size() != n) {
+    throw Error(ErrorCode::invalid_argument, "hawkeye-tiny auxiliary_loss: " + std::to_string(n) + " images but " +
+                                                 std::to_string(targets.scores.size()) + " scores, " + std::to_string(targets.types.size()) +
+                                                 " types and " + std::to_string(targets.levels.size()) + " levels");
+  }
+  std::vector<float> scores;
+  std::vector<std::int64_t> types, levels;  // class indices; -100 = none (ignored)
+  for (std::size_t i = 0; i < n; ++i) {
+    scores.push_back(static_cast<float>(targets.scores[i]));
+    types.push_back(targets.types[i] >= 1 && targets.types[i] <= kAuxTypes ? targets.types[i] - 1 : -100);
+    levels.push_back(targets.levels[i] >= 1 && targets.levels[i] <= kAuxLevels ? targets.levels[i] - 1 : -100);
+  }
+  namespace F = torch::nn::functional;
+  const auto dev = aux.device();
+  const auto aux32 = aux.to(torch::kFloat32);
+  auto loss = torch::smooth_l1_loss(aux32.select(1, 0) + kAuxScoreOffset, torch::tensor(scores).to(dev));
+  const auto t = torch::tensor(types, torch::kInt64).to(dev), l = torch::tensor(levels, torch::kInt64).to(dev);
+  const auto labelled = [](const std::vector<std::int64_t>& v) { return std::any_of(v.begin(), v.end(), [](auto x) { return x >= 0; }); };
+  const auto ce = F::CrossEntropyFuncOptions().ignore_index(-100);
+  if (labelled(types)) loss = loss + F::cross_entropy(aux32.narrow(1, 1, kAuxTypes), t, ce);
+  if (labelled(levels)) loss = loss + F::cross_entropy(aux32.narrow(1, 1 + kAuxTypes, kAuxLevels), l, ce);
+  return loss;
+}
+
+std::vector<double> TinyVlm::auxiliary_scores(const VisualEmbeds& visuals) {
+  const auto aux = auxiliary_outputs(visuals);
+  if (!aux.defined()) return {};
+  std::vector<double> out;
+  for (std::int64_t k = 0; k < aux.size(0); ++k) out.push_back(aux[k][0].item<double>() + kAuxScoreOffset);
+  return out;
+}
+
 Grid TinyVlm::visual_grid(int, int) const { return {1, config_.vision.grid_h, config_.vision.grid_w}; }
 
 torch::Tensor TinyVlm::image_to_tensor(const Image& image) const {
@@ -393,6 +430,14 @@ Architecture tiny_vlm_architecture() {
   };
   a.describe = [](const ModelDir& md, std::int64_t) {
     return tiny_describe(TinyConfig::from_json(md.config, (md.dir / "config.json").string()), md.contract.sampling.max_new_tokens);
+  };
+  a.load_vision_init = [](Policy& policy, const std::filesystem::path& file, const std::string& source) {
+    auto* tiny = dynamic_cast<TinyVlm*>(&policy);
+    if (!tiny) throw Error(ErrorCode::internal, source + ": not a hawkeye-tiny policy");
+    if (!tiny->vision()->backbone) {
+      throw Error(ErrorCode::invalid_argument, source + " needs an architecture with a pretrained backbone (vision_config.backbone)");
+    }
+    load_mobilenet_v2(*tiny->vision()->backbone, file);
   };
   return a;
 }

@@ -16,9 +16,9 @@
 #include "hawkeye/data/pairs.h"
 #include "hawkeye/metrics/full_reference.h"
 #include "hawkeye/metrics/correlation.h"
+#include "hawkeye/model/architecture.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/scoring.h"
-#include "hawkeye/model/tiny_vlm.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/advantages.h"
 #include "hawkeye/rl/checkpoint.h"
@@ -149,12 +149,12 @@ std::filesystem::path init_model_dir(Run& r) {
   // model.vision_init: pretrained weights of the vision backbone (a .tflite file or an imported
   // model.safetensors), loaded into the new model before it is first written.
   if (const auto vision_init = r.cfg.get<std::string>("model.vision_init", ""); !vision_init.empty()) {
-    auto* tiny = dynamic_cast<model::TinyVlm*>(policy.get());
-    if (!tiny || !tiny->vision()->backbone) {
-      throw Error(ErrorCode::invalid_argument, r.cfg.source() + ": model.vision_init needs an architecture with a pretrained "
-                                                                "backbone (vision_config.backbone)");
+    const auto source = r.cfg.source() + ": model.vision_init";
+    const auto& entry = model::architecture(policy->architecture(), arch);
+    if (!entry.load_vision_init) {
+      throw Error(ErrorCode::invalid_argument, source + " needs an architecture with a pretrained backbone (" + entry.name + " has none)");
     }
-    model::load_mobilenet_v2(*tiny->vision()->backbone, vision_init);
+    entry.load_vision_init(*policy, vision_init, source);
   }
   const auto contract = model::IqaContract::from_json(contract_json, hj);
   fs::create_directories(r.dir);
@@ -225,8 +225,10 @@ ordered_json validate(Run& r, std::int64_t step, bool aux_only) {
     if (aux_only) {
       torch::NoGradGuard ng;
       auto& p = m.policy();
-      const auto aux = p.auxiliary_outputs(p.encode_images(p.preprocess(ptrs)));
-      for (std::int64_t k = 0; k < aux.size(0); ++k) batch_scores.push_back(aux[k][0].item<double>() + 3.0);
+      batch_scores = p.auxiliary_scores(p.encode_images(p.preprocess(ptrs)));
+      if (batch_scores.size() != ptrs.size()) {
+        throw Error(ErrorCode::invalid_argument, r.cfg.source() + ": validation without text (sft.text_weight = 0) needs a model with an auxiliary head");
+      }
     } else {
       for (const auto& s : model::score_images(m, ptrs, opts)) batch_scores.push_back(s.score);
     }
@@ -590,25 +592,17 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           tokens += m.sum().item<std::int64_t>();
         }
         if (aux_weight > 0) {
-          const auto aux = policy.auxiliary_outputs(vis);
-          if (!aux.defined()) {
+          model::AuxTargets targets;
+          for (const auto* row : rows) {
+            targets.scores.push_back(row->label);
+            targets.types.push_back(row->type_id);
+            targets.levels.push_back(row->level);
+          }
+          const auto aux_loss = policy.auxiliary_loss(vis, targets);
+          if (!aux_loss.defined()) {
             throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.aux_weight > 0 needs a model with an auxiliary head "
                                                                     "(vision_config.aux_head = true)");
           }
-          std::vector<float> labels;
-          std::vector<std::int64_t> types, levels;
-          for (const auto* row : rows) {
-            labels.push_back(static_cast<float>(row->label));
-            types.push_back(row->type_id >= 1 && row->type_id <= 25 ? row->type_id - 1 : -100);
-            levels.push_back(row->level >= 1 && row->level <= 5 ? row->level - 1 : -100);
-          }
-          namespace F = torch::nn::functional;
-          const auto aux32 = aux.to(torch::kFloat32);
-          auto aux_loss = torch::smooth_l1_loss(aux32.select(1, 0) + 3.0, torch::tensor(labels).to(r.device));
-          const auto t = torch::tensor(types, torch::kInt64).to(r.device), l = torch::tensor(levels, torch::kInt64).to(r.device);
-          const auto labelled = [](const std::vector<std::int64_t>& v) { return std::any_of(v.begin(), v.end(), [](auto x) { return x >= 0; }); };
-          if (labelled(types)) aux_loss = aux_loss + F::cross_entropy(aux32.narrow(1, 1, 25), t, F::CrossEntropyFuncOptions().ignore_index(-100));
-          if (labelled(levels)) aux_loss = aux_loss + F::cross_entropy(aux32.narrow(1, 26, 5), l, F::CrossEntropyFuncOptions().ignore_index(-100));
           aux_sum += aux_loss.item<double>() / static_cast<double>(r.accum);
           loss = loss + aux_weight * aux_loss / static_cast<double>(r.accum);
         }

@@ -82,7 +82,10 @@ TEST(MobileNet, BackboneTowerRoundTripsThroughAModelDirectory) {
   const auto vb = loaded->encode_images(loaded->preprocess({&img}));
   EXPECT_EQ(va.embeds.sizes(), (std::vector<std::int64_t>{6, 32}));
   EXPECT_TRUE(torch::equal(va.embeds, vb.embeds));
-  EXPECT_EQ(loaded->auxiliary_outputs(vb).sizes(), (std::vector<std::int64_t>{1, TinyVlm::kAuxOutputs}));
+  const auto tiny = std::dynamic_pointer_cast<TinyVlm>(loaded);
+  ASSERT_TRUE(tiny);
+  EXPECT_EQ(tiny->auxiliary_outputs(vb).sizes(), (std::vector<std::int64_t>{1, TinyVlm::kAuxOutputs}));
+  EXPECT_EQ(loaded->auxiliary_scores(vb).size(), 1u);
   const auto info = describe_model_dir(dir.path() / "m");
   EXPECT_EQ(info["parameters"].get<std::int64_t>(), a->parameter_count());
   EXPECT_GT(info["vision_gflops_per_image"].get<double>(), 1.0) << "MobileNetV2 at native resolution";

@@ -151,6 +151,53 @@ TEST(Policy, ErrorsOnMismatchedImageTokens) {
   EXPECT_THROW(s.policy->prefill(bad_index, s.vis, c3), Error);
 }
 
+// hawkeye-tiny's auxiliary head owns its loss and its score: smooth L1 of (score column + 3) against the score,
+// plus the cross-entropy of the type (columns 1..25) and of the level (26..30) over the images that have one;
+// a model without the head has neither.
+TEST(Policy, AuxiliaryHeadOwnsItsLossAndScores) {
+  auto c = test::small_tiny_config();
+  c.vision.aux_head = true;
+  torch::manual_seed(4);
+  auto policy = std::make_shared<TinyVlm>(c);
+  policy->eval();
+  const auto a = test::random_image(40, 30, 1), b = test::random_image(40, 30, 2), d = test::random_image(40, 30, 3);
+  torch::NoGradGuard g;
+  const auto vis = policy->encode_images(policy->preprocess({&a, &b, &d}));
+  const auto out = policy->auxiliary_outputs(vis).to(torch::kFloat64);
+  ASSERT_EQ(out.sizes(), (std::vector<std::int64_t>{3, TinyVlm::kAuxOutputs}));
+  const auto scores = policy->auxiliary_scores(vis);
+  ASSERT_EQ(scores.size(), 3u);
+  for (std::int64_t k = 0; k < 3; ++k) EXPECT_DOUBLE_EQ(scores[k], out[k][0].item<double>() + 3.0);
+
+  // Types: image 1 has none (0) and image 2 one out of range (26): only image 0's counts. Levels: all three.
+  const AuxTargets targets{{4.2, 1.5, 3.0}, {7, 0, 26}, {1, 5, 3}};
+  const auto ce = [&](std::int64_t k, std::int64_t from, std::int64_t classes, int label) {
+    const auto logits = out[k].narrow(0, from, classes);
+    return torch::logsumexp(logits, 0).item<double>() - logits[label - 1].item<double>();
+  };
+  double expected = 0;
+  for (std::int64_t k = 0; k < 3; ++k) {
+    const double diff = std::abs(out[k][0].item<double>() + 3.0 - targets.scores[k]);
+    expected += (diff < 1.0 ? 0.5 * diff * diff : diff - 0.5) / 3.0;
+  }
+  expected += ce(0, 1, 25, 7);
+  expected += (ce(0, 26, 5, 1) + ce(1, 26, 5, 5) + ce(2, 26, 5, 3)) / 3.0;
+  const auto loss = policy->auxiliary_loss(vis, targets);
+  ASSERT_TRUE(loss.defined());
+  EXPECT_EQ(loss.dim(), 0);
+  EXPECT_EQ(loss.scalar_type(), torch::kFloat32);
+  EXPECT_NEAR(loss.item<double>(), expected, 1e-5);
+  // No type at all: that term is left out (not a NaN mean over nothing).
+  const auto untyped = policy->auxiliary_loss(vis, {{4.2, 1.5, 3.0}, {0, 0, 0}, {1, 5, 3}});
+  EXPECT_NEAR(untyped.item<double>(), expected - ce(0, 1, 25, 7), 1e-5);
+  EXPECT_THROW(policy->auxiliary_loss(vis, {{4.2}, {7}, {1}}), Error);
+
+  auto plain = test::small_tiny();
+  const auto plain_vis = plain->encode_images(plain->preprocess({&a}));
+  EXPECT_FALSE(plain->auxiliary_loss(plain_vis, {{4.2}, {7}, {1}}).defined());
+  EXPECT_TRUE(plain->auxiliary_scores(plain_vis).empty());
+}
+
 TEST(Generate, SameSeedSameSamplesWhateverTheBatch) {
   PolicySetup s;
   SamplingParams sp;

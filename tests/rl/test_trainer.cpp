@@ -8,8 +8,10 @@
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/safetensors.h"
+#include "hawkeye/metrics/correlation.h"
 #include "hawkeye/model/mobilenet.h"
 #include "hawkeye/model/model_dir.h"
+#include "hawkeye/model/tiny_vlm.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/checkpoint.h"
 #include "hawkeye/rl/dataset.h"
@@ -329,6 +331,101 @@ TEST(Trainer, VisionInitLoadsThePretrainedBackbone) {
                                   "test.toml");
   plain.set("model.vision_init", weights.string());
   EXPECT_THROW(rl::train(plain, "sft"), Error);
+}
+
+// sft.aux_weight: the loss of the auxiliary head on the batch (smooth L1 on the score, cross-entropy on the KADID
+// type and on the level) is logged as aux_loss and weighted into the step's loss; with text_weight = 0 validation
+// reads the head's scores (source "auxiliary_head"). Both are checked against the head's outputs computed here.
+TEST(Trainer, SftAuxiliaryLossAndScoresComeFromTheHead) {
+  test::TinyTrainingSetup s(false);
+  auto arch = nlohmann::json::parse(read_file(s.arch));
+  arch["vision_config"]["aux_head"] = true;
+  const auto arch_file = s.dir.path() / "arch-aux.json";
+  write_file_atomic(arch_file, arch.dump());
+  const auto run = [&](const std::string& name, const std::string& sft) {
+    auto c = Config::parse_toml(s.model_toml() + "[run]\ndir = \"" + (s.dir.path() / name).string() +
+                                    "\"\nseed = 3\nthreads = 1\nlog_every = 1\n[train]\nsteps = 2\nbatch_size = 4\nlr = 1e-3\n"
+                                    "warmup_steps = 0\nval_every = 2\ncheckpoint_every = 0\n[augment]\nhflip = false\n[sft]\n" + sft,
+                                "test.toml");
+    c.set("model.architecture", arch_file.string());
+    return rl::train(c, "sft");
+  };
+  // The head's outputs [N, 1 + 25 + 5] on the rows' images: score offset from 3, type logits, level logits.
+  const auto head = [](const fs::path& model_dir, const std::vector<rl::TrainSample>& rows, bool training) {
+    auto policy = std::dynamic_pointer_cast<model::TinyVlm>(model::load_policy(model::read_model_dir(model_dir)));
+    if (!policy) throw std::runtime_error("not a hawkeye-tiny model");
+    policy->train(training);
+    std::vector<fs::path> paths;
+    for (const auto& row : rows) paths.push_back(row.image);
+    const auto images = rl::load_batch(paths, ImageLimits{}, 1);
+    std::vector<const Image*> ptrs;
+    for (const auto& im : images) ptrs.push_back(&im);
+    torch::NoGradGuard g;
+    return policy->auxiliary_outputs(policy->encode_images(policy->preprocess(ptrs))).to(torch::kFloat64);
+  };
+  // The first step's batch, and its loss from the initial model's head (training mode: batch statistics).
+  const auto train_rows = rl::load_samples(s.train);
+  std::vector<rl::TrainSample> batch;
+  for (auto i : rl::batch_indices(train_rows.size(), 3, 0, 4)) batch.push_back(train_rows[i]);
+  const auto expected_loss = [&](const fs::path& init) {
+    const auto out = head(init, batch, true);
+    const auto cross_entropy = [&](std::int64_t from, std::int64_t classes, std::int64_t k, int label) {
+      const auto logits = out[k].narrow(0, from, classes);
+      return torch::logsumexp(logits, 0).item<double>() - logits[label - 1].item<double>();
+    };
+    double smooth_l1 = 0, ce_type = 0, ce_level = 0;
+    int typed = 0, levelled = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto k = static_cast<std::int64_t>(i);
+      const double d = std::abs(out[k][0].item<double>() + 3.0 - static_cast<float>(batch[i].label));
+      smooth_l1 += (d < 1.0 ? 0.5 * d * d : d - 0.5) / static_cast<double>(batch.size());
+      if (batch[i].type_id >= 1 && batch[i].type_id <= 25) {
+        ce_type += cross_entropy(1, 25, k, batch[i].type_id);
+        ++typed;
+      }
+      if (batch[i].level >= 1 && batch[i].level <= 5) {
+        ce_level += cross_entropy(26, 5, k, batch[i].level);
+        ++levelled;
+      }
+    }
+    EXPECT_GT(typed, 0);
+    EXPECT_GT(levelled, 0);
+    return smooth_l1 + ce_type / typed + ce_level / levelled;
+  };
+  const auto step = [](const fs::path& run_dir, std::int64_t n) {
+    for (const auto& line : test::read_metrics(run_dir))
+      if (line.contains("loss") && line["step"] == n) return line;
+    return nlohmann::json();
+  };
+
+  // With the language-model loss: loss = text loss + aux_weight x aux_loss.
+  const auto with_text = run("text", "text_weight = 1.0\naux_weight = 0.5\n");
+  const auto first = step(with_text.run_dir, 1);
+  ASSERT_TRUE(first.contains("aux_loss")) << first.dump();
+  EXPECT_NEAR(first["aux_loss"].get<double>(), expected_loss(with_text.run_dir / "init"), 1e-5);
+  EXPECT_GT(first["loss"].get<double>(), 0.5 * first["aux_loss"].get<double>());
+  EXPECT_GT(first["tokens"].get<std::int64_t>(), 0);
+  EXPECT_EQ(with_text.last_validation.value("source", ""), "greedy_answers");
+
+  // Vision and head only: the loss is the auxiliary loss, and validation ranks the head's scores.
+  const auto head_only = run("head", "text_weight = 0.0\naux_weight = 1.0\n");
+  const auto only = step(head_only.run_dir, 1);
+  EXPECT_NEAR(only["aux_loss"].get<double>(), expected_loss(head_only.run_dir / "init"), 1e-5);
+  EXPECT_EQ(only["loss"].get<double>(), only["aux_loss"].get<double>());
+  EXPECT_EQ(only["tokens"].get<std::int64_t>(), 0);
+  const auto& val = head_only.last_validation;
+  ASSERT_EQ(val.value("source", ""), "auxiliary_head") << val.dump();
+  const auto val_rows = rl::load_samples(s.test);
+  const auto scores = head(head_only.final_model, val_rows, false);
+  std::vector<double> pred, gt;
+  for (std::size_t i = 0; i < val_rows.size(); ++i) {
+    pred.push_back(scores[static_cast<std::int64_t>(i)][0].item<double>() + 3.0);
+    gt.push_back(val_rows[i].label);
+  }
+  EXPECT_EQ(val["n"].get<std::size_t>(), val_rows.size());
+  EXPECT_EQ(val["parse_failures"].get<std::int64_t>(), 0);
+  EXPECT_NEAR(val["srcc"].get<double>(), correlate(pred, gt).srcc.value, 1e-9);
+  EXPECT_NEAR(val["plcc"].get<double>(), correlate(pred, gt).plcc.value, 1e-6);
 }
 
 // One GRPO step cut into 1, 2 or 4 micro-batches (train.grad_accum): the perception KL is pooled per image,

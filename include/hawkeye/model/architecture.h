@@ -1,11 +1,13 @@
 // The architecture table: everything the model layer knows about one architecture, in one entry, looked up
 // by the name config.json gives ("architecture", or the first of Hugging Face's "architectures").
 // read_model_dir, create_policy, load_policy, save_model_dir, checkpoint_names and describe_model_dir ask
-// the table and hold no architecture's name themselves; docs/adding-a-model.md walks through a new entry.
+// the table and hold no architecture's name themselves, and so does the trainer (model.vision_init);
+// docs/adding-a-model.md walks through a new entry.
 //
 // Each architecture defines its entry in its own source file (tiny_vlm.cpp, qwen2_5_vl.cpp); the table in
 // architecture.cpp lists them. Hooks that an architecture does not need are left empty.
 #pragma once
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,6 +56,13 @@ struct Architecture {
   // fp32 memory) and before the contract's: visual tokens and the compute (FLOPs) per image, read from the
   // directory without loading weights (`parameters`: counted from the weight headers).
   std::function<nlohmann::ordered_json(const ModelDir& md, std::int64_t parameters)> describe;
+
+  // Optional: loads pretrained weights of the vision tower from `file` into a policy `create` just built (the
+  // trainer's model.vision_init; hawkeye-tiny: MobileNetV2 weights, a .tflite file or one imported by
+  // `hawkeye import tflite`, into vision_config.backbone). `source` begins error messages. Errors:
+  // Error(invalid_argument) when this policy has no tower to load; those of the weights. Empty: the
+  // architecture has none (the trainer refuses model.vision_init).
+  std::function<void(Policy& policy, const std::filesystem::path& file, const std::string& source)> load_vision_init;
 };
 
 // Every architecture of this build, in a fixed order.

@@ -45,6 +45,13 @@ struct PromptBatch {
   std::int64_t rows() const { return static_cast<std::int64_t>(tokens.size()); }
 };
 
+// What an auxiliary head learns from, one entry per image of the VisualEmbeds: the quality score (the
+// contract's scale), the KADID distortion type id (1..25) and level (1..5), 0 where the manifest has none.
+struct AuxTargets {
+  std::vector<double> scores;
+  std::vector<int> types, levels;
+};
+
 struct CompletionBatch {
   torch::Tensor tokens;  // [B, Lc] int64, right-padded
   torch::Tensor mask;    // [B, Lc] bool: true for real tokens
@@ -71,9 +78,18 @@ class Policy : public torch::nn::Module {
   // Keeps normalisation statistics (BatchNorm running means) fixed even in training mode, so that RL
   // fine-tuning does not move them and a sequence's log-probabilities do not depend on its batch.
   virtual void freeze_norm_statistics(bool frozen) { (void)frozen; }
-  // Outputs of an auxiliary quality head on each image's visual tokens [N, A], or an undefined tensor when
-  // the model has none. Used only by the warm start (sft.aux_weight) to ground the visual tokens.
-  virtual torch::Tensor auxiliary_outputs(const VisualEmbeds& visuals) { (void)visuals; return {}; }
+  // An auxiliary quality head on the visual tokens, used only by the warm start to ground them: its layout,
+  // its loss terms and how it reads a score belong to the architecture. auxiliary_loss: the head's loss on the
+  // images of `visuals` against `targets` (a float32 scalar, differentiable when autograd is on; sft.aux_weight
+  // weighs it, metrics.jsonl logs it as aux_loss), or an undefined tensor when the model has no head.
+  // auxiliary_scores: the head's quality score of each image on the contract's scale (validation of a stage
+  // without text, source "auxiliary_head"), or empty when the model has no head.
+  virtual torch::Tensor auxiliary_loss(const VisualEmbeds& visuals, const AuxTargets& targets) {
+    (void)visuals;
+    (void)targets;
+    return {};
+  }
+  virtual std::vector<double> auxiliary_scores(const VisualEmbeds& visuals) { (void)visuals; return {}; }
 
   torch::Device device() const;
   std::int64_t parameter_count() const;

@@ -84,9 +84,18 @@ class TinyVlm : public Policy {
                                  std::int64_t* next) const override;
   double vision_macs(int width, int height) const override;
   void freeze_norm_statistics(bool frozen) override { vision_->freeze_norm_statistics(frozen); }
-  // [N, 1 + 25 + 5]: score offset from 3 (regression), KADID type logits (ids 1..25), level logits (1..5).
-  torch::Tensor auxiliary_outputs(const VisualEmbeds& visuals) override;
-  static constexpr std::int64_t kAuxOutputs = 1 + 25 + 5;
+  // The auxiliary head (vision_config.aux_head), a linear layer on each image's mean visual token:
+  // [N, 1 + 25 + 5] = score offset from 3 (regression), KADID type logits (ids 1..25), level logits (1..5);
+  // an undefined tensor without the head.
+  torch::Tensor auxiliary_outputs(const VisualEmbeds& visuals);
+  static constexpr std::int64_t kAuxTypes = 25, kAuxLevels = 5;
+  static constexpr std::int64_t kAuxOutputs = 1 + kAuxTypes + kAuxLevels;
+  static constexpr double kAuxScoreOffset = 3.0;
+  // Its loss: smooth L1 of the score, plus the cross-entropy of the type and of the level, each over the
+  // images that have one (a term is left out when no image of the batch has one).
+  torch::Tensor auxiliary_loss(const VisualEmbeds& visuals, const AuxTargets& targets) override;
+  // The score column plus kAuxScoreOffset.
+  std::vector<double> auxiliary_scores(const VisualEmbeds& visuals) override;
   const TinyConfig& config() const { return config_; }
   TinyVision& vision() { return vision_; }
 

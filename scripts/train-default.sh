@@ -31,9 +31,7 @@ done
 HAWKEYE=${HAWKEYE:-./build/hawkeye}  # another build of hawkeye: HAWKEYE=path/to/hawkeye bash scripts/train-default.sh
 WORK=data-work
 [[ -x $HAWKEYE ]] || { echo "build hawkeye first: bash scripts/setup.sh" >&2; exit 1; }
-# OpenMP workers that spin while they wait collapse under any other load on the machine (the issue "Fast
-# beside other work"): wait passively unless the caller chose otherwise.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# (OpenMP's wait policy: the hawkeye executable chooses a passive one itself; docs/cli.md.)
 mkdir -p "$WORK/timing"
 now() { date +%s; }
 stage() { # name, command...

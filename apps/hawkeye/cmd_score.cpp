@@ -197,6 +197,11 @@ void run_score(const ScoreCommand& o, Context& ctx) {
                    ? static_cast<double>(summary.generated_tokens) / (summary.images - summary.load_failures)
                    : 0.0,
                summary.scored, summary.load_failures, summary.parse_failures);
+  const auto& t = summary.model;
+  spdlog::info("time: {:.2f} s waiting for images to load, {:.2f} s preprocessing, {:.2f} s vision, {:.2f} s prefill, "
+               "{:.2f} s in {} decoding steps, {:.2f} s sampling, {:.2f} s writing records, model load {:.2f} s",
+               summary.load_wait_seconds, t.preprocess_seconds, t.encode_seconds, t.prefill_seconds, t.decode_seconds,
+               t.steps, t.sample_seconds, summary.output_seconds, load_seconds);
   const std::size_t answered = summary.images - summary.load_failures;
   if (answered > 0 && summary.scored == 0) {
     std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\")\n";

@@ -71,7 +71,9 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
   std::future<std::vector<LoadedImage>> pending;
   if (n > 0) pending = start_loading(0);
   for (std::size_t first = 0; first < n; first += B) {
+    const auto t_wait = std::chrono::steady_clock::now();
     std::vector<LoadedImage> loaded = pending.get();
+    summary.load_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_wait).count();
     // The next batch decodes while the model works on this one.
     if (first + B < n) pending = start_loading(first + B);
     std::vector<const Image*> ptrs;
@@ -83,10 +85,12 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
       ids.push_back(identities.empty() ? paths[first + k].string() : identities[first + k]);
       where.push_back(k);
     }
-    model::GenerationStats stats;
+    model::GenerationStats& stats = summary.model;
+    const std::int64_t tokens_before = stats.generated_tokens;
     std::vector<model::ImageScore> scores;
     if (!ptrs.empty()) scores = model::score_images(model, ptrs, options.score, ids, &stats);
-    summary.generated_tokens += stats.generated_tokens;
+    summary.generated_tokens += stats.generated_tokens - tokens_before;
+    const auto t_out = std::chrono::steady_clock::now();
     std::size_t next_score = 0;
     for (std::size_t k = 0; k < loaded.size(); ++k) {
       ScoredImage r;
@@ -105,6 +109,7 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
       ++summary.images;
       on_image(r);
     }
+    summary.output_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_out).count();
     if (options.stop && options.stop->load() && first + B < n) {
       summary.stopped = true;
       break;  // `pending` finishes its batch and is discarded

@@ -1,6 +1,7 @@
 #include "hawkeye/model/scoring.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "hawkeye/core/error.h"
@@ -39,7 +40,15 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
   }
   torch::NoGradGuard no_grad;
   auto& policy = model.policy();
-  const auto visuals = policy.encode_images(policy.preprocess(images));
+  using Clock = std::chrono::steady_clock;
+  const auto t_pre = Clock::now();
+  const auto pixels = policy.preprocess(images);
+  const auto t_enc = Clock::now();
+  const auto visuals = policy.encode_images(pixels);
+  if (stats) {
+    stats->preprocess_seconds += std::chrono::duration<double>(t_enc - t_pre).count();
+    stats->encode_seconds += std::chrono::duration<double>(Clock::now() - t_enc).count();
+  }
   const std::int64_t K = options.samples > 0 ? options.samples : 1;
   SamplingParams sp = options.sampling;
   sp.greedy = options.samples == 0;

@@ -85,6 +85,18 @@ TEST(BatchScoring, ResultsComeInInputOrderWithLoadErrorsInPlace) {
   EXPECT_EQ(s.load_failures, 2u);
   EXPECT_EQ(s.parse_failures, 0u);
   EXPECT_GT(s.generated_tokens, 0);
+  // Where the time went: two model batches (3 loaded images at batch 2), every part measured, none beyond the
+  // run's wall time; the tokens counted per batch add up to the model's own count.
+  EXPECT_EQ(s.model.generated_tokens, s.generated_tokens);
+  EXPECT_GT(s.model.encode_seconds, 0.0);
+  EXPECT_GT(s.model.preprocess_seconds, 0.0);
+  EXPECT_GT(s.model.prefill_seconds, 0.0);
+  EXPECT_GT(s.model.steps, 0);
+  EXPECT_GE(s.load_wait_seconds, 0.0);
+  EXPECT_GE(s.output_seconds, 0.0);
+  EXPECT_LE(s.load_wait_seconds + s.model.preprocess_seconds + s.model.encode_seconds + s.model.prefill_seconds +
+                s.model.decode_seconds + s.model.sample_seconds + s.output_seconds,
+            s.seconds + 1e-6);
   // A load error record has no score and no reasoning, but its error.
   const auto rec = eval::image_record(out[1], m.contract(), 0);
   EXPECT_TRUE(rec["score"].is_null());

@@ -44,6 +44,11 @@ struct BatchScoringSummary {
   std::size_t parse_failures = 0;  // loaded, but no score
   std::int64_t generated_tokens = 0;
   double seconds = 0;              // wall time of the whole run (loading overlapped with scoring)
+  // Where the wall time went: waiting for the loader thread (image reading and decoding that did not overlap
+  // with the model), the model's parts (preprocess, vision tower, prefill, decoding steps, sampling), and the
+  // caller's on_image (writing the records).
+  double load_wait_seconds = 0, output_seconds = 0;
+  model::GenerationStats model;
   bool stopped = false;
   double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
 };

@@ -41,6 +41,9 @@ struct GeneratedSequence {
 
 struct GenerationStats {
   double prefill_seconds = 0, decode_seconds = 0, sample_seconds = 0;
+  // Filled by callers that encode the images themselves (model::score_images): image preprocessing (resize,
+  // normalisation, patching) and the vision tower.
+  double preprocess_seconds = 0, encode_seconds = 0;
   std::int64_t generated_tokens = 0, steps = 0;
 };
 

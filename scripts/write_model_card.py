@@ -148,7 +148,8 @@ def stage_text(work, s):
     t = c.get("train", {})
     lr = t.get("lr")
     lr = f"{lr:g}" if isinstance(lr, (int, float)) else "?"
-    length = f"{t['epochs']} epochs" if "epochs" in t else f"{t['steps']} steps" if "steps" in t else "? epochs"
+    # train.steps > 0 overrides train.epochs (the saved config holds both, one of them a default).
+    length = (f"{t['steps']} steps" if t.get("steps") else f"{t['epochs']:g} epochs" if "epochs" in t else "? epochs")
     sched = f"{length}, peak learning rate {lr}" if t else "schedule not recorded"
     freeze = t.get("freeze") or []
     frozen = f"frozen: {', '.join(f'`{p}`' for p in freeze)}" if freeze else "nothing frozen"

@@ -26,3 +26,10 @@ endif()
 if(NOT out MATCHES "hawkeye [0-9]+\\.[0-9]+\\.[0-9]+")
   message(FATAL_ERROR "unexpected consumer output: ${out}")
 endif()
+# The installed executable finds its program library (lib*/hawkeye/libhawkeye_program.so) and sets OpenMP's
+# wait policy before libgomp starts (include/hawkeye/core/openmp_wait.h).
+execute_process(COMMAND env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "${WORK_DIR}/prefix/bin/hawkeye" --version
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "hawkeye [0-9]+\\.[0-9]+\\.[0-9]+" OR NOT out MATCHES "OpenMP wait OMP_WAIT_POLICY=PASSIVE")
+  message(FATAL_ERROR "the installed hawkeye --version failed (${rc}): ${out} ${err}")
+endif()

@@ -3,6 +3,7 @@
 // precedence over it, are visible from outside.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "hawkeye/core/openmp_wait.h"
@@ -41,4 +42,18 @@ TEST(OpenMpWait, TheUsersOwnSettingWins) {
   const auto active = display_env("OMP_WAIT_POLICY=ACTIVE");
   EXPECT_TRUE(has(active, "OMP_WAIT_POLICY = 'ACTIVE'")) << active;
   EXPECT_FALSE(has(active, "GOMP_SPINCOUNT = '0'")) << active;
+}
+
+// The executable without its program library (a copy made without lib*/hawkeye/libhawkeye_program.so) says
+// what is missing and where it looked, and exits 1 instead of crashing.
+TEST(OpenMpWait, AMissingProgramLibraryIsAClearError) {
+  if (std::string(HAWKEYE_CLI).empty()) GTEST_SKIP() << "the hawkeye binary is not built";
+  hawkeye::test::TempDir tmp;
+  const auto copy = tmp.path() / "hawkeye";
+  std::filesystem::copy_file(HAWKEYE_CLI, copy);
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+  const auto r = hawkeye::test::run_command("'" + copy.string() + "' --version 2>&1");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot load the program library libhawkeye_program.so"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(tmp.path().string()), std::string::npos) << r.output;
 }

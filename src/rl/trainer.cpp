@@ -1,8 +1,10 @@
 #include "hawkeye/rl/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -12,6 +14,8 @@
 #include "hawkeye/core/progress.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/writers.h"
+#include "hawkeye/data/descriptions.h"
+#include "hawkeye/data/kadid_labels.h"
 #include "hawkeye/data/manifest.h"
 #include "hawkeye/data/pairs.h"
 #include "hawkeye/metrics/full_reference.h"
@@ -76,7 +80,10 @@ nlohmann::json defaults(const std::string& kind) {
     // classification, where the manifest has them); 0 = plain teacher-forced cross-entropy.
     // text_weight = 0 trains the vision encoder and the auxiliary head only (no language-model pass): a fast
     // first stage for a model trained from scratch.
-    d["sft"] = {{"score_decimals", 2}, {"aux_weight", 0.0}, {"text_weight", 1.0}};
+    // think_noise: the fraction of training rows whose think text is replaced by the description of another KADID
+    // (type, level) (a confusable one: same type at a neighbouring level, or another type), training only their
+    // answer; the answer must then come from the image when the reasoning is wrong.
+    d["sft"] = {{"score_decimals", 2}, {"aux_weight", 0.0}, {"text_weight", 1.0}, {"think_noise", 0.0}};
   }
   return d;
 }
@@ -99,6 +106,36 @@ std::string format_score(double v, int decimals) {
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
 }
+
+}  // namespace
+
+// sft.think_noise: with probability p (seeded per step and row), the description of a confusable KADID (type,
+// level) instead of the row's own: half the time the same type at a neighbouring level, else another labelled
+// type at any level. "" = keep the row's own (also for rows without a KADID type and level).
+std::string noisy_think_text(const TrainSample& row, const KadidLabelTable& labels, double p, std::uint64_t seed) {
+  if (!(p > 0) || row.type_id < 1 || row.type_id > 25 || row.level < 1 || row.level > 5) return {};
+  Rng rng(seed);
+  if (!(rng.uniform() < p)) return {};
+  // A text that one of the row's own phrasings also reads (neighbouring levels in one severity band can share
+  // them) is no wrong reasoning: draw again, a bounded number of times.
+  const auto own = kadid_description_variants(row.type_id, row.level, row.label);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int type = row.type_id, level = row.level;
+    if (rng.uniform() < 0.5) {
+      level = row.level == 1 ? 2 : row.level == 5 ? 4 : row.level + (rng.below(2) == 0 ? -1 : 1);
+    } else {
+      // another type of the 24 labelled ones (15, denoise, is a substitute)
+      do type = 1 + static_cast<int>(rng.below(25));
+      while (type == row.type_id || type == 15);
+      level = 1 + static_cast<int>(rng.below(5));
+    }
+    auto text = describe_kadid(type, level, labels.mean(type, level), rng());
+    if (std::find(own.begin(), own.end(), text) == own.end()) return text;
+  }
+  return {};
+}
+
+namespace {
 
 struct StepTimes {
   double load = 0, rollout = 0, logprob = 0, backward = 0, optimizer = 0;
@@ -404,6 +441,12 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   if (!grpo && !(text_weight > 0) && !(aux_weight > 0)) {
     throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.text_weight and sft.aux_weight are both 0: nothing to train");
   }
+  const double think_noise = grpo ? 0.0 : cfg.get<double>("sft.think_noise", 0.0);
+  if (!(think_noise >= 0.0 && think_noise <= 1.0)) {
+    throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.think_noise " + std::to_string(think_noise) + " is outside [0, 1]");
+  }
+  std::optional<KadidLabelTable> kadid_labels;
+  if (think_noise > 0) kadid_labels = KadidLabelTable::load_default();
   const auto K = cfg.get<std::int64_t>("rollout.k", 4);
   model::SamplingParams sp;
   sp.temperature = cfg.get<double>("rollout.temperature", 1.0);
@@ -566,12 +609,29 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           model::PromptBatch prompts;
           std::vector<std::vector<std::int64_t>> targets;
           std::int64_t longest = 0;
+          std::vector<std::int64_t> trained_from(rows.size(), 0);  // sft.think_noise: tokens before it carry no loss
+          bool any_noisy = false;
           for (std::size_t i = 0; i < rows.size(); ++i) {
             prompts.tokens.push_back(r.model->prompt_ids(sizes[i].first, sizes[i].second));
             prompts.image.push_back(static_cast<std::int64_t>(i));
-            const std::string text = "<think>" + rows[i]->description + "</think><answer>" + format_score(rows[i]->label, decimals) + "</answer>";
-            const auto ids = r.model->tokenizer().encode(text, /*allow_special=*/false);
-            std::vector<std::int64_t> t(ids.begin(), ids.end());
+            const std::string answer = "<answer>" + format_score(rows[i]->label, decimals) + "</answer>";
+            std::vector<std::int64_t> t;
+            const auto wrong = kadid_labels ? noisy_think_text(*rows[i], *kadid_labels, think_noise,
+                                                               derive_seed(r.seed, "think_noise", static_cast<std::uint64_t>(step),
+                                                                           global_idx[a * micro + static_cast<std::int64_t>(i)]))
+                                            : std::string();
+            if (wrong.empty()) {
+              const auto ids = r.model->tokenizer().encode("<think>" + rows[i]->description + "</think>" + answer, /*allow_special=*/false);
+              t.assign(ids.begin(), ids.end());
+            } else {
+              // The reasoning is another (type, level)'s; only the answer (the true label) is trained.
+              const auto think_ids = r.model->tokenizer().encode("<think>" + wrong + "</think>", /*allow_special=*/false);
+              const auto answer_ids = r.model->tokenizer().encode(answer, /*allow_special=*/false);
+              t.assign(think_ids.begin(), think_ids.end());
+              t.insert(t.end(), answer_ids.begin(), answer_ids.end());
+              trained_from[i] = static_cast<std::int64_t>(think_ids.size());
+              any_noisy = true;
+            }
             t.push_back(stop_id);
             longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(t.size()));
             targets.push_back(std::move(t));
@@ -579,15 +639,17 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           model::CompletionBatch comp;
           comp.tokens = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kInt64);
           comp.mask = torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kBool);
+          auto trained = any_noisy ? torch::zeros({static_cast<std::int64_t>(targets.size()), longest}, torch::kBool) : torch::Tensor();
           for (std::size_t i = 0; i < targets.size(); ++i) {
             const auto n = static_cast<std::int64_t>(targets[i].size());
             comp.tokens[i].narrow(0, 0, n).copy_(torch::tensor(targets[i], torch::kInt64));
             comp.mask[i].narrow(0, 0, n).fill_(true);
+            if (any_noisy) trained[i].narrow(0, trained_from[i], n - trained_from[i]).fill_(true);
           }
           comp.tokens = comp.tokens.to(r.device);
           comp.mask = comp.mask.to(r.device);
           const auto logp = policy.token_logprobs(prompts, vis, comp);  // float32 in any model dtype
-          const auto m = comp.mask.to(logp.scalar_type());
+          const auto m = (any_noisy ? trained.to(r.device) : comp.mask).to(logp.scalar_type());
           loss = text_weight * -(logp * m).sum() / m.sum().clamp_min(1.0) / static_cast<double>(r.accum);
           tokens += m.sum().item<std::int64_t>();
         }

@@ -2,12 +2,17 @@
 // the perception loss refuses rows without twins, checkpoints are complete.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/random.h"
 #include "hawkeye/core/safetensors.h"
+#include "hawkeye/data/descriptions.h"
+#include "hawkeye/data/kadid_labels.h"
 #include "hawkeye/metrics/correlation.h"
 #include "hawkeye/model/mobilenet.h"
 #include "hawkeye/model/model_dir.h"
@@ -16,6 +21,7 @@
 #include "hawkeye/rl/checkpoint.h"
 #include "hawkeye/rl/dataset.h"
 #include "hawkeye/rl/trainer.h"
+#include "hawkeye/text/tokenizer.h"
 #include "trainer_fixtures.h"
 
 using namespace hawkeye;
@@ -523,4 +529,62 @@ TEST(Trainer, ShippedGrpoConfigsStateTheRewardRule) {
     const auto c = Config::load(test::source_dir() / "configs" / name);
     EXPECT_EQ(c.get<std::string>("reward.rule", "absent"), "reference") << name;
   }
+}
+
+// sft.think_noise: a wrong reasoning stands in for the row's own with probability p, and only the answer is
+// trained under it (the logged token count is the answer's); the wrong text is never one of the row's phrasings.
+TEST(Trainer, ThinkNoiseTrainsTheAnswerUnderAWrongReasoning) {
+  const auto labels = KadidLabelTable::load_default();
+  rl::TrainSample row;
+  row.type_id = 3;  // motion blur
+  row.level = 2;
+  row.label = labels.mean(3, 2);
+  const auto own = kadid_description_variants(3, 2, row.label);
+  int replaced = 0;
+  for (std::uint64_t seed = 0; seed < 2000; ++seed) {
+    EXPECT_EQ(rl::noisy_think_text(row, labels, 0.0, seed), "");
+    const auto text = rl::noisy_think_text(row, labels, 0.3, seed);
+    if (text.empty()) continue;
+    ++replaced;
+    EXPECT_EQ(std::find(own.begin(), own.end(), text), own.end()) << text;
+    EXPECT_EQ(text, rl::noisy_think_text(row, labels, 0.3, seed));  // seeded
+  }
+  EXPECT_NEAR(replaced / 2000.0, 0.3, 0.04);
+  rl::TrainSample untyped = row;
+  untyped.type_id = 0;
+  EXPECT_EQ(rl::noisy_think_text(untyped, labels, 1.0, 7), "");
+
+  // One SFT step with p = 1: every typed row of the batch trains only "<answer>x.xx</answer>" + the stop token.
+  test::TinyTrainingSetup s(false);
+  const auto run = [&](const std::string& name, const std::string& p) {
+    return rl::train(make_config(s, "[run]\ndir = \"" + (s.dir.path() / name).string() +
+                                        "\"\nseed = 5\nthreads = 1\nlog_every = 1\n[train]\nsteps = 1\nbatch_size = 4\n"
+                                        "val_every = 0\ncheckpoint_every = 0\n[augment]\nhflip = false\n[sft]\nthink_noise = " + p + "\n"),
+                     "sft");
+  };
+  const auto tokens = [&](const std::string& name) {
+    for (const auto& line : test::read_metrics(s.dir.path() / name))
+      if (line.contains("tokens")) return line["tokens"].get<std::int64_t>();
+    return std::int64_t{-1};
+  };
+  run("clean", "0.0");
+  run("noisy", "1.0");
+  const auto tok = Tokenizer::load(s.tokenizer);
+  const auto rows = rl::load_samples(s.train);
+  std::int64_t clean = 0, answers = 0;
+  for (auto i : rl::batch_indices(rows.size(), 5, 0, 4)) {
+    char label[16];
+    std::snprintf(label, sizeof label, "%.2f", rows[i].label);
+    const auto answer = static_cast<std::int64_t>(tok.encode(std::string("<answer>") + label + "</answer>", false).size()) + 1;
+    const auto full = static_cast<std::int64_t>(
+                          tok.encode("<think>" + rows[i].description + "</think><answer>" + label + "</answer>", false).size()) + 1;
+    clean += full;
+    ASSERT_GE(rows[i].type_id, 1);
+    const auto wrong = rl::noisy_think_text(rows[i], labels, 1.0, derive_seed(5, "think_noise", 0, i));
+    answers += wrong.empty() ? full : answer;
+  }
+  EXPECT_EQ(tokens("clean"), clean);
+  EXPECT_EQ(tokens("noisy"), answers);
+  EXPECT_LT(answers, clean);
+  EXPECT_THROW(run("bad", "1.5"), Error);
 }

@@ -20,6 +20,8 @@
 #include <torch/torch.h>
 
 #include "hawkeye/core/config.h"
+#include "hawkeye/data/kadid_labels.h"
+#include "hawkeye/rl/dataset.h"
 
 namespace hawkeye::rl {
 
@@ -55,6 +57,12 @@ struct TrainResult {
 // kind = "sft" or "grpo". Errors: invalid_argument (config), not_found, model, numerical (too many
 // non-finite steps), interrupted is reported in the result, not thrown.
 TrainResult train(const Config& config, const std::string& kind, const TrainOptions& options = {});
+
+// sft.think_noise for one training row: with probability p (drawn from the seed) the description of a
+// confusable KADID (type, level) — half the time the row's type at a neighbouring level, else another of the 24
+// labelled types at any level — to stand in for the row's own reasoning while only the answer is trained.
+// "" = keep the row's own description (always for rows without a KADID type and level).
+std::string noisy_think_text(const TrainSample& row, const KadidLabelTable& labels, double p, std::uint64_t seed);
 
 // The resolved configuration with every default written out (what config.toml in the run holds).
 Config resolve_train_config(const Config& config, const std::string& kind);

@@ -2,31 +2,41 @@
 # The ablation table of docs/results.md: from the same warm start (data-work/runs/hawkeye-tiny-sft/final),
 # GRPO with each part of the Q-Hawkeye recipe switched off or on, then the held-out test split evaluated
 # greedily and with K = 8 samples. Run after scripts/train-default.sh (which trains the "full" row, seed 0).
-# Usage: bash scripts/ablation.sh [--threads N] [--seeds "0 1"] [--rows "sft plain uado perception full"]
+# Each model is also evaluated greedily on the cross-collection LIVE-references set (data-work/live-set, built by
+# scripts/train-default.sh). Row "reference": the full recipe with the reference code's hyper-parameters
+# (lr 5e-6, gamma0 1e-4).
+# Usage: bash scripts/ablation.sh [--threads N] [--seeds "0 1 2 3 4"] [--rows "sft plain uado perception full reference"]
+#                                 [--no-k8] [--sft DIR]
 #        then: python3 scripts/ablation_table.py > docs/results-table.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=0
 SEEDS="0"
 ROWS="sft plain uado perception full"
+K8=1
+SFT=data-work/runs/hawkeye-tiny-sft/final
 while (($#)); do
   case $1 in
     --threads) THREADS=$2; shift 2;;
     --seeds) SEEDS=$2; shift 2;;
     --rows) ROWS=$2; shift 2;;
+    --no-k8) K8=0; shift;;
+    --sft) SFT=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
-H() { ./build/hawkeye --threads "$THREADS" --quiet "$@"; }
+HAWKEYE=${HAWKEYE:-./build/hawkeye}  # another build: HAWKEYE=path/to/hawkeye bash scripts/ablation.sh
+H() { "$HAWKEYE" --threads "$THREADS" --quiet "$@"; }
 WORK=data-work
 TEST=$WORK/test-old/test.jsonl
-SFT=$WORK/runs/hawkeye-tiny-sft/final
+LIVE=$WORK/live-set/test.jsonl
 [[ -d $SFT ]] || { echo "run scripts/train-default.sh first ($SFT is missing)" >&2; exit 1; }
 mkdir -p "$WORK/ablation"
 
 evaluate() { # model dir, out dir
   [[ -f $2/greedy/report.json ]] || H eval --model "$1" --data "$TEST" --out "$2/greedy"
-  [[ -f $2/k8/report.json ]] || H eval --model "$1" --data "$TEST" --samples 8 --out "$2/k8"
+  [[ $K8 == 0 || -f $2/k8/report.json ]] || H eval --model "$1" --data "$TEST" --samples 8 --out "$2/k8"
+  [[ ! -f $LIVE || -f $2/live/report.json ]] || H eval --model "$1" --data "$LIVE" --out "$2/live"
 }
 
 for row in $ROWS; do
@@ -36,12 +46,14 @@ for row in $ROWS; do
     uado) overrides=(loss.uado=true loss.perception=false);;
     perception) overrides=(loss.uado=false loss.perception=true);;
     full) overrides=(loss.uado=true loss.perception=true);;
+    reference) overrides=(loss.uado=true loss.perception=true train.lr=5e-6 loss.gamma0=1e-4);;
     *) echo "unknown row $row" >&2; exit 2;;
   esac
   for seed in $SEEDS; do
     dir=$WORK/ablation/$row-s$seed
     # The full recipe with seed 0 is the shipped model's own GRPO run: not trained twice.
-    if [[ $row == full && $seed == 0 && -d $WORK/runs/hawkeye-tiny-grpo/final ]]; then
+    if [[ $row == full && $seed == 0 && -d $WORK/runs/hawkeye-tiny-grpo/final &&
+          $(realpath "$SFT") == $(realpath "$WORK/runs/hawkeye-tiny-sft/final") ]]; then
       mkdir -p "$dir"
       [[ -e $dir/run ]] || ln -s ../../runs/hawkeye-tiny-grpo "$dir/run"
       [[ -f $dir/train.seconds ]] || cp "$WORK/timing/grpo.seconds" "$dir/train.seconds"
@@ -52,9 +64,9 @@ for row in $ROWS; do
       mkdir -p "$dir"
       t0=$(date +%s)
       if ls "$dir"/run/checkpoints/step-* >/dev/null 2>&1; then
-        H train --config configs/hawkeye-tiny-grpo.toml --resume "$dir/run" "${overrides[@]}" run.dir="$dir/run" run.seed="$seed"
+        H train --config configs/hawkeye-tiny-grpo.toml --resume "$dir/run" "${overrides[@]}" run.dir="$dir/run" run.seed="$seed" model.init="$SFT"
       else
-        H train --config configs/hawkeye-tiny-grpo.toml "${overrides[@]}" run.dir="$dir/run" run.seed="$seed"
+        H train --config configs/hawkeye-tiny-grpo.toml "${overrides[@]}" run.dir="$dir/run" run.seed="$seed" model.init="$SFT"
       fi
       echo $(( $(date +%s) - t0 )) > "$dir/train.seconds"
     fi

@@ -2,11 +2,15 @@
 """Prints the ablation table (Markdown) from data-work/ablation/*/ written by scripts/ablation.sh.
 
 Columns per row and seed: SRCC, PLCC (logistic-fitted), KRCC and parse failures of greedy answers on the
-held-out test split; the same SRCC with the mean of K = 8 samples; the mean per-image standard deviation of
-the K = 8 scores; GRPO training time. Rows with several seeds also get a mean line.
+held-out test split; the same SRCC with the mean of K = 8 samples (when evaluated); the mean per-image standard
+deviation of the K = 8 scores; greedy SRCC on the cross-collection LIVE-references set; GRPO training time.
+Rows with several seeds also get a "mean ± sd" line, and a second table compares each GRPO row with the warm
+start it started from ("SFT only", one deterministic model): the mean difference of SRCC over the seeds, its
+standard deviation, and a two-sided one-sample t-test of the differences (n - 1 degrees of freedom).
 """
 import glob
 import json
+import math
 import os
 import sys
 
@@ -17,6 +21,7 @@ LABELS = {
     "uado": "GRPO + UADO",
     "perception": "GRPO + perception",
     "full": "full Q-Hawkeye (UADO + perception)",
+    "reference": "full, reference hyper-parameters (lr 5e-6, γ0 1e-4)",
 }
 
 
@@ -36,6 +41,49 @@ def minutes(s):
     return "—" if s is None else f"{s / 60:.1f} min"
 
 
+def betacf(a, b, x):
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-14:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(1 - x)
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(lbeta) * betacf(a, b, x) / a
+    return 1.0 - math.exp(lbeta) * betacf(b, a, 1 - x) / b
+
+
+def t_test(diffs):
+    """Two-sided one-sample t-test of mean(diffs) = 0: (mean, sd, t, p)."""
+    n = len(diffs)
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    if sd == 0:
+        return mean, sd, math.inf if mean else 0.0, 0.0 if mean else 1.0
+    t = mean / (sd / math.sqrt(n))
+    v = n - 1
+    return mean, sd, t, betainc(v / 2, 0.5, v / (v + t * t))
+
+
 rows = []
 for key in LABELS:
     dirs = sorted(glob.glob(os.path.join(WORK, "ablation", key))) if key == "sft" else sorted(
@@ -43,31 +91,67 @@ for key in LABELS:
     for d in dirs:
         g = load(os.path.join(d, "greedy", "report.json"))
         k = load(os.path.join(d, "k8", "report.json"))
+        live = load(os.path.join(d, "live", "report.json"))
         if g is None:
             continue
         secs = None
         if os.path.exists(os.path.join(d, "train.seconds")):
             with open(os.path.join(d, "train.seconds"), encoding="utf-8") as f:
                 secs = int(f.read().strip())
-        seed = d.rsplit("-s", 1)[1] if key != "sft" else "0"
-        rows.append((key, seed, g, k, secs))
+        seed = d.rsplit("-s", 1)[1] if key != "sft" else "—"
+        rows.append((key, seed, g, k, secs, live))
 
-print("| recipe | seed | SRCC | PLCC (fitted) | KRCC | parse failures | SRCC, mean of K = 8 | mean std over K = 8 | GRPO training time |")
-print("|---|---|---|---|---|---|---|---|---|")
-for key, seed, g, k, secs in rows:
+print("| recipe | seed | SRCC | PLCC (fitted) | KRCC | parse failures | SRCC, mean of K = 8 | mean std over K = 8 | "
+      "LIVE set SRCC | GRPO training time |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for key, seed, g, k, secs, live in rows:
     print(f"| {LABELS[key]} | {seed} | {f4(g.get('srcc'))} | {f4(g.get('plcc_fitted'))} | {f4(g.get('krcc'))} | "
           f"{g.get('parse_failures')} / {g.get('n', 0) + g.get('parse_failures', 0)} | {f4(k.get('srcc') if k else None)} | "
-          f"{f4(k.get('mean_sample_std') if k else None)} | {minutes(secs)} |")
-# mean over seeds where a row has several
+          f"{f4(k.get('mean_sample_std') if k else None)} | {f4(live.get('srcc') if live else None)} | {minutes(secs)} |")
+
+
+def stats(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "n/a"
+    m = sum(vals) / len(vals)
+    if len(vals) < 2:
+        return f"{m:.4f}"
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+    return f"{m:.4f} ± {sd:.4f}"
+
+
+# mean ± standard deviation over seeds where a row has several
 for key in LABELS:
     mine = [r for r in rows if r[0] == key]
     if len(mine) < 2:
         continue
-    def mean(get):
-        vals = [get(r) for r in mine if get(r) is not None]
-        return sum(vals) / len(vals) if vals else None
-    print(f"| {LABELS[key]} | mean of {len(mine)} | {f4(mean(lambda r: r[2].get('srcc')))} | "
-          f"{f4(mean(lambda r: r[2].get('plcc_fitted')))} | {f4(mean(lambda r: r[2].get('krcc')))} | "
-          f"{mean(lambda r: r[2].get('parse_failures')):.1f} | {f4(mean(lambda r: r[3].get('srcc') if r[3] else None))} | "
-          f"{f4(mean(lambda r: r[3].get('mean_sample_std') if r[3] else None))} | "
-          f"{minutes(mean(lambda r: r[4]))} |")
+    secs = [r[4] for r in mine if r[4] is not None]
+    print(f"| {LABELS[key]} | mean ± sd of {len(mine)} | {stats([r[2].get('srcc') for r in mine])} | "
+          f"{stats([r[2].get('plcc_fitted') for r in mine])} | {stats([r[2].get('krcc') for r in mine])} | "
+          f"{sum(r[2].get('parse_failures', 0) for r in mine) / len(mine):.1f} | "
+          f"{stats([r[3].get('srcc') if r[3] else None for r in mine])} | "
+          f"{stats([r[3].get('mean_sample_std') if r[3] else None for r in mine])} | "
+          f"{stats([r[5].get('srcc') if r[5] else None for r in mine])} | "
+          f"{minutes(sum(secs) / len(secs) if secs else None)} |")
+
+# Paired comparison with the warm start (same test images; the warm start is one deterministic model).
+sft = [r for r in rows if r[0] == "sft"]
+if sft:
+    base_old, base_live = sft[0][2].get("srcc"), (sft[0][5] or {}).get("srcc")
+    print()
+    print("| recipe | seeds | test-old: SRCC − SFT only (mean ± sd) | t | p (two-sided) | LIVE set: SRCC − SFT only | t | p |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key in LABELS:
+        mine = [r for r in rows if r[0] == key and key != "sft"]
+        if len(mine) < 2:
+            continue
+        cells = []
+        for get, base in ((lambda r: r[2].get("srcc"), base_old), (lambda r: (r[5] or {}).get("srcc"), base_live)):
+            diffs = [get(r) - base for r in mine if get(r) is not None and base is not None]
+            if len(diffs) < 2:
+                cells += ["n/a", "", ""]
+                continue
+            mean, sd, t, p = t_test(diffs)
+            cells += [f"{mean:+.4f} ± {sd:.4f}", f"{t:.2f}", f"{p:.3f}"]
+        print(f"| {LABELS[key]} | {len(mine)} | " + " | ".join(cells) + " |")

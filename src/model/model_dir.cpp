@@ -140,7 +140,18 @@ std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& dev
   const torch::ScalarType dt = dtype ? *dtype : (device.is_cuda() ? arch.cuda_dtype : torch::kFloat32);
   if (dt != torch::kFloat32) policy->to(dt);  // before loading: bf16 weights are then copied as they are
   const auto set = SafetensorsSet::open(md.dir);
-  const auto names = checkpoint_names(*policy, &set);
+  auto names = checkpoint_names(*policy, &set);
+  if (arch.optional_tensors) {
+    std::set<std::string> absent;
+    for (const auto& n : arch.optional_tensors(*policy))
+      if (!set.find(n)) absent.insert(n);
+    if (!absent.empty()) {
+      names = [inner = names, absent](const std::string& key) {
+        const auto n = inner ? inner(key) : key;
+        return absent.count(n) ? std::string() : n;
+      };
+    }
+  }
   std::set<std::string> ignored;
   if (arch.ignored_tensors) {
     for (const auto& n : arch.ignored_tensors(*policy))

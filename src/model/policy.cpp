@@ -121,7 +121,7 @@ Policy::Prepared Policy::prepare(const PromptBatch& prompts, const VisualEmbeds&
     else positions.select(1, r).narrow(1, pad, len).copy_(pos.narrow(1, P, len));
     valid[r].narrow(0, pad, len).fill_(true);
   }
-  prep.rows.embeds = embed_rows(prompts.tokens, static_cast<std::int64_t>(P), prompts.image, visuals);
+  prep.rows.embeds = embed_rows(prompts.tokens, static_cast<std::int64_t>(P), prompts.image, language_visuals(visuals));
   prep.rows.positions = positions.to(dev);
   prep.rows.valid = valid.to(dev);
   prep.next_pos = torch::tensor(next, torch::kInt64).to(dev);

@@ -50,6 +50,13 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
   if (j.contains("std_pool")) c.std_pool = j["std_pool"].get<bool>();
   if (j.contains("batch_norm")) c.batch_norm = j["batch_norm"].get<bool>();
   if (j.contains("aux_head")) c.aux_head = j["aux_head"].get<bool>();
+  if (j.contains("quality_embedding")) {
+    if (!j["quality_embedding"].is_boolean()) throw Error(ErrorCode::model, source + ": vision_config.quality_embedding must be true or false");
+    c.quality_embedding = j["quality_embedding"].get<bool>();
+    if (c.quality_embedding && !c.aux_head) {
+      throw Error(ErrorCode::model, source + ": vision_config.quality_embedding reads the auxiliary head: it needs aux_head = true");
+    }
+  }
   if (j.contains("mscn_input")) c.mscn_input = j["mscn_input"].get<bool>();
   if (j.contains("backbone")) {
     if (!j["backbone"].is_string()) throw Error(ErrorCode::model, source + ": vision_config.backbone must be a string");
@@ -93,6 +100,7 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
 nlohmann::json TinyVisionConfig::to_json() const {
   nlohmann::json j = {{"grid", {grid_h, grid_w}}, {"std_pool", std_pool}, {"aux_head", aux_head},
                       {"max_pixels", max_pixels}, {"min_side", min_side}, {"image_mean", mean}, {"image_std", std}};
+  if (quality_embedding) j["quality_embedding"] = true;
   if (backbone.empty()) {
     j["stem_channels"] = stem_channels;
     j["stage_channels"] = stage_channels;
@@ -249,6 +257,33 @@ TinyVlm::TinyVlm(const TinyConfig& c) : config_(c) {
   vision_ = register_module("visual", TinyVision(c.vision, c.text.hidden_size));
   decoder_ = register_module("lm", std::make_shared<Decoder>(c.text));
   if (c.vision.aux_head) aux_ = register_module("visual_aux", torch::nn::Linear(c.text.hidden_size, kAuxOutputs));
+  if (c.vision.quality_embedding) {
+    quality_ = register_module("quality_embed", torch::nn::Linear(kQualityFeatures, c.text.hidden_size));
+    torch::NoGradGuard no_grad;
+    quality_->weight.zero_();
+    quality_->bias.zero_();
+  }
+}
+
+torch::Tensor TinyVlm::quality_features(const torch::Tensor& aux_outputs) {
+  const auto aux = aux_outputs.to(torch::kFloat32);
+  const auto offset = aux.narrow(1, 0, 1);  // [N, 1]: the score minus kAuxScoreOffset
+  const auto score = (offset + kAuxScoreOffset).clamp(1.0, 5.0);
+  const double step = 4.0 / static_cast<double>(kQualityAnchors - 1);
+  const auto anchors = torch::linspace(1.0, 5.0, kQualityAnchors, aux.options()).unsqueeze(0);
+  const auto bins = (1.0 - (score - anchors).abs() / step).clamp_min(0.0);  // [N, 17], two neighbours sum to 1
+  return torch::cat({offset, bins, torch::softmax(aux.narrow(1, 1, kAuxTypes), 1), torch::softmax(aux.narrow(1, 1 + kAuxTypes, kAuxLevels), 1)}, 1);
+}
+
+VisualEmbeds TinyVlm::language_visuals(const VisualEmbeds& visuals) {
+  if (!quality_ || visuals.images() == 0) return visuals;
+  const auto q = quality_->forward(quality_features(auxiliary_outputs(visuals)).to(quality_->weight.scalar_type()));  // [N, D]
+  std::vector<std::int64_t> counts;
+  for (std::int64_t i = 0; i < visuals.images(); ++i) counts.push_back(visuals.tokens(i));
+  VisualEmbeds out = visuals;
+  const auto reps = torch::tensor(counts, torch::kInt64).to(q.device());
+  out.embeds = visuals.embeds + q.repeat_interleave(reps, 0).to(visuals.embeds.scalar_type());
+  return out;
 }
 
 torch::Tensor TinyVlm::auxiliary_outputs(const VisualEmbeds& visuals) {
@@ -430,6 +465,11 @@ Architecture tiny_vlm_architecture() {
   };
   a.describe = [](const ModelDir& md, std::int64_t) {
     return tiny_describe(TinyConfig::from_json(md.config, (md.dir / "config.json").string()), md.contract.sampling.max_new_tokens);
+  };
+  a.optional_tensors = [](const Policy& policy) {
+    const auto* tiny = dynamic_cast<const TinyVlm*>(&policy);
+    if (!tiny || !tiny->config().vision.quality_embedding) return std::vector<std::string>{};
+    return std::vector<std::string>{"quality_embed.weight", "quality_embed.bias"};
   };
   a.load_vision_init = [](Policy& policy, const std::filesystem::path& file, const std::string& source) {
     auto* tiny = dynamic_cast<TinyVlm*>(&policy);

@@ -387,3 +387,88 @@ TEST(ModelDir, SaveReadLoadAndDescribe) {
     EXPECT_NE(std::string(e.what()).find("num_attention_heads"), std::string::npos) << e.what();
   }
 }
+
+// vision_config.quality_embedding: a zero-initialised linear embedding of the auxiliary head's outputs added to
+// each image's visual tokens. At zero the model is exactly the one without it (a checkpoint without its
+// tensors loads it as zero); trained, it changes what the language model reads, and gradients reach it.
+TEST(Policy, QualityEmbeddingStartsAsTheModelWithoutItAndLearns) {
+  auto c = test::small_tiny_config();
+  c.vision.aux_head = true;
+  torch::manual_seed(4);
+  auto plain = std::make_shared<TinyVlm>(c);
+  c.vision.quality_embedding = true;
+  auto quality = std::make_shared<TinyVlm>(c);
+  {
+    torch::NoGradGuard g;
+    const auto from = plain->named_parameters();
+    std::size_t copied = 0;
+    for (auto& p : quality->named_parameters()) {
+      if (p.key().rfind("quality_embed.", 0) == 0) {
+        EXPECT_EQ(p.value().abs().max().item<double>(), 0.0) << p.key();
+        continue;
+      }
+      p.value().copy_(from[p.key()]);
+      ++copied;
+    }
+    EXPECT_EQ(copied, from.size());
+  }
+  plain->eval();
+  quality->eval();
+  const auto a = test::random_image(64, 48, 1), b = test::random_image(40, 56, 2);
+  PromptBatch pb{{test::prompt({1, 2, 3}, 6, {9}), test::prompt({1, 2}, 6, {4, 5})}, {0, 1}};
+  CompletionBatch comp;
+  comp.tokens = torch::tensor({{3, 4, 5}, {6, 7, 8}}, torch::kInt64);
+  comp.mask = torch::ones_like(comp.tokens, torch::kBool);
+  const auto logprobs = [&](TinyVlm& p) {
+    torch::NoGradGuard g;
+    const auto vis = p.encode_images(p.preprocess({&a, &b}));
+    return p.token_logprobs(pb, vis, comp);
+  };
+  EXPECT_TRUE(torch::equal(logprobs(*plain), logprobs(*quality)));
+
+  // The features: the score offset, its interpolation over the anchors 1.0, 1.25 … 5.0, type and level probabilities.
+  auto aux = torch::zeros({1, TinyVlm::kAuxOutputs});
+  aux[0][0] = 0.1;  // score 3.1: anchors 3.0 (index 8) and 3.25 (index 9) with weights 0.6 and 0.4
+  const auto f = TinyVlm::quality_features(aux);
+  ASSERT_EQ(f.sizes(), (std::vector<std::int64_t>{1, TinyVlm::kQualityFeatures}));
+  EXPECT_NEAR(f[0][0].item<double>(), 0.1, 1e-6);
+  EXPECT_NEAR(f[0][1 + 8].item<double>(), 0.6, 1e-5);
+  EXPECT_NEAR(f[0][1 + 9].item<double>(), 0.4, 1e-5);
+  EXPECT_NEAR(f[0].narrow(0, 1, TinyVlm::kQualityAnchors).sum().item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(f[0].narrow(0, 1 + TinyVlm::kQualityAnchors, TinyVlm::kAuxTypes).sum().item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(f[0].narrow(0, 1 + TinyVlm::kQualityAnchors + TinyVlm::kAuxTypes, TinyVlm::kAuxLevels).sum().item<double>(), 1.0, 1e-6);
+
+  // A model directory saved without the embedding loads into one with it switched on: zeros, same answers.
+  test::TempDir tmp;
+  IqaContract contract;
+  contract.model_id = "quality";
+  contract.prompt = {{"preset", "qhawkeye-infer"}};
+  const auto tokenizer = test::source_dir() / "resources/tokenizers/hawkeye-byte/tokenizer.json";
+  save_model_dir(tmp.path() / "plain", *plain, plain->config().to_json(), contract, tokenizer);
+  auto config = nlohmann::json::parse(read_file(tmp.path() / "plain" / "config.json"));
+  config["vision_config"]["quality_embedding"] = true;
+  write_file_atomic(tmp.path() / "plain" / "config.json", config.dump());
+  const auto switched = std::dynamic_pointer_cast<TinyVlm>(load_policy(read_model_dir(tmp.path() / "plain")));
+  ASSERT_TRUE(switched);
+  switched->eval();
+  EXPECT_TRUE(torch::equal(logprobs(*plain), logprobs(*switched)));
+  // Without the auxiliary head the embedding has nothing to read.
+  config["vision_config"]["aux_head"] = false;
+  EXPECT_THROW(TinyConfig::from_json(config, "config.json"), Error);
+
+  // Gradients reach the embedding, and a non-zero one changes the answers and round-trips.
+  {
+    const auto vis = quality->encode_images(quality->preprocess({&a, &b}));
+    quality->token_logprobs(pb, vis, comp).sum().backward();
+    auto params = quality->named_parameters();
+    ASSERT_TRUE(params["quality_embed.weight"].grad().defined());
+    EXPECT_GT(params["quality_embed.weight"].grad().abs().max().item<double>(), 0.0);
+    torch::NoGradGuard g;
+    params["quality_embed.weight"].normal_(0.0, 0.5);
+  }
+  EXPECT_FALSE(torch::equal(logprobs(*plain), logprobs(*quality)));
+  save_model_dir(tmp.path() / "quality", *quality, quality->config().to_json(), contract, tokenizer);
+  const auto loaded = std::dynamic_pointer_cast<TinyVlm>(load_policy(read_model_dir(tmp.path() / "quality")));
+  loaded->eval();
+  EXPECT_TRUE(torch::equal(logprobs(*quality), logprobs(*loaded)));
+}

@@ -42,6 +42,10 @@ struct Architecture {
   // copy of the output head some checkpoints keep). Any other tensor the model lacks is still an error.
   std::function<std::vector<std::string>(const Policy& policy)> ignored_tensors;
 
+  // Optional: parameters (checkpoint names) that a checkpoint may lack; they then keep the value the
+  // architecture's create gave them (hawkeye-tiny's quality embedding: zero, i.e. no effect).
+  std::function<std::vector<std::string>(const Policy& policy)> optional_tensors;
+
   // The dtype load_policy uses on CUDA when it is given none (float32 on the CPU, always).
   torch::ScalarType cuda_dtype = torch::kFloat32;
 

@@ -90,6 +90,9 @@ class Policy : public torch::nn::Module {
     return {};
   }
   virtual std::vector<double> auxiliary_scores(const VisualEmbeds& visuals) { (void)visuals; return {}; }
+  // The visual tokens as the language model reads them (hawkeye-tiny's quality embedding adds to them);
+  // by default the encoder's output unchanged.
+  virtual VisualEmbeds language_visuals(const VisualEmbeds& visuals) { return visuals; }
 
   torch::Device device() const;
   std::int64_t parameter_count() const;

@@ -22,6 +22,11 @@ struct TinyVisionConfig {
   bool std_pool = true;
   bool batch_norm = true;            // BatchNorm after every convolution (running statistics at inference)
   bool aux_head = false;             // an auxiliary head (score, KADID type, level) for the warm start
+  // The language model reads the auxiliary head's outputs: a linear embedding of them (the score, its
+  // interpolation over 17 anchors 1.0, 1.25 … 5.0, the type and level probabilities) is added to each of the
+  // image's visual tokens. Needs aux_head. The embedding starts at zero (the model is then exactly the one
+  // without it), and a checkpoint without its tensors ("quality_embed.*") loads them as zeros.
+  bool quality_embedding = false;
   // A fixed front-end channel: the MSCN coefficients of luma ((Y - mu) / (sigma + 1/255) with a 7x7 Gaussian,
   // sigma 7/6, as in BRISQUE/NIQE) next to RGB. Content-normalised local structure is what noise, blur and
   // compression change; giving it to the first convolution makes a small encoder learn them much faster.
@@ -96,6 +101,12 @@ class TinyVlm : public Policy {
   torch::Tensor auxiliary_loss(const VisualEmbeds& visuals, const AuxTargets& targets) override;
   // The score column plus kAuxScoreOffset.
   std::vector<double> auxiliary_scores(const VisualEmbeds& visuals) override;
+  // vision_config.quality_embedding: the visual tokens plus each image's quality embedding; else as given.
+  VisualEmbeds language_visuals(const VisualEmbeds& visuals) override;
+  static constexpr std::int64_t kQualityAnchors = 17;
+  static constexpr std::int64_t kQualityFeatures = 1 + kQualityAnchors + kAuxTypes + kAuxLevels;
+  // The features the quality embedding reads, [N, kQualityFeatures] float32, from auxiliary_outputs.
+  static torch::Tensor quality_features(const torch::Tensor& aux_outputs);
   const TinyConfig& config() const { return config_; }
   TinyVision& vision() { return vision_; }
 
@@ -108,6 +119,7 @@ class TinyVlm : public Policy {
   TinyVision vision_{nullptr};
   std::shared_ptr<Decoder> decoder_;
   torch::nn::Linear aux_{nullptr};
+  torch::nn::Linear quality_{nullptr};
 };
 
 // What `hawkeye info` says about a hawkeye-tiny directory: visual tokens per image, and the compute of the

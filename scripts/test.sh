@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${HAWKEYE_BUILD_DIR:-build}
-HAWKEYE_SKIP_APT=1 bash scripts/setup.sh
+HAWKEYE_SKIP_APT=1 HAWKEYE_BUILD_TARGETS=all bash scripts/setup.sh
 JOBS=$(nproc)
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@"
 # Then a short fuzzing smoke run of the parsers that read untrusted files (tokenizer.json, safetensors

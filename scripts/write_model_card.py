@@ -552,7 +552,7 @@ Last validation record of each stage (the `val` set, references unseen in traini
 Reproduce: `./build/hawkeye eval --model models/hawkeye-tiny --data data-work/test-old/test.jsonl --out DIR`
 (`test-new/test.jsonl` likewise; add `--samples 8` for K = 8) after `scripts/default-data.sh` has rebuilt the
 sets; the test `ModelCardSlow` rebuilds test-old and checks the greedy SRCC and fitted PLCC within 0.01.
-Baselines on the same kind of data: `../shared/docs/baselines.md`.
+Baselines on the same kind of data: `docs/baselines.md`.
 
 Per distortion type (greedy):
 

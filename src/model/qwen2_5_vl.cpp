@@ -572,7 +572,7 @@ IqaContract default_qwen_contract(const std::string& model_id) {
   IqaContract c;
   c.model_id = model_id;
   c.prompt = "qhawkeye-infer";
-  // Q-Hawkeye's rollout settings (qhawkeye-method.md §3); greedy scoring uses max_new_tokens only.
+  // Q-Hawkeye's rollout settings (docs/method.md §3); greedy scoring uses max_new_tokens only.
   c.sampling.temperature = 1.0;
   c.sampling.top_k = 50;
   c.sampling.top_p = 1.0;

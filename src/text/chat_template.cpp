@@ -8,7 +8,7 @@ namespace hawkeye {
 
 namespace {
 
-// The Q-Hawkeye prompts (qhawkeye-method.md §1, from the reference code: grpo_am.py builds the training
+// The Q-Hawkeye prompts (docs/method.md §1, from the reference code: grpo_am.py builds the training
 // conversation as user = [image, text] with no system message; inference.py uses SYSTEM_PROMPT, whose
 // triple-quoted string ends with a newline, and user = [text, image]).
 constexpr std::string_view kTrainUser =

@@ -18,7 +18,7 @@ TEST(KadidLabels, ResourceIsTheSharedTableWithAll125Rows) {
   // The resource is a byte-for-byte copy of shared/data/kadid_type_level_dmos.csv (SOURCES.md).
   EXPECT_EQ(read_file(test::source_dir() / "resources" / "kadid_type_level_dmos.csv"),
             read_file(test::shared_data() / "kadid_type_level_dmos.csv"));
-  // Values from the table's text (also quoted in kadid-distortions.md section 6).
+  // Values from the table's text (also quoted in docs/distortions.md section 6).
   EXPECT_DOUBLE_EQ(t.mean(1, 1), 4.6122);
   EXPECT_NEAR(t.mean(18, 3), 4.60, 0.005);
   EXPECT_NEAR(t.mean(25, 3), 4.29, 0.005);

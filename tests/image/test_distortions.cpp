@@ -1,5 +1,5 @@
 // The KADID-10k distortions and Q-Hawkeye's perception degradations: registry, sizes, determinism, the
-// direction of severity, and spot checks against the semantics in shared/docs/kadid-distortions.md.
+// direction of severity, and spot checks against the semantics in docs/distortions.md.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -156,7 +156,7 @@ TEST(KadidDistortions, SameSeedGivesIdenticalBytesAndRandomTypesDependOnTheSeed)
 }
 
 // Severity grows with the level: PSNR against the reference falls from level 1 to 5 on several photographs.
-// Exceptions (documented in docs/data.md):
+// Exceptions (documented in docs/distortions.md §7):
 //   18 mean shift and 25 contrast change: by design, level 3 is the mildest (KADID's MATLAB level order);
 //   15 denoise: a substitute operation, not KADID's;
 //   05 colour shift, 20 non-eccentricity patch, 23 colour block: each level draws its own random direction,
@@ -285,9 +285,9 @@ TEST(KadidSpotChecks, KernelsMatchMatlabFspecial) {
   EXPECT_NEAR(d1.at<double>(0, 1), 0.1453, 5e-5);
   EXPECT_NEAR(d1.at<double>(0, 0), 0.0251, 5e-5);
   // Larger radii: pixels inside the disc weigh 1 and the kernel sums to the disc's area pi r^2 before
-  // normalisation, so the centre weight is 1 / (pi r^2) (0.0796 for r = 2, as MATLAB prints). The spec's
-  // centre values for r = 2..8 (0.08014, 0.02241, 0.01051, 0.00602) are those of ARNIQA's port, whose
-  // boundary term differs (re-derived in docs/data.md); they contradict the spec's own "exact area" rule.
+  // normalisation, so the centre weight is 1 / (pi r^2) (0.0796 for r = 2, as MATLAB prints). ARNIQA's port
+  // gives 0.08014, 0.02241, 0.01051, 0.00602 for r = 2..8: its boundary term differs (spec 3.02), so its
+  // kernels sum to less than the disc's area.
   for (int r : {2, 4, 6, 8}) {
     const cv::Mat k = kadid::disk_kernel(r);
     EXPECT_EQ(k.rows, 2 * r + 1);

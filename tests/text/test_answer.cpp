@@ -1,4 +1,4 @@
-// Answer parsing and the text rewards (qhawkeye-method.md §1–2; expected values follow the reference
+// Answer parsing and the text rewards (docs/method.md §1–2; expected values follow the reference
 // code's grpo_am.py: score_reward, format_reward, repetition_reward).
 #include <gtest/gtest.h>
 

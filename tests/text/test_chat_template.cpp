@@ -1,5 +1,5 @@
 // Chat prompts rendered as Qwen2.5-VL's chat template does. Golden strings: the template of
-// Qwen/Qwen2.5-VL-7B-Instruct (chat_template.json) applied by hand; prompt texts: qhawkeye-method.md §1
+// Qwen/Qwen2.5-VL-7B-Instruct (chat_template.json) applied by hand; prompt texts: docs/method.md §1
 // and the reference code's inference.py (whose SYSTEM_PROMPT ends with a newline).
 #include <gtest/gtest.h>
 

@@ -53,7 +53,7 @@ std::string show(const std::vector<TokenId>& ids) { return nlohmann::json(ids).d
 TEST(TokenizerReferenceSlow, QwenTokenizerLoadsWithItsKnownIds) {
   REQUIRE_JS_REFERENCE(ref);
   const Tokenizer tok = Tokenizer::load(ref.tokenizer_json);
-  // Counts and ids as written in the package's tokenizer.json (stack.md: 151,643 BPE tokens + 22 added).
+  // Counts and ids as written in the package's tokenizer.json (docs/stack.md: 151,643 BPE tokens + 22 added).
   EXPECT_EQ(tok.model_vocab_size(), 151643u);
   EXPECT_EQ(tok.added_tokens().size(), 22u);
   EXPECT_EQ(tok.vocab_size(), 151665u);

@@ -1,4 +1,4 @@
-// Q-Hawkeye's perception pairs (qhawkeye-method.md section 5.1): every training image gets a degraded twin
+// Q-Hawkeye's perception pairs (docs/method.md section 5.1): every training image gets a degraded twin
 // of the same size for the implicit perception loss.
 //   Stage 1: one degradation drawn uniformly (by seed) from noise, blur, JPEG, darken, stage-1 strength.
 //   Stage 2: an automatic perceptibility test replaces the reference's GPT-4o + human filter: a full-reference

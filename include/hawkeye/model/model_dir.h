@@ -1,4 +1,4 @@
-// Model directories (ARCHITECTURE.md §3): config.json (architecture), weights (model.safetensors or a
+// Model directories (docs/architecture.md §3): config.json (architecture), weights (model.safetensors or a
 // sharded set with model.safetensors.index.json), tokenizer.json, and hawkeye.json (the IQA contract:
 // prompt, score range and direction, image limits, default sampling).
 #pragma once

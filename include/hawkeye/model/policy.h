@@ -1,4 +1,4 @@
-// The Policy interface (ARCHITECTURE.md §4): everything above the model layer drives a vision-language
+// The Policy interface (docs/architecture.md §4): everything above the model layer drives a vision-language
 // policy through these calls, whatever its architecture.
 //
 //   VisionInput  in = policy.preprocess(images);          // decode-independent pixels -> model input

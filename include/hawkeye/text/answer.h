@@ -1,4 +1,4 @@
-// Reading what the policy wrote, and the text-side rewards of Q-Hawkeye (qhawkeye-method.md §1–2).
+// Reading what the policy wrote, and the text-side rewards of Q-Hawkeye (docs/method.md §1–2).
 // Small pure functions: no state, no allocation beyond their result, linear in the completion length.
 //
 // One reader, read_score, with three patterns (AnswerPattern) and an explicit choice of what a number

@@ -1,7 +1,7 @@
 // Private: the 25 KADID-10k distortion functions and their shared building blocks.
 // Every function works in place on an RGB CV_32FC3 image in [0, 1] (the generator's min-max and the 8-bit
 // conversion happen around them, in registry.cpp). The exact operations and parameters follow
-// shared/docs/kadid-distortions.md (section numbers quoted per function).
+// docs/distortions.md, "the spec" below (section numbers quoted per function).
 #pragma once
 #include <opencv2/core.hpp>
 #include <vector>

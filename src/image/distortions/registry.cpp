@@ -1,5 +1,5 @@
 // The KADID registry: type ids, names, per-level parameters, and the generator around every distortion
-// (global min-max normalisation before and after, clipping, rounding to 8 bits; spec section 1).
+// (global min-max normalisation before and after, clipping, rounding to 8 bits; docs/distortions.md section 1).
 #include <algorithm>
 #include <cctype>
 #include <charconv>

@@ -66,7 +66,7 @@ void jitter(cv::Mat& rgb, double amount, Rng& rng) {
     }
     std::swap(rgb, out);
   }
-  // Deliberate deviation (docs/data.md): the bicubic kernel overshoots at edges (to about -0.1 and 1.1), and
+  // Deliberate deviation (spec 3.19): the bicubic kernel overshoots at edges (to about -0.1 and 1.1), and
   // the generator's final global min-max would then compress the contrast of the whole image by up to 20%
   // because of a few pixels, even at level 1 (0.05 px) and non-monotonically across levels. Clipping keeps
   // the distortion what KADID describes: a displacement.

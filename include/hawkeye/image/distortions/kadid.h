@@ -1,5 +1,5 @@
 // The 25 synthetic distortions of KADID-10k at its 5 levels each, re-implemented from the generator's
-// specification (shared/docs/kadid-distortions.md): one registry with KADID's type ids and names, seeded
+// specification (docs/distortions.md): one registry with KADID's type ids and names, seeded
 // per (image, type, level), so a synthetic set can be labelled with KADID's human scores per type and level.
 #pragma once
 #include <array>

@@ -1,4 +1,4 @@
-// Q-Hawkeye's perception degradations (qhawkeye-method.md section 5.1): the four operations that make the
+// Q-Hawkeye's perception degradations (docs/method.md section 5.1): the four operations that make the
 // degraded twin of a training image for the implicit perception loss, with the reference code's stage-1
 // and stage-2 strengths. The reference implementation (PIL + numpy) is reproduced operation by operation.
 #pragma once

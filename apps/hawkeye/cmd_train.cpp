@@ -3,6 +3,7 @@
 // Either takes --nproc N (N local workers) or runs as one rank under the torchrun variables (docs/distributed.md).
 #include <csignal>
 #include <iostream>
+#include <variant>
 
 #include "cli.h"
 #include "hawkeye/core/config.h"
@@ -11,6 +12,7 @@
 #include "hawkeye/core/writers.h"
 #include "hawkeye/dist/hooks.h"
 #include "hawkeye/dist/launcher.h"
+#include "hawkeye/rl/train_config.h"
 #include "hawkeye/rl/trainer.h"
 
 namespace hawkeye::cli {
@@ -38,10 +40,8 @@ struct TrainCommandOptions {
 std::atomic<int> g_forward_signal{0};
 extern "C" void on_launcher_signal(int sig) { g_forward_signal = sig; }
 
-std::chrono::milliseconds dist_timeout(const Config& config) {
-  const double s = config.get<double>("run.dist_timeout_s", 300.0);
-  if (!(s > 0)) throw Error(ErrorCode::invalid_argument, config.source() + ": run.dist_timeout_s must be positive (seconds)");
-  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
+std::chrono::milliseconds dist_timeout(const rl::RunSection& run) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(run.dist_timeout_s * 1000.0));  // > 0: checked
 }
 
 // `--nproc N`: N workers of this binary on this host, each with cores/N threads unless --threads is given.
@@ -49,6 +49,8 @@ int launch_workers(const TrainCommandOptions& o, const std::string& name, const 
   ctx.prepare(false);
   Config config = Config::load(o.config);
   for (const auto& ov : o.overrides) config.apply_override(ov);
+  const auto train_config = rl::read_train_config(config, kind);  // a bad config is refused here, not by N workers
+  const auto& run = rl::common_config(train_config).run;
   const int threads = dist::worker_threads(ctx.global.threads, o.nproc);
   dist::LaunchOptions lo;
   lo.program = std::filesystem::read_symlink("/proc/self/exe");
@@ -60,9 +62,9 @@ int launch_workers(const TrainCommandOptions& o, const std::string& name, const 
   lo.args.insert(lo.args.end(), o.overrides.begin(), o.overrides.end());
   lo.nproc = o.nproc;
   lo.env["OMP_NUM_THREADS"] = std::to_string(threads);
-  lo.store_timeout = dist_timeout(config);
+  lo.store_timeout = dist_timeout(run);
   lo.grace = std::min(lo.store_timeout, std::chrono::milliseconds(30000));
-  const std::filesystem::path run_dir = rl::resolve_train_config(config, kind).require<std::string>("run.dir");
+  const std::filesystem::path run_dir = run.dir;
   lo.cleanup_dirs = {run_dir, run_dir / "checkpoints"};
   lo.forward_signal = &g_forward_signal;
   lo.on_start = [](int rank, pid_t pid) { spdlog::info("rank {} started (pid {})", rank, pid); };
@@ -97,17 +99,19 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
   Config config = Config::load(o.config);
   for (const auto& ov : o.overrides) config.apply_override(ov);
   if (!config.has("run.threads")) config.set("run.threads", ctx.global.threads);
-  // "cuda" in a multi-process run: each rank takes the GPU of its local rank (torchrun's convention).
-  if (worker && config.get<std::string>("run.device", "cpu") == "cuda") config.set("run.device", "cuda:" + std::to_string(env->local_rank));
   if (ctx.global.seed != 0 && !config.has("run.seed")) config.set("run.seed", ctx.global.seed);
+  auto train_config = rl::read_train_config(config, kind);
+  auto& run = std::visit([](auto& c) -> rl::RunSection& { return c.run; }, train_config);
+  // "cuda" in a multi-process run: each rank takes the GPU of its local rank (torchrun's convention).
+  if (worker && run.device == "cuda") run.device = "cuda:" + std::to_string(env->local_rank);
   rl::TrainOptions opts;
   std::unique_ptr<dist::ProcessGroup> group;  // this rank's membership, for the whole run
   if (worker) {
     dist::GroupOptions go;
-    go.timeout = dist_timeout(config);
-    go.backend = config.get<std::string>("run.dist_backend", "auto");
+    go.timeout = dist_timeout(run);
+    go.backend = run.dist_backend;
     group = dist::ProcessGroup::join(*env, go);
-    opts.dist = dist::make_dist_hooks(*group, {config.get<double>("run.dist_bucket_mb", 25.0)});
+    opts.dist = dist::make_dist_hooks(*group, {run.dist_bucket_mb});
   }
   opts.resume = o.resume;
   opts.stop = &g_stop;
@@ -116,7 +120,7 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
   auto previous = std::signal(SIGINT, on_interrupt);
   rl::TrainResult result;
   try {
-    result = rl::train(config, kind, opts);
+    result = rl::train(train_config, opts);
   } catch (...) {
     std::signal(SIGINT, previous);
     throw;

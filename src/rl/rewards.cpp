@@ -61,28 +61,26 @@ std::vector<std::string> RewardSet::names() const {
   return n;
 }
 
-RewardSet RewardSet::from_config(const Config& config, ScoreRange range) {
+RewardSet RewardSet::from_config(const GrpoConfig& config, ScoreRange range) {
   RewardConfig c;
-  const auto rule_name = config.get<std::string>("reward.rule", "reference");
-  const auto rule = reward_rule_from_name(rule_name);
+  const auto rule = reward_rule_from_name(config.reward.rule);
   if (!rule) {
-    throw Error(ErrorCode::invalid_argument, config.source() + ": reward.rule '" + rule_name + "': expected \"reference\" or \"strict\"");
+    throw Error(ErrorCode::invalid_argument, config.source + ": reward.rule '" + config.reward.rule + "': expected \"reference\" or \"strict\"");
   }
   c.rule = *rule;
   c.range = range;
-  c.tau = config.get<double>("rewards.tau", c.tau);
-  c.format_value = config.get<double>("rewards.format_value", c.format_value);
-  c.repetition_threshold = config.get<int>("rewards.repetition_threshold", c.repetition_threshold);
-  c.repetition_scale = config.get<double>("rewards.repetition_scale", c.repetition_scale);
-  c.repetition_floor = config.get<double>("rewards.repetition_floor", c.repetition_floor);
-  if (!(c.tau > 0)) throw Error(ErrorCode::invalid_argument, config.source() + ": rewards.tau must be positive");
+  const auto& w = config.rewards;
+  c.tau = w.tau;
+  c.format_value = w.format_value;
+  c.repetition_threshold = w.repetition_threshold;
+  c.repetition_scale = w.repetition_scale;
+  c.repetition_floor = w.repetition_floor;
   RewardSet set;
   set.config_ = c;
-  set.add(accuracy_reward_fn(c), config.get<double>("rewards.accuracy", 1.0));
-  set.add(format_reward_fn(c), config.get<double>("rewards.format", 1.0));
+  set.add(accuracy_reward_fn(c), w.accuracy);
+  set.add(format_reward_fn(c), w.format);
   // The repetition ablation switch: loss.repetition = false weights it 0 (still logged).
-  const bool repetition_on = config.get<bool>("loss.repetition", true);
-  set.add(repetition_reward_fn(c), repetition_on ? config.get<double>("rewards.repetition", 1.0) : 0.0);
+  set.add(repetition_reward_fn(c), config.loss.repetition ? w.repetition : 0.0);
   return set;
 }
 

@@ -37,64 +37,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Defaults: GRPO = the reference run (qhawkeye-method.md §3–6); SFT = hawkeye's own warm start.
-nlohmann::json defaults(const std::string& kind) {
-  const bool grpo = kind == "grpo";
-  nlohmann::json d = {
-      {"run", {{"dir", grpo ? "runs/grpo" : "runs/sft"}, {"seed", 0}, {"threads", 0}, {"log_every", 10}, {"device", "cpu"}, {"dtype", "float32"}}},
-      {"model", {{"init", "scratch"}, {"architecture", ""}, {"hawkeye_json", ""}, {"tokenizer", ""}, {"vision_init", ""}}},
-      {"data", {{"train", ""}, {"val", ""}, {"val_max", 240}, {"val_batch", 16}}},
-      {"train",
-       {{"epochs", grpo ? 15.0 : 10.0},
-        {"steps", 0},
-        {"batch_size", grpo ? 8 : 32},
-        {"grad_accum", grpo ? 2 : 1},
-        {"lr", grpo ? 5e-6 : 1e-3},
-        {"warmup_steps", grpo ? 50 : 100},
-        {"weight_decay", grpo ? 0.0 : 0.01},
-        {"adam_beta1", 0.9},
-        {"adam_beta2", 0.999},
-        {"adam_eps", 1e-8},
-        {"max_grad_norm", grpo ? 0.1 : 1.0},
-        {"checkpoint_every", grpo ? 100 : 500},
-        {"keep_last", 2},
-        {"val_every", grpo ? 100 : 500},
-        {"max_nonfinite", 10},
-        {"cache_visual", true},
-        {"cache_visual_mb", 4096.0},
-        {"freeze", nlohmann::json::array()}}},
-      {"augment", {{"crop", nlohmann::json::array()}, {"hflip", !grpo}, {"vflip", false}, {"rot90", false}}},
-  };
-  if (grpo) {
-    d["rollout"] = {{"k", 4}, {"temperature", 1.0}, {"top_k", 50}, {"top_p", 1.0}, {"max_new_tokens", 2048}};
-    d["loss"] = {{"beta", 0.04},       {"ref_kl", true},     {"uado", true},      {"alpha", 0.2},
-                 {"perception", true}, {"gamma0", 1e-4},     {"gamma_epochs", 5.0}, {"mu", 1},
-                 {"clip_low", 0.2},    {"clip_high", 0.28},  {"entropy_eta", 0.0}, {"repetition", true},
-                 {"freeze_norm", true}};
-    d["rewards"] = {{"accuracy", 1.0},   {"format", 1.0},          {"repetition", 1.0},        {"tau", 0.30},
-                    {"format_value", 0.8}, {"repetition_threshold", 5}, {"repetition_scale", 0.25}, {"repetition_floor", -2.0}};
-    d["reward"] = {{"rule", "reference"}};
-    d["pairs"] = {{"on_the_fly", false}, {"threshold", 0.90}};
-  } else {
-    // aux_weight > 0 adds an auxiliary loss on the visual tokens (score regression + type and level
-    // classification, where the manifest has them); 0 = plain teacher-forced cross-entropy.
-    // text_weight = 0 trains the vision encoder and the auxiliary head only (no language-model pass): a fast
-    // first stage for a model trained from scratch.
-    // think_noise: the fraction of training rows whose think text is replaced by the description of another KADID
-    // (type, level) (a confusable one: same type at a neighbouring level, or another type), training only their
-    // answer; the answer must then come from the image when the reasoning is wrong.
-    d["sft"] = {{"score_decimals", 2}, {"aux_weight", 0.0}, {"text_weight", 1.0}, {"think_noise", 0.0}};
-  }
-  return d;
-}
-
-void merge_into(nlohmann::json& base, const nlohmann::json& over) {
-  for (auto it = over.begin(); it != over.end(); ++it) {
-    if (it->is_object() && base.contains(it.key()) && base[it.key()].is_object()) merge_into(base[it.key()], *it);
-    else base[it.key()] = *it;
-  }
-}
-
 torch::ScalarType parse_train_dtype(const std::string& name, const std::string& source) {
   if (name == "float32" || name == "fp32") return torch::kFloat32;
   if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
@@ -143,7 +85,9 @@ struct StepTimes {
 
 // Everything one run needs, set up once.
 struct Run {
-  Config cfg;
+  const CommonConfig* cfg = nullptr;  // the sections of both commands
+  const SftConfig* sft = nullptr;     // set for sft
+  const GrpoConfig* grpo = nullptr;   // set for grpo
   std::string kind;
   TrainOptions opts;
   std::filesystem::path dir;
@@ -162,8 +106,8 @@ struct Run {
 };
 
 std::filesystem::path init_model_dir(Run& r) {
-  const std::string init = r.cfg.get<std::string>("model.init", "scratch");
-  if (init != "scratch") return model::resolve_model(init);
+  const auto& mc = r.cfg->model;
+  if (mc.init != "scratch") return model::resolve_model(mc.init);
   // A new model: written once into <run>/init so that the reference policy and resumes find it.
   const auto dir = r.dir / "init";
   std::error_code ec;
@@ -171,9 +115,9 @@ std::filesystem::path init_model_dir(Run& r) {
   if (!r.opts.dist.is_main()) {
     throw Error(ErrorCode::internal, "the initial model must be written by rank 0 before other ranks start");
   }
-  const auto arch = r.cfg.require<std::string>("model.architecture");
-  const auto hj = r.cfg.require<std::string>("model.hawkeye_json");
-  const auto tok = r.cfg.require<std::string>("model.tokenizer");
+  const auto& arch = mc.architecture;
+  const auto& hj = mc.hawkeye_json;
+  const auto& tok = mc.tokenizer;
   nlohmann::json config, contract_json;
   try {
     config = nlohmann::json::parse(read_file(arch, 1u << 20));
@@ -185,8 +129,8 @@ std::filesystem::path init_model_dir(Run& r) {
   auto policy = model::create_policy(config, arch);
   // model.vision_init: pretrained weights of the vision backbone (a .tflite file or an imported
   // model.safetensors), loaded into the new model before it is first written.
-  if (const auto vision_init = r.cfg.get<std::string>("model.vision_init", ""); !vision_init.empty()) {
-    const auto source = r.cfg.source() + ": model.vision_init";
+  if (const auto& vision_init = mc.vision_init; !vision_init.empty()) {
+    const auto source = r.cfg->source + ": model.vision_init";
     const auto& entry = model::architecture(policy->architecture(), arch);
     if (!entry.load_vision_init) {
       throw Error(ErrorCode::invalid_argument, source + " needs an architecture with a pretrained backbone (" + entry.name + " has none)");
@@ -246,7 +190,7 @@ ordered_json validate(Run& r, std::int64_t step, bool aux_only) {
   auto& m = *r.model;
   m.policy().eval();
   const auto opts = model::default_score_options(m, 0, r.seed);
-  const auto vb = std::max<std::int64_t>(1, r.cfg.get<std::int64_t>("data.val_batch", 16));
+  const auto vb = static_cast<std::size_t>(r.cfg->data.val_batch);
   std::vector<double> pred, gt;
   std::int64_t failures = 0;
   // Each rank scores its share of the validation rows; the results are summed across ranks.
@@ -264,7 +208,7 @@ ordered_json validate(Run& r, std::int64_t step, bool aux_only) {
       auto& p = m.policy();
       batch_scores = p.auxiliary_scores(p.encode_images(p.preprocess(ptrs)));
       if (batch_scores.size() != ptrs.size()) {
-        throw Error(ErrorCode::invalid_argument, r.cfg.source() + ": validation without text (sft.text_weight = 0) needs a model with an auxiliary head");
+        throw Error(ErrorCode::invalid_argument, r.cfg->source + ": validation without text (sft.text_weight = 0) needs a model with an auxiliary head");
       }
     } else {
       for (const auto& s : model::score_images(m, ptrs, opts)) batch_scores.push_back(s.score);
@@ -304,77 +248,76 @@ ordered_json validate(Run& r, std::int64_t step, bool aux_only) {
 
 }  // namespace
 
-Config resolve_train_config(const Config& config, const std::string& kind) {
-  if (kind != "sft" && kind != "grpo") throw Error(ErrorCode::invalid_argument, "unknown training kind '" + kind + "'");
-  nlohmann::json resolved = defaults(kind);
-  merge_into(resolved, config.root());
-  return Config(resolved, config.source());
+Config resolve_train_config(const Config& config, const std::string& kind) { return to_config(read_train_config(config, kind)); }
+
+TrainResult train(const Config& config, const std::string& kind, const TrainOptions& options) {
+  return train(read_train_config(config, kind), options);
 }
 
-TrainResult train(const Config& config_in, const std::string& kind, const TrainOptions& options) {
+TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   const auto t_start = Clock::now();
   Run r;
-  r.cfg = resolve_train_config(config_in, kind);
-  r.kind = kind;
+  r.cfg = &common_config(config);
+  r.sft = std::get_if<SftConfig>(&config);
+  r.grpo = std::get_if<GrpoConfig>(&config);
+  r.kind = train_kind_name(r.cfg->kind);
   r.opts = options;
-  const bool grpo = kind == "grpo";
-  const auto& cfg = r.cfg;
-  r.dir = cfg.require<std::string>("run.dir");
-  r.seed = cfg.get<std::uint64_t>("run.seed", 0);
-  r.threads = cfg.get<int>("run.threads", 0);
+  const bool grpo = r.grpo != nullptr;
+  const auto& kind = r.kind;
+  const auto& cfg = *r.cfg;
+  r.dir = cfg.run.dir;
+  r.seed = cfg.run.seed;
+  r.threads = cfg.run.threads;
   const bool main = options.dist.is_main();
   // run.device: where the policy, the reference, the optimiser state and every loss tensor live; images are
   // decoded and preprocessed on the CPU and their pixels cross once per forward. Checkpoints are written from
   // CPU copies, so a run resumes on another device.
-  r.device = model::parse_device(cfg.get<std::string>("run.device", "cpu"));
-  r.dtype = parse_train_dtype(cfg.get<std::string>("run.dtype", "float32"), cfg.source());
+  r.device = model::parse_device(cfg.run.device);
+  r.dtype = parse_train_dtype(cfg.run.dtype, cfg.source);
 
   std::error_code ec;
   if (options.resume.empty() && latest_checkpoint(r.dir)) {
     throw Error(ErrorCode::invalid_argument, r.dir.string() + ": already holds checkpoints; resume with --resume " +
                                                  r.dir.string() + " or choose another run.dir");
   }
-  if (main) fs::create_directories(r.dir);
+  r.batch = cfg.train.batch_size;
+  r.accum = cfg.train.grad_accum;
+  if (r.batch % (r.accum * options.dist.world) != 0) {
+    throw Error(ErrorCode::invalid_argument, cfg.source + ": train.batch_size must be a positive multiple of train.grad_accum x world size (" +
+                                                 std::to_string(r.accum) + " x " + std::to_string(options.dist.world) + ")");
+  }
 
-  // ---- model, reference, data, optimiser ----
+  // ---- data, model, reference, optimiser (the run folder is made once they are all there) ----
+  const bool perception = grpo && r.grpo->loss.perception;
+  const bool on_the_fly = grpo && r.grpo->pairs.on_the_fly;
+  DatasetOptions dopt;
+  dopt.require_twin = perception && !on_the_fly;
+  dopt.require_description = !grpo;
+  r.train = load_samples(cfg.data.train, dopt);
+  if (!cfg.data.val.empty()) {
+    DatasetOptions vopt;
+    vopt.max_rows = static_cast<std::size_t>(cfg.data.val_max);
+    r.val = load_samples(cfg.data.val, vopt);
+  }
+  r.total_steps = cfg.train.steps > 0 ? cfg.train.steps : static_cast<std::int64_t>(std::ceil(cfg.train.epochs * r.train.size() / r.batch));
+  if (r.total_steps <= 0) throw Error(ErrorCode::invalid_argument, cfg.source + ": no training steps (train.steps / train.epochs)");
+
   std::filesystem::path start_dir = main ? init_model_dir(r) : std::filesystem::path();
   if (options.dist.barrier) options.dist.barrier();
   if (!main) start_dir = init_model_dir(r);  // dist: after rank 0 has written a new model
   r.model = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string(), r.device, r.dtype));
   auto& policy = r.model->policy();
-  const double beta = cfg.get<double>("loss.beta", 0.04);
-  const bool ref_kl = grpo && cfg.get<bool>("loss.ref_kl", true) && beta != 0.0;
+  const double beta = grpo ? r.grpo->loss.beta : 0.0;
+  const bool ref_kl = grpo && r.grpo->loss.ref_kl && beta != 0.0;
   if (ref_kl) {
     r.reference = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string(), r.device, r.dtype));
     for (auto& p : r.reference->policy().parameters()) p.set_requires_grad(false);
     r.reference->policy().eval();
   }
-  const bool perception = grpo && cfg.get<bool>("loss.perception", true);
-  const bool on_the_fly = cfg.get<bool>("pairs.on_the_fly", false);
-  DatasetOptions dopt;
-  dopt.require_twin = perception && !on_the_fly;
-  dopt.require_description = !grpo;
-  r.train = load_samples(cfg.require<std::string>("data.train"), dopt);
-  const auto val_path = cfg.get<std::string>("data.val", "");
-  if (!val_path.empty()) {
-    DatasetOptions vopt;
-    vopt.max_rows = cfg.get<std::size_t>("data.val_max", 240);
-    r.val = load_samples(val_path, vopt);
-  }
-  r.batch = cfg.get<std::int64_t>("train.batch_size", 8);
-  r.accum = cfg.get<std::int64_t>("train.grad_accum", 1);
-  if (r.batch <= 0 || r.accum <= 0 || r.batch % (r.accum * options.dist.world) != 0) {
-    throw Error(ErrorCode::invalid_argument, cfg.source() + ": train.batch_size must be a positive multiple of train.grad_accum x world size (" +
-                                                 std::to_string(r.accum) + " x " + std::to_string(options.dist.world) + ")");
-  }
-  const std::int64_t steps_cfg = cfg.get<std::int64_t>("train.steps", 0);
-  const double epochs = cfg.get<double>("train.epochs", 1.0);
-  r.total_steps = steps_cfg > 0 ? steps_cfg : static_cast<std::int64_t>(std::ceil(epochs * r.train.size() / r.batch));
-  if (r.total_steps <= 0) throw Error(ErrorCode::invalid_argument, cfg.source() + ": no training steps (train.steps / train.epochs)");
 
   // train.freeze: parameter-name prefixes kept fixed (e.g. ["visual."] trains the language model on a
   // grounded, frozen vision encoder, whose normalisation statistics are then frozen too).
-  const auto freeze = cfg.get<std::vector<std::string>>("train.freeze", {});
+  const auto& freeze = cfg.train.freeze;
   bool froze_any = false;
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (auto& item : policy.named_parameters(true)) {
@@ -388,21 +331,21 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     if (item.value().requires_grad()) params.emplace_back(item.key(), item.value());
   }
   if (!freeze.empty() && !froze_any) {
-    throw Error(ErrorCode::invalid_argument, cfg.source() + ": train.freeze matches no parameter name");
+    throw Error(ErrorCode::invalid_argument, cfg.source + ": train.freeze matches no parameter name");
   }
-  if (params.empty()) throw Error(ErrorCode::invalid_argument, cfg.source() + ": train.freeze leaves nothing to train");
+  if (params.empty()) throw Error(ErrorCode::invalid_argument, cfg.source + ": train.freeze leaves nothing to train");
   if (froze_any) policy.freeze_norm_statistics(true);
   AdamWOptions aopt;
-  aopt.beta1 = cfg.get<double>("train.adam_beta1", 0.9);
-  aopt.beta2 = cfg.get<double>("train.adam_beta2", 0.999);
-  aopt.eps = cfg.get<double>("train.adam_eps", 1e-8);
-  aopt.weight_decay = cfg.get<double>("train.weight_decay", 0.0);
+  aopt.beta1 = cfg.train.adam_beta1;
+  aopt.beta2 = cfg.train.adam_beta2;
+  aopt.eps = cfg.train.adam_eps;
+  aopt.weight_decay = cfg.train.weight_decay;
   r.optimizer = std::make_unique<AdamW>(params, aopt);
   if (main) {
     spdlog::info("training on {} in {}{}", model::device_name(r.device), r.dtype == torch::kFloat32 ? "float32" : "bfloat16",
                  r.optimizer->mixed_precision_params() > 0 ? " (float32 master weights and moments)" : "");
   }
-  if (grpo) r.rewards = RewardSet::from_config(cfg, ScoreRange{r.model->contract().score_min, r.model->contract().score_max});
+  if (grpo) r.rewards = RewardSet::from_config(*r.grpo, ScoreRange{r.model->contract().score_min, r.model->contract().score_max});
 
   TrainerState state;
   state.kind = kind;
@@ -411,72 +354,68 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     if (state.kind != kind) throw Error(ErrorCode::invalid_argument, options.resume.string() + ": is a " + state.kind + " checkpoint, not " + kind);
     spdlog::info("resumed {} at step {}", options.resume.string(), state.step);
   }
-  const std::string config_toml = cfg.to_toml();
+  const std::string config_toml = to_config(config).to_toml();
   if (main) {
+    fs::create_directories(r.dir);
     write_file_atomic(r.dir / "config.toml", config_toml);
     truncate_metrics(r.dir / "metrics.jsonl", state.step);
     r.metrics.open(r.dir / "metrics.jsonl", std::ios::app);
   }
 
   // ---- settings of the loop ----
-  const double lr0 = cfg.get<double>("train.lr", 1e-3);
-  const auto warmup = cfg.get<std::int64_t>("train.warmup_steps", 0);
-  const double max_norm = cfg.get<double>("train.max_grad_norm", 1.0);
-  const auto ckpt_every = cfg.get<std::int64_t>("train.checkpoint_every", 100);
-  const auto keep = cfg.get<int>("train.keep_last", 2);
-  const auto val_every = cfg.get<std::int64_t>("train.val_every", 100);
-  const auto max_nonfinite = cfg.get<std::int64_t>("train.max_nonfinite", 10);
-  const auto log_every = std::max<std::int64_t>(1, cfg.get<std::int64_t>("run.log_every", 10));
+  const double lr0 = cfg.train.lr;
+  const auto warmup = cfg.train.warmup_steps;
+  const double max_norm = cfg.train.max_grad_norm;
+  const auto ckpt_every = cfg.train.checkpoint_every;
+  const auto keep = cfg.train.keep_last;
+  const auto val_every = cfg.train.val_every;
+  const auto max_nonfinite = cfg.train.max_nonfinite;
+  const auto log_every = cfg.run.log_every;
   Augment aug;
-  if (const auto* crop = cfg.find("augment.crop"); crop && crop->is_array() && crop->size() == 2) {
-    aug.crop_width = (*crop)[0].get<int>();
-    aug.crop_height = (*crop)[1].get<int>();
+  if (cfg.augment.crop.size() == 2) {
+    aug.crop_width = cfg.augment.crop[0];
+    aug.crop_height = cfg.augment.crop[1];
   }
-  aug.hflip = cfg.get<bool>("augment.hflip", false);
-  aug.vflip = cfg.get<bool>("augment.vflip", false);
-  aug.rot90 = cfg.get<bool>("augment.rot90", false);
-  const int decimals = cfg.get<int>("sft.score_decimals", 2);
-  const double aux_weight = grpo ? 0.0 : cfg.get<double>("sft.aux_weight", 0.0);
-  const double text_weight = grpo ? 1.0 : cfg.get<double>("sft.text_weight", 1.0);
-  if (!grpo && !(text_weight > 0) && !(aux_weight > 0)) {
-    throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.text_weight and sft.aux_weight are both 0: nothing to train");
-  }
-  const double think_noise = grpo ? 0.0 : cfg.get<double>("sft.think_noise", 0.0);
-  if (!(think_noise >= 0.0 && think_noise <= 1.0)) {
-    throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.think_noise " + std::to_string(think_noise) + " is outside [0, 1]");
-  }
+  aug.hflip = cfg.augment.hflip;
+  aug.vflip = cfg.augment.vflip;
+  aug.rot90 = cfg.augment.rot90;
+  const int decimals = grpo ? 2 : r.sft->sft.score_decimals;
+  const double aux_weight = grpo ? 0.0 : r.sft->sft.aux_weight;
+  const double text_weight = grpo ? 1.0 : r.sft->sft.text_weight;
+  const double think_noise = grpo ? 0.0 : r.sft->sft.think_noise;
   std::optional<KadidLabelTable> kadid_labels;
   if (think_noise > 0) kadid_labels = KadidLabelTable::load_default();
-  const auto K = cfg.get<std::int64_t>("rollout.k", 4);
+  const RolloutSection rollout_cfg = grpo ? r.grpo->rollout : RolloutSection();
+  const LossSection loss_cfg = grpo ? r.grpo->loss : LossSection();
+  const auto K = rollout_cfg.k;
   model::SamplingParams sp;
-  sp.temperature = cfg.get<double>("rollout.temperature", 1.0);
-  sp.top_k = cfg.get<std::int64_t>("rollout.top_k", 50);
-  sp.top_p = cfg.get<double>("rollout.top_p", 1.0);
-  sp.max_new_tokens = cfg.get<std::int64_t>("rollout.max_new_tokens", 64);
+  sp.temperature = rollout_cfg.temperature;
+  sp.top_k = rollout_cfg.top_k;
+  sp.top_p = rollout_cfg.top_p;
+  sp.max_new_tokens = rollout_cfg.max_new_tokens;
   sp.stop_ids = r.model->stop_ids();
   sp.vocab_limit = static_cast<std::int64_t>(r.model->tokenizer().vocab_size());
-  const bool uado = cfg.get<bool>("loss.uado", true);
+  const bool uado = loss_cfg.uado;
   UadoOptions uopt;
-  uopt.alpha = cfg.get<double>("loss.alpha", 0.2);
+  uopt.alpha = loss_cfg.alpha;
   uopt.lo = r.model->contract().score_min;
   uopt.hi = r.model->contract().score_max;
   LossOptions lopt;
   lopt.beta = beta;
   lopt.ref_kl = ref_kl;
-  lopt.clip_low = cfg.get<double>("loss.clip_low", 0.2);
-  lopt.clip_high = cfg.get<double>("loss.clip_high", 0.28);
-  lopt.entropy_eta = cfg.get<double>("loss.entropy_eta", 0.0);
+  lopt.clip_low = loss_cfg.clip_low;
+  lopt.clip_high = loss_cfg.clip_high;
+  lopt.entropy_eta = loss_cfg.entropy_eta;
   lopt.rows_per_image = grpo ? K : 1;  // the perception KL is pooled per image
-  const double gamma0 = cfg.get<double>("loss.gamma0", 1e-4);
-  const double gamma_epochs = cfg.get<double>("loss.gamma_epochs", 5.0);
-  const auto mu = std::max<std::int64_t>(1, cfg.get<std::int64_t>("loss.mu", 1));
-  if (grpo && !froze_any) policy.freeze_norm_statistics(cfg.get<bool>("loss.freeze_norm", true));
-  if (grpo && K < 2) throw Error(ErrorCode::invalid_argument, cfg.source() + ": rollout.k must be at least 2 (group advantages)");
+  const double gamma0 = loss_cfg.gamma0;
+  const double gamma_epochs = loss_cfg.gamma_epochs;
+  const auto mu = loss_cfg.mu;
+  if (grpo && !froze_any) policy.freeze_norm_statistics(loss_cfg.freeze_norm);
   // pairs.on_the_fly: each image's twin is made as `hawkeye pairs` makes it (same builder, SSIM perceptibility
   // test at pairs.threshold, same seed for the same run seed and manifest path).
   PairOptions pair_options;
   pair_options.similarity = [](const Image& a, const Image& b) { return ssim(a, b); };
-  pair_options.threshold = cfg.get<double>("pairs.threshold", 0.90);
+  pair_options.threshold = grpo ? r.grpo->pairs.threshold : PairsSection().threshold;
 
   const auto stop_id = r.model->stop_ids().front();
   std::vector<torch::Tensor> grads_list;
@@ -502,11 +441,11 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     vision_frozen = vision_frozen && !item.value().requires_grad();
   }
   const bool augments = aug.crop_width > 0 || aug.hflip || aug.vflip || aug.rot90;
-  const double cache_mb = cfg.get<double>("train.cache_visual_mb", 4096.0);
+  const double cache_mb = cfg.train.cache_visual_mb;
   const auto grid = policy.visual_grid(512, 384);  // the KADID scale: an estimate of the tokens per image
   const double cache_need_mb = static_cast<double>(r.train.size()) * static_cast<double>(grid[0] * grid[1] * grid[2]) *
                                static_cast<double>(policy.decoder().config().hidden_size) * 4.0 / 1048576.0;
-  const bool cache_visual = !grpo && cfg.get<bool>("train.cache_visual", true) && vision_params && vision_frozen && !augments &&
+  const bool cache_visual = !grpo && cfg.train.cache_visual && vision_params && vision_frozen && !augments &&
                             cache_need_mb <= cache_mb;
   if (main && cache_visual) spdlog::info("visual tokens of the frozen encoder are computed once per training image (train.cache_visual)");
 
@@ -662,8 +601,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
           }
           const auto aux_loss = policy.auxiliary_loss(vis, targets);
           if (!aux_loss.defined()) {
-            throw Error(ErrorCode::invalid_argument, cfg.source() + ": sft.aux_weight > 0 needs a model with an auxiliary head "
-                                                                    "(vision_config.aux_head = true)");
+            throw Error(ErrorCode::invalid_argument, cfg.source + ": sft.aux_weight > 0 needs a model with an auxiliary head "
+                                                                  "(vision_config.aux_head = true)");
           }
           aux_sum += aux_loss.item<double>() / static_cast<double>(r.accum);
           loss = loss + aux_weight * aux_loss / static_cast<double>(r.accum);
@@ -882,7 +821,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     }
     times.optimizer += seconds_since(to);
     // dist: BatchNorm running statistics ("running_*" buffers) are averaged, so every rank holds the same model
-    if (options.dist.world > 1 && options.dist.average_gradients && !(grpo && cfg.get<bool>("loss.freeze_norm", true))) {
+    if (options.dist.world > 1 && options.dist.average_gradients && !(grpo && loss_cfg.freeze_norm)) {
       torch::NoGradGuard ng;
       std::vector<torch::Tensor> running;
       for (auto& b : policy.named_buffers(true))
@@ -902,7 +841,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     bar.advance();
 
     const bool last = state.step == r.total_steps;
-    if (!r.val.empty() && val_every > 0 && (state.step % val_every == 0 || last)) {
+    // train.val_every = 0: validate once, at the end
+    if (!r.val.empty() && ((val_every > 0 && state.step % val_every == 0) || last)) {
       last_val = validate(r, state.step, !grpo && !(text_weight > 0));
       log_json(r, last_val);
       spdlog::info("step {}: validation SRCC {} PLCC {} (n = {}, parse failures {})", state.step, last_val["srcc"].dump(),

@@ -290,7 +290,7 @@ TEST(DistTrainingSlow, GrpoTwoProcessesEqualOne) {
   const double diff = max_parameter_diff(d / "one" / "final", d / "two" / "final");
   std::cout << "GRPO: max |parameter difference|, 1 process x 4 vs 2 processes x 2, after 5 steps: " << diff << "\n";
   EXPECT_LT(diff, 1e-5);
-  const auto m1 = test::read_metrics(d / "one"), m2 = test::read_metrics(d / "two");
+  const auto m1 = test::read_step_metrics(d / "one"), m2 = test::read_step_metrics(d / "two");
   ASSERT_EQ(m1.size(), 5u);
   ASSERT_EQ(m2.size(), 5u);
   for (std::size_t i = 0; i < m1.size(); ++i) {
@@ -307,7 +307,7 @@ TEST(DistTrainingSlow, GrpoTwoProcessesEqualOne) {
   const auto one_b = train_cli("train", config, d / "one-whole", 1, 1);
   ASSERT_EQ(one_b.status, 0) << one_b.output;
   EXPECT_LT(max_parameter_diff(d / "one-whole" / "final", d / "two" / "final"), 1e-5);
-  const auto m3 = test::read_metrics(d / "one-whole");
+  const auto m3 = test::read_step_metrics(d / "one-whole");
   ASSERT_EQ(m3.size(), 5u);
   for (std::size_t i = 0; i < m3.size(); ++i) {
     EXPECT_NEAR(m3[i]["loss"].get<double>(), m2[i]["loss"].get<double>(), 1e-6);

@@ -898,7 +898,7 @@ TEST(QwenTraining, SftThenGrpoOnAQwenCheckpointInFloat32AndBfloat16) {
                                                    "grpo.toml"),
                                 "grpo");
     ASSERT_EQ(grpo.steps, 2);
-    for (const auto& j : test::read_metrics(s.dir.path() / ("grpo-" + dtype))) {
+    for (const auto& j : test::read_step_metrics(s.dir.path() / ("grpo-" + dtype))) {
       EXPECT_TRUE(std::isfinite(j["loss"].get<double>())) << j.dump();
       EXPECT_FALSE(j["skipped"].get<bool>()) << j.dump();
       EXPECT_TRUE(j.contains("kl_prcp") && j.contains("kl_ref")) << j.dump();

@@ -165,7 +165,7 @@ TEST(TrainerSlow, SmokeGrpoRaisesTheReward) {
                              "val_every = 0\ncheckpoint_every = 0\n[rollout]\nk = 4\nmax_new_tokens = 40\n[loss]\ngamma0 = 0.001\n");
   grpo.set("model.init", warm.final_model.string());
   rl::train(grpo, "grpo");
-  const auto m = test::read_metrics(s.dir.path() / "grpo");
+  const auto m = test::read_step_metrics(s.dir.path() / "grpo");
   ASSERT_EQ(m.size(), 20u);
   double first = 0, last = 0;
   for (int i = 0; i < 5; ++i) first += m[i]["reward_mean"].get<double>() / 5;
@@ -208,7 +208,7 @@ TEST(Trainer, DeviceAndDtypeAreCheckedBeforeTraining) {
   EXPECT_EQ(max_weight_diff(s.dir.path() / "default" / "final", s.dir.path() / "cpu" / "final"), 0.0);
   // the supervised stage in bf16 too (its losses are computed in float32)
   rl::train(run("bf16", "dtype = \"bfloat16\"\nlog_every = 1\n"), "sft");
-  const auto m = test::read_metrics(s.dir.path() / "bf16");
+  const auto m = test::read_step_metrics(s.dir.path() / "bf16");
   ASSERT_EQ(m.size(), 2u);
   for (const auto& j : m) EXPECT_TRUE(j["loss"].is_number() && std::isfinite(j["loss"].get<double>()) && !j["skipped"].get<bool>()) << j.dump();
 }
@@ -295,6 +295,41 @@ TEST(Trainer, CachedVisualTokensTrainExactlyAsRecomputedOnes) {
   };
   EXPECT_EQ(last_step(a).value("visual_cache_images", -1), 27);
   EXPECT_FALSE(last_step(b).contains("visual_cache_images"));
+}
+
+// train.val_every = 0 validates once, after the last step (when data.val is set); without data.val nothing is
+// validated.
+TEST(Trainer, ValEveryZeroValidatesOnceAtTheEnd) {
+  test::TinyTrainingSetup s(false);
+  const std::string train = "[train]\nsteps = 3\nbatch_size = 2\nval_every = 0\ncheckpoint_every = 0\n";
+  const auto r = rl::train(make_config(s, train + "[run]\ndir = \"" + (s.dir.path() / "v").string() + "\"\nthreads = 1\nlog_every = 1\n"),
+                           "sft");
+  std::vector<std::int64_t> validated;
+  for (const auto& j : test::read_metrics(r.run_dir))
+    if (j.value("kind", "") == "validation") validated.push_back(j["step"].get<std::int64_t>());
+  EXPECT_EQ(validated, (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(r.last_validation.value("step", 0), 3) << r.last_validation.dump();
+  auto no_val = make_config(s, train + "[run]\ndir = \"" + (s.dir.path() / "n").string() + "\"\nthreads = 1\n");
+  no_val.set("data.val", "");
+  EXPECT_TRUE(rl::train(no_val, "sft").last_validation.is_null());
+  EXPECT_EQ(test::read_step_metrics(s.dir.path() / "n").size(), test::read_metrics(s.dir.path() / "n").size());
+}
+
+// A model or manifest that cannot be read is refused before the run folder is made.
+TEST(Trainer, AnUnreadableModelOrManifestLeavesNoRunFolder) {
+  test::TinyTrainingSetup s(false);
+  const std::string train = "[train]\nsteps = 1\nbatch_size = 2\n";
+  int i = 0;
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"model.init", (s.dir.path() / "no-model").string()},
+                                   {"model.architecture", (s.dir.path() / "no-arch.json").string()},
+                                   {"data.train", (s.dir.path() / "no-train.jsonl").string()},
+                                   {"data.val", (s.dir.path() / "no-val.jsonl").string()}}) {
+    const auto run = s.dir.path() / ("r" + std::to_string(i++));
+    auto c = make_config(s, train + "[run]\ndir = \"" + run.string() + "\"\nthreads = 1\n");
+    c.set(key, value);
+    EXPECT_THROW(rl::train(c, "sft"), Error) << key;
+    EXPECT_FALSE(fs::exists(run)) << key;
+  }
 }
 
 // model.vision_init: a new model with a pretrained backbone starts from the given MobileNetV2 weights.
@@ -451,7 +486,7 @@ TEST(TrainerSlow, GrpoStepIsTheSameForGradAccumOneTwoAndFour) {
                                   "adam_eps = 1.0\n"
                                   "[rollout]\nk = 3\nmax_new_tokens = 12\n[loss]\ngamma0 = 1.0\ngamma_epochs = 0\n");
     ASSERT_EQ(rl::train(c, "grpo").steps, 1);
-    const auto m = test::read_metrics(dir);
+    const auto m = test::read_step_metrics(dir);
     ASSERT_EQ(m.size(), 1u);
     ASSERT_TRUE(m[0]["kl_prcp"].is_number());
     EXPECT_DOUBLE_EQ(m[0]["gamma"].get<double>(), 1.0);  // gamma_epochs = 0: γ stays γ0
@@ -477,6 +512,10 @@ TEST(TrainerSlow, OnTheFlyTwinsAreTheTwinsOfHawkeyePairs) {
   rl::train(make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / "fly").string() + "\"\nseed = 0\nthreads = 1\n"
                                     "[pairs]\non_the_fly = true\n"), "grpo");
   EXPECT_LT(max_weight_diff(s.dir.path() / "file" / "final", s.dir.path() / "fly" / "final"), 1e-7);
+  // pairs.threshold reaches the builder: at 0 every stage-1 twin counts as imperceptible and is degraded again
+  rl::train(make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / "fly0").string() + "\"\nseed = 0\nthreads = 1\n"
+                                    "[pairs]\non_the_fly = true\nthreshold = 0.0\n"), "grpo");
+  EXPECT_GT(max_weight_diff(s.dir.path() / "fly" / "final", s.dir.path() / "fly0" / "final"), 1e-7);
 }
 
 // configs/qwen2.5-vl-7b-qhawkeye.toml holds the paper's recipe (qhawkeye-method.md §3–6), value by value.

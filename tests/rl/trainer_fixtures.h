@@ -1,5 +1,6 @@
 // A tiny synthetic set and a tiny model setup for trainer tests (everything generated in the test).
 #pragma once
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -92,6 +93,13 @@ inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run
   std::string line;
   while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+// The step lines of a run's metrics.jsonl (without the {"kind": "validation", ...} lines).
+inline std::vector<nlohmann::json> read_step_metrics(const std::filesystem::path& run) {
+  auto lines = read_metrics(run);
+  lines.erase(std::remove_if(lines.begin(), lines.end(), [](const nlohmann::json& j) { return j.contains("kind"); }), lines.end());
+  return lines;
 }
 
 }  // namespace hawkeye::test

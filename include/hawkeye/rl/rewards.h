@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hawkeye/core/config.h"
+#include "hawkeye/rl/train_config.h"
 #include "hawkeye/text/answer.h"
 
 namespace hawkeye::rl {
@@ -42,11 +42,10 @@ class RewardSet {
   std::vector<std::string> names() const;
   std::size_t size() const { return rewards_.size(); }
 
-  // From the config: reward.rule ("reference", the default, or "strict": how answers and the format are
-  // read, text/answer.h), and the [rewards] table: accuracy, format, repetition (weights, default 1), tau
-  // (0.30), format_value (0.8), repetition_threshold (5), repetition_scale (0.25), repetition_floor (-2).
+  // From the config: reward.rule (how answers and the format are read, text/answer.h), the [rewards] table
+  // (weights and the rules' parameters) and loss.repetition (false: the repetition reward weighs 0).
   // `range` is the model's score range: scores and targets are clamped to it.
-  static RewardSet from_config(const Config& config, ScoreRange range);
+  static RewardSet from_config(const GrpoConfig& config, ScoreRange range);
 
   const RewardConfig& config() const { return config_; }
 

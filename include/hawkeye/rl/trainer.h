@@ -8,7 +8,7 @@
 //
 // Both write into run.dir: config.toml (the resolved config), metrics.jsonl (one line per step, plus
 // validation lines), checkpoints/step-N/ (atomic, last k kept), final/ (the trained model directory).
-// Config keys and defaults: docs/training.md.
+// Config keys and defaults: rl/train_config.h, docs/training.md.
 #pragma once
 #include <atomic>
 #include <filesystem>
@@ -22,6 +22,7 @@
 #include "hawkeye/core/config.h"
 #include "hawkeye/data/kadid_labels.h"
 #include "hawkeye/rl/dataset.h"
+#include "hawkeye/rl/train_config.h"
 
 namespace hawkeye::rl {
 
@@ -54,9 +55,12 @@ struct TrainResult {
   nlohmann::json last_validation;     // the last validation record (may be null)
 };
 
-// kind = "sft" or "grpo". Errors: invalid_argument (config), not_found, model, numerical (too many
-// non-finite steps), interrupted is reported in the result, not thrown.
+// kind = "sft" or "grpo"; the config is read and checked whole (read_train_config) before anything is read or
+// written. Errors: invalid_argument (config), not_found, model, numerical (too many non-finite steps);
+// interrupted is reported in the result, not thrown. The run folder is made once the data, the model and the
+// checkpoint to resume from are read.
 TrainResult train(const Config& config, const std::string& kind, const TrainOptions& options = {});
+TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
 
 // sft.think_noise for one training row: with probability p (drawn from the seed) the description of a
 // confusable KADID (type, level) — half the time the row's type at a neighbouring level, else another of the 24
@@ -64,7 +68,8 @@ TrainResult train(const Config& config, const std::string& kind, const TrainOpti
 // "" = keep the row's own description (always for rows without a KADID type and level).
 std::string noisy_think_text(const TrainSample& row, const KadidLabelTable& labels, double p, std::uint64_t seed);
 
-// The resolved configuration with every default written out (what config.toml in the run holds).
+// The resolved configuration with every default written out (what config.toml in the run holds); errors as
+// read_train_config.
 Config resolve_train_config(const Config& config, const std::string& kind);
 
 }  // namespace hawkeye::rl

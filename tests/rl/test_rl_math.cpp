@@ -1,4 +1,4 @@
-// The RL math against values computed by hand from the formulas of qhawkeye-method.md §3–5.
+// The RL math against values computed by hand from the formulas of docs/method.md §3–5.
 #include <gtest/gtest.h>
 
 #include <cmath>

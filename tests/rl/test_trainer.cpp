@@ -518,7 +518,7 @@ TEST(TrainerSlow, OnTheFlyTwinsAreTheTwinsOfHawkeyePairs) {
   EXPECT_GT(max_weight_diff(s.dir.path() / "fly" / "final", s.dir.path() / "fly0" / "final"), 1e-7);
 }
 
-// configs/qwen2.5-vl-7b-qhawkeye.toml holds the paper's recipe (qhawkeye-method.md §3–6), value by value.
+// configs/qwen2.5-vl-7b-qhawkeye.toml holds the paper's recipe (docs/method.md §3–6), value by value.
 TEST(Trainer, ThePaperRecipeConfigHoldsThePaperValues) {
   const auto c = rl::resolve_train_config(Config::load(test::source_dir() / "configs" / "qwen2.5-vl-7b-qhawkeye.toml"), "grpo");
   EXPECT_EQ(c.get<std::int64_t>("rollout.k", 0), 4);

@@ -1,5 +1,5 @@
 // Group advantages (GRPO) and Uncertainty-Aware Dynamic Optimisation (UADO) weights
-// (qhawkeye-method.md §3–4). Shapes: G groups (images) x K completions per group.
+// (docs/method.md §3–4). Shapes: G groups (images) x K completions per group.
 #pragma once
 #include <torch/torch.h>
 

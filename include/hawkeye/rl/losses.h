@@ -1,4 +1,4 @@
-// The Q-Hawkeye objective (qhawkeye-method.md §3, §5.2). Shapes: N sequences (B images x K completions),
+// The Q-Hawkeye objective (docs/method.md §3, §5.2). Shapes: N sequences (B images x K completions),
 // T completion tokens; `mask` [N, T] is 1 for tokens up to and including the first stop token.
 // ℓ = per-token log-probabilities under the current policy (with gradient).
 #pragma once

@@ -1,6 +1,6 @@
-// Rewards of a completion (qhawkeye-method.md §2): pluggable and weighted, read by one rule (reward.rule). The built-ins are accuracy,
-// format and repetition (weight 1 each: summed, as in the reference); a reward with weight 0 is still
-// computed and logged, so ablations show what they switched off.
+// Rewards of a completion (docs/method.md §2): pluggable and weighted, read by one rule (reward.rule). The
+// built-ins are accuracy, format and repetition (weight 1 each: summed, as in the reference); a reward with
+// weight 0 is still computed and logged, so ablations show what they switched off.
 #pragma once
 #include <memory>
 #include <string>

@@ -1,4 +1,4 @@
-// The trainers behind `hawkeye sft` and `hawkeye train` (ARCHITECTURE.md §5, qhawkeye-method.md §2–6).
+// The trainers behind `hawkeye sft` and `hawkeye train` (docs/architecture.md §5, docs/method.md §2–6).
 //
 //  - sft:  supervised warm start — teacher-forced cross-entropy on the completion tokens only; the target is
 //          "<think>{description}</think><answer>{label}</answer>" + the stop token.

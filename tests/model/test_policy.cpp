@@ -452,7 +452,10 @@ TEST(Policy, QualityEmbeddingStartsAsTheModelWithoutItAndLearns) {
   ASSERT_TRUE(switched);
   switched->eval();
   EXPECT_TRUE(torch::equal(logprobs(*plain), logprobs(*switched)));
-  // Without the auxiliary head the embedding has nothing to read.
+  // Without the auxiliary head the embedding has nothing to read; a value that is not a boolean is refused.
+  auto not_boolean = config;
+  not_boolean["vision_config"]["quality_embedding"] = "yes";
+  EXPECT_THROW(TinyConfig::from_json(not_boolean, "config.json"), Error);
   config["vision_config"]["aux_head"] = false;
   EXPECT_THROW(TinyConfig::from_json(config, "config.json"), Error);
 

@@ -5,6 +5,7 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/log.h"
 #include "hawkeye/core/safetensors.h"
 #include "hawkeye/model/weights.h"
 
@@ -29,6 +30,14 @@ TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string&
   }
   if (s.step < 0) throw Error(ErrorCode::corrupt_data, source + ": negative step");
   return s;
+}
+
+PathLock claim_run_directory(const std::filesystem::path& run_dir) {
+  PathLock lock = lock_directory(run_dir, "run directory " + run_dir.string());
+  std::size_t removed = 0;
+  for (const auto& dir : {run_dir, run_dir / "checkpoints"}) removed += remove_stale_temporaries(dir).size();
+  if (removed > 0) spdlog::info("{}: removed {} temporary file(s) or folder(s) left by a run that stopped mid-write", run_dir.string(), removed);
+  return lock;
 }
 
 std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, std::int64_t step) {

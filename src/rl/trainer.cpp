@@ -334,7 +334,8 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
     throw Error(ErrorCode::invalid_argument, r.dir.string() + ": already holds checkpoints; resume with --resume " +
                                                  r.dir.string() + " or choose another run.dir");
   }
-  if (main) fs::create_directories(r.dir);
+  std::optional<PathLock> run_lock;  // rank 0 holds the run directory for the whole run
+  if (main) run_lock.emplace(claim_run_directory(r.dir));
 
   // ---- model, reference, data, optimiser ----
   std::filesystem::path start_dir = main ? init_model_dir(r) : std::filesystem::path();

@@ -3,6 +3,7 @@
 
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/lock.h"
 
 using namespace hawkeye;
 using test::cli;
@@ -88,4 +89,25 @@ TEST(EvalCli, MissingManifestIsNotFound) {
   REQUIRE_CLI();
   const auto r = cli("eval --model " + q(world().model) + " --data " + q(world().tmp.path() / "nope.jsonl"), true);
   EXPECT_EQ(r.status, exit_status(ErrorCode::not_found)) << r.output;
+}
+
+// Two `eval --resume` on one --out appended duplicate rows: the second now exits 14 naming the first's PID,
+// and the predictions stay as they were. A finished evaluation leaves no lock file behind.
+TEST(EvalCli, OutFolderInUseByAnotherProcessExits14) {
+  REQUIRE_CLI();
+  test::TempDir out;
+  const std::string args = "eval --model " + q(world().model) + " --data " + q(world().data) + " --out " + q(out.path());
+  ASSERT_EQ(cli(args).status, 0);
+  EXPECT_FALSE(fs::exists(out.path() / ".lock"));
+  const auto before = read_file(out.path() / "predictions.jsonl");
+  {
+    const PathLock held = lock_directory(out.path(), "evaluation folder");  // as a running `hawkeye eval` holds it
+    const auto r = cli(args + " --resume", true);
+    EXPECT_EQ(r.status, 14) << r.output;
+    EXPECT_NE(r.output.find("evaluation folder " + out.path().string() + " is in use by PID " + std::to_string(::getpid())),
+              std::string::npos)
+        << r.output;
+  }
+  EXPECT_EQ(read_file(out.path() / "predictions.jsonl"), before);
+  EXPECT_EQ(cli(args + " --resume").status, 0);
 }

@@ -1,11 +1,17 @@
 // `hawkeye score` through the built binary: schema, run record, determinism, formats, inputs and the exit
 // statuses (0 all scored, 12 some failed, 13 nothing parsed, 3 no images).
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
 
+#include <fstream>
+
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/lock.h"
 #include "hawkeye/core/writers.h"
 
 using namespace hawkeye;
@@ -209,3 +215,112 @@ TEST(ScoreCli, BadModelAndDeviceArgumentsAreClearErrors) {
     EXPECT_NE(cuda.output.find("CUDA"), std::string::npos) << cuda.output;
   }
 }
+
+// ---- issue 18: an output never destroys an input; one writer per output; bounded memory ----
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::string> temporaries_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos || e.path().extension() == ".lock")
+      out.push_back(e.path().filename().string());
+  return out;
+}
+
+}  // namespace
+
+// `score --out X` where X is an input or an existing image is refused (exit 2) and X is untouched; --force
+// allows it. Before, the output was truncated before the inputs were read (569 bytes of JSONL in a.png).
+TEST(ScoreCli, OutThatIsAnInputOrAnImageIsRefusedUnlessForced) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto d = tmp.path();
+  fs::create_directories(d / "t");
+  for (const char* name : {"a.png", "b.png"}) fs::copy_file(world().imgs / "a.png", d / "t" / name);
+  fs::copy_file(world().imgs / "a.png", d / "picture.dat");  // an image whatever its name
+  const std::string png = slurp(d / "t" / "a.png");
+  struct Case {
+    std::string args;
+    fs::path out;
+    int status;
+    std::string words;
+  };
+  const std::vector<Case> cases = {
+      {q(d / "t" / "a.png"), d / "t" / "a.png", 2, "the output is also an input"},
+      {q(d / "t"), d / "t" / "b.png", 2, "the output is also an input"},           // --out DIR/b.png DIR/
+      {q(d / "t" / "a.png"), d / "t" / "b.png", 2, "exists and is an image"},      // not an input, but a picture
+      {q(d / "t" / "a.png"), d / "picture.dat", 2, "exists and is an image"},
+      {q(d / "t" / "a.png"), d / "t", 2, "is a folder"},
+  };
+  for (const auto& c : cases) {
+    const auto r = cli("score " + c.args + model_arg() + " --out " + q(c.out), true);
+    EXPECT_EQ(r.status, c.status) << c.args << " --out " << c.out << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.words), std::string::npos) << r.output;
+    if (c.status != 0 && fs::is_regular_file(c.out)) EXPECT_EQ(slurp(c.out), png) << c.out;
+  }
+  EXPECT_EQ(slurp(d / "t" / "a.png"), png);
+  EXPECT_EQ(slurp(d / "t" / "b.png"), png);
+  // --force: the inputs are read first, then the finished records replace the file.
+  const auto forced = cli("score " + q(d / "t" / "a.png") + model_arg() + " --force --out " + q(d / "t" / "a.png"));
+  EXPECT_EQ(forced.status, 0) << forced.output;
+  const auto lines = jsonl_lines(slurp(d / "t" / "a.png"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["status"], "ok");
+  EXPECT_EQ(temporaries_in(d / "t"), std::vector<std::string>{});
+}
+
+// The records stream into a temporary that replaces --out only when the run is complete: a run that fails
+// (here: no such model) leaves the previous file as it was; a temporary of a dead run is cleaned up.
+TEST(ScoreCli, OutIsReplacedOnlyByACompleteRun) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto out = tmp.path() / "scores.jsonl";
+  write_file_atomic(out, "previous results\n");
+  const auto failed = cli("score " + q(world().imgs) + " --model " + q(tmp.path() / "no-such-model") + " --out " + q(out));
+  EXPECT_EQ(failed.status, exit_status(ErrorCode::not_found)) << failed.output;
+  EXPECT_EQ(slurp(out), "previous results\n");
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  write_file_atomic(tmp.path() / ("scores.jsonl.tmp-" + std::to_string(dead) + "-0"), "{\"half\n");
+  const auto ok = cli("score " + q(world().imgs) + model_arg() + " --out " + q(out));
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_EQ(jsonl_lines(slurp(out)).size(), 4u);
+  EXPECT_EQ(temporaries_in(tmp.path()), std::vector<std::string>{});
+}
+
+// Two writers of one --out interleaved their lines: the second now exits 14 naming the first's PID.
+TEST(ScoreCli, OutInUseByAnotherProcessExits14) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto out = tmp.path() / "scores.jsonl";
+  const PathLock held = lock_output_file(out, out.string());  // as a running `hawkeye score --out` holds it
+  const auto r = cli("score " + q(world().imgs) + model_arg() + " --out " + q(out), true);
+  EXPECT_EQ(r.status, 14) << r.output;
+  EXPECT_NE(r.output.find(out.string() + " is in use by PID " + std::to_string(::getpid())), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(DegradeCli, OutThatIsTheInputOrAnImageIsRefusedUnlessForced) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto a = tmp.path() / "a.png", b = tmp.path() / "b.png";
+  fs::copy_file(world().imgs / "a.png", a);
+  fs::copy_file(world().imgs / "a.png", b);
+  const std::string png = slurp(a);
+  for (const auto& out : {a, b}) {
+    const auto r = cli("degrade " + q(a) + " --type jpeg --level 5 --out " + q(out), true);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--force"), std::string::npos) << r.output;
+    EXPECT_EQ(slurp(out), png);
+  }
+  EXPECT_EQ(cli("degrade " + q(a) + " --type jpeg --level 5 --force --out " + q(b)).status, 0);
+  EXPECT_NE(slurp(b), png);
+}
+

@@ -49,4 +49,8 @@ std::string encode_image(const Image& image, std::string_view format, int jpeg_q
 // True when the file name has an extension hawkeye reads (case-insensitive).
 bool has_image_extension(const std::filesystem::path& path);
 
+// True when `path` is an existing regular file that is an image: its name has an image extension or its
+// first bytes carry an image format's signature. Used to refuse writing over an image.
+bool is_image_file(const std::filesystem::path& path);
+
 }  // namespace hawkeye

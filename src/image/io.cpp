@@ -316,6 +316,12 @@ Image decode_image(std::string_view bytes, const ImageLimits& limits, std::strin
                     " exceeds the limit of " + std::to_string(limits.max_pixels) + " pixels / " +
                     std::to_string(limits.max_side) + " per side");
   }
+  if (limits.max_aspect_ratio > 0 &&
+      static_cast<double>(std::max(h.width, h.height)) > limits.max_aspect_ratio * std::max(1, std::min(h.width, h.height))) {
+    throw Error(ErrorCode::limit_exceeded, std::string(name) + ": " + std::to_string(h.width) + "x" + std::to_string(h.height) + " " +
+                                               h.format + " is more elongated than the limit of " +
+                                               std::to_string(static_cast<long long>(limits.max_aspect_ratio)) + ":1");
+  }
   if (h.format == "gif") return decode_gif(bytes, name);  // OpenCV 4.6 has no GIF decoder
   if (h.format == "png") check_png_complete(b, name);
   int flags = cv::IMREAD_UNCHANGED;

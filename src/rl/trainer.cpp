@@ -343,6 +343,7 @@ TrainResult train(const Config& config_in, const std::string& kind, const TrainO
   if (!main) start_dir = init_model_dir(r);  // dist: after rank 0 has written a new model
   r.model = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string(), r.device, r.dtype));
   auto& policy = r.model->policy();
+  r.limits.max_aspect_ratio = policy.max_aspect_ratio();
   const double beta = cfg.get<double>("loss.beta", 0.04);
   const bool ref_kl = grpo && cfg.get<bool>("loss.ref_kl", true) && beta != 0.0;
   if (ref_kl) {

@@ -1,5 +1,7 @@
 // `hawkeye score` through the built binary: schema, run record, determinism, formats, inputs and the exit
 // statuses (0 all scored, 12 some failed, 13 nothing parsed, 3 no images).
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -324,3 +326,68 @@ TEST(DegradeCli, OutThatIsTheInputOrAnImageIsRefusedUnlessForced) {
   EXPECT_NE(slurp(b), png);
 }
 
+namespace {
+
+struct Measured {
+  int status = -1;
+  long max_rss_kb = 0;  // peak resident set of the process (getrusage ru_maxrss)
+  std::string output;
+};
+
+// Runs the hawkeye binary with `args` and measures its peak resident memory.
+Measured run_measured(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> all = {HAWKEYE_CLI, "-q", "--threads", "1"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  Measured m;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  rusage ru{};
+  ::wait4(pid, &st, 0, &ru);
+  m.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  m.max_rss_kb = ru.ru_maxrss;
+  m.output = slurp(log);
+  return m;
+}
+
+}  // namespace
+
+// Every image within the documented limits (100 megapixels, 65,535 per side, aspect ratio up to 64:1 for
+// hawkeye-tiny) is scored by the shipped model in under 1.5 GB; a longer strip is refused from its header.
+// Before: a 270-byte 65535x1 PNG took > 14.5 GB (16384x1: 3.9 GB).
+TEST(ScoreCliSlow, PeakMemoryStaysBoundedForEveryImageWithinTheLimits) {
+  REQUIRE_CLI();
+  const fs::path model = fs::path(HAWKEYE_SOURCE_DIR) / "models" / "hawkeye-tiny";
+  if (!fs::exists(model / "model.safetensors")) GTEST_SKIP() << "the shipped model is not there";
+  test::TempDir tmp;
+  struct Case {
+    int w, h;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {64, 1, 0}, {1, 64, 0}, {2048, 32, 0}, {65535, 1024, 0}, {10000, 10000, 0},  // at the limits
+      {65535, 1, kExitSomeInputsFailed}, {16384, 1, kExitSomeInputsFailed}, {1, 65535, kExitSomeInputsFailed},
+  };
+  constexpr long kLimitKb = 1536L * 1024;  // 1.5 GiB
+  for (const auto& c : cases) {
+    const auto img = tmp.path() / ("img-" + std::to_string(c.w) + "x" + std::to_string(c.h) + ".png");
+    Image flat(c.w, c.h, 3);  // flat: a 100-megapixel PNG of a few hundred kB
+    std::fill(flat.pixels.begin(), flat.pixels.end(), std::uint8_t{120});
+    save_image(img, flat);
+    const auto m = run_measured({"score", img.string(), "--model", model.string(), "--batch", "1"}, tmp.path() / "log");
+    EXPECT_EQ(m.status, c.status) << c.w << "x" << c.h << ": " << m.output;
+    EXPECT_LT(m.max_rss_kb, kLimitKb) << c.w << "x" << c.h;
+    std::cout << "[ peak RSS ] " << c.w << "x" << c.h << ": " << m.max_rss_kb / 1024 << " MiB\n";
+    if (c.status != 0) EXPECT_NE(m.output.find("more elongated than the limit of 64:1"), std::string::npos) << m.output;
+    fs::remove(img);
+  }
+}

@@ -112,6 +112,20 @@ TEST(ImageIo, RefusesHugeHeaderWithoutDecoding) {
   EXPECT_EQ(decode_error(test::make_png(20, 20, 2), nullptr, tiny_file), ErrorCode::limit_exceeded);
 }
 
+// A model's aspect-ratio limit refuses a strip from its header (a 270-byte 65535x1 PNG once took 14.5 GB);
+// the limit is inclusive, and 0 means none.
+TEST(ImageIo, AspectRatioLimitRefusesLongStripsBeforeDecoding) {
+  ImageLimits lim;
+  lim.max_aspect_ratio = 64;
+  std::string msg;
+  EXPECT_EQ(decode_error(test::make_png_header_only(65535, 1), &msg, lim), ErrorCode::limit_exceeded);
+  EXPECT_NE(msg.find("65535x1 png is more elongated than the limit of 64:1"), std::string::npos) << msg;
+  EXPECT_EQ(decode_error(test::make_png_header_only(1, 65), nullptr, lim), ErrorCode::limit_exceeded);
+  EXPECT_EQ(decode_image(test::make_png(64, 1, 2), lim).width, 64);
+  EXPECT_EQ(decode_image(test::make_png(2, 128, 2), lim).height, 128);
+  EXPECT_EQ(decode_image(test::make_png(65, 1, 2)).width, 65);  // no limit by default
+}
+
 // An output is never written over a picture unless asked: by extension, or by signature whatever the name.
 TEST(ImageIo, IsImageFileByExtensionOrSignature) {
   test::TempDir dir;

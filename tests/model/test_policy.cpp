@@ -351,6 +351,51 @@ TEST(Weights, RefusesMissingMisshapedAndUnexpectedTensors) {
   expect_model_error(extra, "does not have: visual.unused");
 }
 
+// Issue 18: a 65535x1 strip was scaled down to the pixel cap, then up to min_side (2,097,120x32, > 14.5 GB).
+// Every size within the aspect limit ends within max_pixels; beyond it the image is refused.
+TEST(TinyPreprocess, InputSizeStaysWithinThePixelCapAndTheAspectLimit) {
+  TinyVisionConfig c;  // max_pixels 786432, min_side 32
+  struct Case {
+    int w, h, want_w, want_h;
+  };
+  const std::vector<Case> cases = {
+      {512, 384, 512, 384},      // within limits: unchanged
+      {1024, 768, 1024, 768},    // exactly max_pixels
+      {4000, 3000, 1024, 768},   // scaled down
+      {16, 16, 32, 32},          // scaled up to min_side
+      {64, 1, 2048, 32},         // the most elongated (64:1), up to min_side
+      {1, 64, 32, 2048},
+      {65535, 1024, 7094, 110},  // 64:1 and large: down only
+      {2048, 32, 2048, 32},
+  };
+  for (const auto& k : cases) {
+    const auto got = tiny_input_size(k.w, k.h, c);
+    EXPECT_EQ(got.width, k.want_w) << k.w << "x" << k.h;
+    EXPECT_EQ(got.height, k.want_h) << k.w << "x" << k.h;
+    EXPECT_LE(static_cast<std::int64_t>(got.width) * got.height, c.max_pixels);
+  }
+  for (const auto [w, h] : {std::pair{65535, 1}, std::pair{16384, 1}, std::pair{65, 1}, std::pair{1, 65535}, std::pair{6500, 100}}) {
+    try {
+      tiny_input_size(w, h, c);
+      ADD_FAILURE() << w << "x" << h << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::limit_exceeded);
+      EXPECT_NE(std::string(e.what()).find("more elongated than the limit of 64:1"), std::string::npos) << e.what();
+    }
+  }
+  // A config whose min_side and max_pixels disagree: the pixel cap wins.
+  TinyVisionConfig odd;
+  odd.max_pixels = 1024;
+  odd.min_side = 64;
+  const auto got = tiny_input_size(640, 10, odd);
+  EXPECT_LE(static_cast<std::int64_t>(got.width) * got.height, odd.max_pixels);
+  // The model refuses it in preprocessing, and tells loaders its limit.
+  auto m = test::small_tiny(1);
+  EXPECT_EQ(m->max_aspect_ratio(), kTinyMaxAspectRatio);
+  const auto strip = test::random_image(130, 2, 1);
+  EXPECT_THROW(m->preprocess({&strip}), Error);
+}
+
 TEST(ModelDir, SaveReadLoadAndDescribe) {
   test::TempDir dir;
   auto a = test::small_tiny(1);

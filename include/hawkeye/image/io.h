@@ -14,6 +14,7 @@ struct ImageLimits {
   std::uint64_t max_file_bytes = 256ull << 20;   // 256 MiB
   std::uint64_t max_pixels = 100'000'000;        // 100 megapixels
   int max_side = 65'535;
+  double max_aspect_ratio = 0;  // longer side / shorter side; 0 = any (a model sets its own, Policy::max_aspect_ratio)
 };
 
 // What the header says, without decoding pixels.

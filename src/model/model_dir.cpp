@@ -167,6 +167,7 @@ std::shared_ptr<Policy> load_policy(const ModelDir& md, const torch::Device& dev
 
 void save_model_dir(const fs::path& dir, const Policy& policy, const nlohmann::json& config, const IqaContract& contract,
                     const fs::path& tokenizer_json, const std::map<std::string, std::string>& extra_files) {
+  require_finite_weights(policy, dir.string() + " not written");
   const Architecture* arch = find_architecture(policy.architecture());
   const fs::path tmp = temp_sibling(dir);
   fs::create_directories(tmp);

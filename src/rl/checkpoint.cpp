@@ -62,6 +62,10 @@ static std::vector<std::filesystem::path> list_checkpoints(const std::filesystem
 void save_checkpoint(const std::filesystem::path& run_dir, model::IqaModel& model, const AdamW& optimizer,
                      const TrainerState& state, const std::string& config_toml, int keep) {
   const auto final_dir = checkpoint_dir(run_dir, state.step);
+  // A diverged model is not saved over the good ones: training stops here (exit 10) and resumes from those.
+  const auto last_good = latest_checkpoint(run_dir);
+  model::require_finite_weights(model.policy(), "step " + std::to_string(state.step) + ": checkpoint not written (" +
+                                                    (last_good ? "the last good one stays: " + last_good->string() : std::string("no earlier checkpoint")) + ")");
   fs::create_directories(final_dir.parent_path());
   const auto staging = temp_sibling(final_dir);
   // The model directory is itself written atomically into the staging folder's "model" place, then the

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
@@ -641,4 +642,39 @@ TEST(Trainer, RunDirectoryHasOneWriterAndARestartRemovesDeadRunsTemporaries) {
   resume.resume = run;
   EXPECT_EQ(rl::train(c, "sft", resume).steps, 2);
   EXPECT_EQ(left(), std::vector<std::string>{"metrics.jsonl.tmp-" + alive + "-99"});
+}
+
+// Issue 18: `lr = nan` trained and wrote NaN weights to final/. A checkpoint of non-finite parameters is not
+// written (exit 10) and the last good one stays the run's latest.
+TEST(Trainer, ACheckpointOfNonFiniteParametersIsRefusedAndTheLastGoodOneStays) {
+  test::TinyTrainingSetup s(false);
+  const auto run = s.dir.path() / "r";
+  auto c = make_config(s, "[run]\ndir = \"" + run.string() + "\"\nthreads = 1\n[train]\nsteps = 2\nbatch_size = 2\nval_every = 0\n"
+                          "checkpoint_every = 1\nkeep_last = 1\n");
+  rl::train(c, "sft");
+  const auto good = rl::checkpoint_dir(run, 2);
+  ASSERT_EQ(rl::latest_checkpoint(run), good);
+  auto m = model::IqaModel::load(good.string());
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (auto& p : m.policy().named_parameters()) params.emplace_back(p.key(), p.value());
+  rl::AdamW opt(params, {});
+  {
+    torch::NoGradGuard g;
+    params[1].second.view(-1)[0] = std::numeric_limits<float>::infinity();
+  }
+  rl::TrainerState state;
+  state.kind = "sft";
+  state.step = 3;
+  try {
+    rl::save_checkpoint(run, m, opt, state, "", 1);
+    FAIL() << "wrote a checkpoint of non-finite parameters";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::numerical);
+    EXPECT_EQ(exit_status(e.code()), 10);
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("step 3: checkpoint not written (the last good one stays: " + good.string() + ")"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(params[1].first), std::string::npos) << msg;
+  }
+  EXPECT_EQ(rl::latest_checkpoint(run), good);
+  for (const auto& e : fs::directory_iterator(run / "checkpoints")) EXPECT_EQ(e.path(), good);
 }

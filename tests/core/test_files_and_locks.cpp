@@ -11,6 +11,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/lock.h"
+#include "hawkeye/core/writers.h"
 #include "test_util.h"
 
 using namespace hawkeye;
@@ -161,4 +162,22 @@ TEST(PathLock, AnotherProcessIsRefusedWhileTheOwnerLivesAndGetsItWhenTheOwnerIsK
   EXPECT_NO_THROW(PathLock lock = lock_directory(run, "run directory"));
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+// File names need not be UTF-8: their escaped form is lossless and plain names are unchanged.
+TEST(Writers, EscapedBytesRoundTrip) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"images/a.png", "images/a.png"},
+      {"caf\xc3\xa9.png", "caf\xc3\xa9.png"},  // valid UTF-8 is kept
+      {"caf\xe9.png", "caf\\xe9.png"},          // Latin-1
+      {"a\\b", "a\\\\b"},
+      {"\xff\xfe\\x41", "\\xff\\xfe\\\\x41"},
+      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},     // a UTF-16 surrogate is not UTF-8
+  };
+  for (const auto& [bytes, escaped] : cases) {
+    EXPECT_EQ(escape_bytes(bytes), escaped);
+    EXPECT_EQ(unescape_bytes(escaped), bytes);
+    EXPECT_EQ(is_valid_utf8(bytes), bytes == escaped || bytes == "a\\b");
+  }
+  for (const char* bad : {"a\\", "a\\x4", "a\\xzz", "a\\n"}) EXPECT_THROW(unescape_bytes(bad), Error) << bad;
 }

@@ -8,6 +8,7 @@
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/core/version.h"
+#include "hawkeye/image/io.h"
 #include "hawkeye/model/runtime.h"
 
 namespace hawkeye::cli {
@@ -19,6 +20,23 @@ void Context::prepare(bool torch) const {
     check_blas(true);
   } else {
     apply_base_threads(global.threads);
+  }
+}
+
+void check_output_file(const std::filesystem::path& out, const std::vector<std::filesystem::path>& inputs, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(out, ec)) throw Error(ErrorCode::invalid_argument, out.string() + ": is a folder; --out needs a file name");
+  if (!fs::exists(out, ec) || force) return;
+  for (const auto& in : inputs) {
+    if (fs::equivalent(out, in, ec)) {
+      throw Error(ErrorCode::invalid_argument, out.string() + ": the output is also an input (" + in.string() +
+                                                   "); writing it would destroy that input. Choose another file, or add --force");
+    }
+  }
+  if (is_image_file(out)) {
+    throw Error(ErrorCode::invalid_argument, out.string() + ": exists and is an image; the output would replace it. "
+                                             "Choose another file, or add --force");
   }
 }
 

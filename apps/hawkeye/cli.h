@@ -2,6 +2,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +30,11 @@ struct CommandEntry {
   CommandAdder add;
 };
 const std::vector<CommandEntry>& command_table();
+
+// Refuses an output file that would destroy an input: one of `inputs` (the same file, however named), or an
+// existing image (an output never replaces a picture unless asked), unless `force`; and a folder.
+// Errors: invalid_argument, naming the file and --force.
+void check_output_file(const std::filesystem::path& out, const std::vector<std::filesystem::path>& inputs, bool force);
 
 // Runs the CLI; returns the exit status (documented in docs/cli.md). Never throws.
 int run(int argc, const char* const* argv);

@@ -14,6 +14,7 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
   struct Options {
     std::string image, type, out, id;
     int level = 0;
+    bool force = false;
   };
   auto opts = std::make_shared<Options>();
   auto* sub = app.add_subcommand("degrade", "Apply one KADID distortion (or Q-Hawkeye degradation) to an image");
@@ -24,10 +25,12 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
       ->required();
   sub->add_option("--level", opts->level, "KADID level 1..5; for qh-* the stage, 1 or 2")->required();
   sub->add_option("--out", opts->out, "Output image (.png, .jpg, .bmp)")->required();
+  sub->add_flag("--force", opts->force, "Replace an existing output image (or the input itself)");
   sub->add_option("--id", opts->id,
                   "Image id the seed is derived from (default: the file's stem, as hawkeye synth names references)");
   sub->callback([opts, &ctx] {
     ctx.prepare(false);
+    check_output_file(opts->out, {opts->image}, opts->force);
     const Image img = load_image(opts->image);
     const std::string id = opts->id.empty() ? std::filesystem::path(opts->image).stem().string() : opts->id;
     Image out;

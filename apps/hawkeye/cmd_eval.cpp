@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/lock.h"
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/progress.h"
 #include "hawkeye/core/threads.h"
@@ -20,8 +21,8 @@ namespace hawkeye::cli {
 
 namespace {
 
-// Set by the first Ctrl-C: the evaluation stops after the current batch and writes its partial report
-// (the predictions so far are on disk; --resume continues). A second Ctrl-C ends the process at once.
+// Set by the first Ctrl-C or SIGTERM: the evaluation stops after the current batch and writes its partial
+// report (the predictions so far are on disk; --resume continues). A second signal ends the process at once.
 std::atomic<bool> g_eval_stop{false};
 
 extern "C" void on_eval_interrupt(int) {
@@ -62,6 +63,9 @@ void run_eval(const EvalCommand& o, Context& ctx) {
 
   const fs::path out = o.out.empty() ? fs::path("eval-" + m.id() + "-" + fs::path(o.data).stem().string()) : fs::path(o.out);
   const fs::path predictions = out / "predictions.jsonl";
+  // One evaluation per folder at a time: a second one would append duplicate rows to predictions.jsonl.
+  const PathLock lock = lock_directory(out, "evaluation folder " + out.string());
+  remove_stale_temporaries(out);
   std::error_code ec;
   if (!o.resume && fs::exists(predictions, ec)) {
     throw Error(ErrorCode::invalid_argument, out.string() + " already holds predictions.jsonl: add --resume to continue that "
@@ -87,15 +91,20 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   };
 
   g_eval_stop = false;
-  auto previous = std::signal(SIGINT, on_eval_interrupt);
+  auto previous_int = std::signal(SIGINT, on_eval_interrupt);
+  auto previous_term = std::signal(SIGTERM, on_eval_interrupt);
+  auto restore = [&] {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGTERM, previous_term);
+  };
   eval::EvalReport report;
   try {
     report = eval::evaluate(m, manifest, eo);
   } catch (...) {
-    std::signal(SIGINT, previous);
+    restore();
     throw;
   }
-  std::signal(SIGINT, previous);
+  restore();
   progress.finish();
   report.model_load_seconds = load_seconds;
   eval::write_eval_outputs(out, report, o.plot_width, o.plot_height);

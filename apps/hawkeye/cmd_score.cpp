@@ -5,13 +5,13 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "cli.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/lock.h"
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/progress.h"
 #include "hawkeye/core/threads.h"
@@ -34,6 +34,7 @@ struct ScoreCommand {
   bool completion = false;
   std::int64_t batch = 16;
   std::string out;
+  bool force = false;
   std::int64_t max_new_tokens = 0;  // 0 = the model's default (hawkeye.json)
   double temperature = 0;           // 0 = the model's default
   std::string device = "cpu";
@@ -117,12 +118,18 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   const auto paths = eval::expand_image_inputs(o.inputs);
   const torch::Device device = model::parse_device(o.device);
 
-  std::ofstream file;
+  // --out: never over an input or an image (unless --force), one writer at a time, and the file appears
+  // only when complete (the records stream into a temporary beside it).
+  std::optional<PathLock> lock;
+  std::optional<AtomicFile> file;
   if (!o.out.empty()) {
-    file.open(o.out, std::ios::binary | std::ios::trunc);
-    if (!file) throw Error(ErrorCode::io, o.out + ": cannot open for writing");
+    check_output_file(o.out, paths, o.force);
+    lock.emplace(lock_output_file(o.out, o.out));
+    const fs::path out_path(o.out);
+    remove_stale_temporaries(out_path.parent_path().empty() ? fs::path(".") : out_path.parent_path(), out_path.filename().string());
+    file.emplace(out_path);
   }
-  std::ostream& out = o.out.empty() ? std::cout : file;
+  std::ostream& out = file ? file->stream() : std::cout;
 
   const auto t_load = std::chrono::steady_clock::now();
   auto m = model::IqaModel::load(o.model, device);
@@ -190,6 +197,7 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   progress.finish();
   out.flush();
   if (!out) throw Error(ErrorCode::io, (o.out.empty() ? std::string("standard output") : o.out) + ": write failed");
+  if (file) file->commit();
 
   spdlog::info("scored {} images in {:.2f} s ({:.2f} images/s, {:.1f} tokens/image): {} ok, {} failed to load, {} without a parsable answer",
                summary.images, summary.seconds, summary.images_per_second(),
@@ -233,6 +241,7 @@ void add_score_command(CLI::App& app, Context& ctx) {
   sub->add_flag("--completion", o->completion, "Always include the model's whole answer (it is included when it did not parse)");
   sub->add_option("--batch", o->batch, "Images per model batch (default 16)")->check(CLI::Range(1, 4096));
   sub->add_option("--out,-o", o->out, "Write the records to FILE instead of standard output (.csv selects CSV)");
+  sub->add_flag("--force", o->force, "Let --out replace an input or an existing image");
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Longest answer in tokens (default: the model's hawkeye.json)")
       ->check(CLI::Range(1, 65536));
   sub->add_option("--temperature", o->temperature, "Sampling temperature with --samples (default: the model's)")

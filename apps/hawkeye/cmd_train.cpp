@@ -19,8 +19,9 @@ namespace hawkeye::cli {
 
 namespace {
 
-// Set by the first Ctrl-C: the trainer writes a checkpoint after the current step and returns.
-// A second Ctrl-C ends the process at once (the last complete checkpoint stays valid: writes are atomic).
+// Set by the first Ctrl-C or SIGTERM (what schedulers send before SIGKILL): the trainer writes a checkpoint
+// after the current step and returns. A second signal ends the process at once (the last complete checkpoint
+// stays valid: writes are atomic).
 std::atomic<bool> g_stop{false};
 
 extern "C" void on_interrupt(int) {
@@ -117,15 +118,20 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
   opts.stop = &g_stop;
   opts.progress = !ctx.global.quiet;
   g_stop = false;
-  auto previous = std::signal(SIGINT, on_interrupt);
+  auto previous_int = std::signal(SIGINT, on_interrupt);
+  auto previous_term = std::signal(SIGTERM, on_interrupt);
+  auto restore = [&] {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGTERM, previous_term);
+  };
   rl::TrainResult result;
   try {
     result = rl::train(train_config, opts);
   } catch (...) {
-    std::signal(SIGINT, previous);
+    restore();
     throw;
   }
-  std::signal(SIGINT, previous);
+  restore();
   if (!opts.dist.is_main()) return result.interrupted ? exit_status(ErrorCode::interrupted) : kExitOk;  // rank 0 reports
   ordered_json j;
   j["kind"] = kind;

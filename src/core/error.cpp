@@ -15,6 +15,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::numerical: return "numerical";
     case ErrorCode::distributed: return "distributed";
     case ErrorCode::interrupted: return "interrupted";
+    case ErrorCode::in_use: return "in_use";
     case ErrorCode::internal: return "internal";
   }
   return "unknown";
@@ -33,6 +34,7 @@ int exit_status(ErrorCode code) {
     case ErrorCode::numerical: return 10;
     case ErrorCode::distributed: return 11;
     case ErrorCode::interrupted: return 130;
+    case ErrorCode::in_use: return 14;
     case ErrorCode::internal: return 70;
   }
   return 1;

@@ -1,9 +1,11 @@
 #include "hawkeye/core/fs.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -93,34 +95,94 @@ class FdBuf : public std::streambuf {
 };
 }  // namespace
 
-void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& writer) {
-  const fs::path tmp = temp_sibling(path);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(ErrorCode::io, tmp.string() + ": cannot create: " + errno_text());
-  bool closed = false;
-  try {
-    FdBuf buf(fd);
-    std::ostream out(&buf);
-    writer(out);
-    out.flush();
-    if (!out || !buf.ok()) throw Error(ErrorCode::io, tmp.string() + ": write failed: " + errno_text());
-    if (::fsync(fd) != 0) throw Error(ErrorCode::io, tmp.string() + ": fsync failed: " + errno_text());
-    closed = true;  // close releases the descriptor even when it reports an error
-    if (::close(fd) != 0) throw Error(ErrorCode::io, tmp.string() + ": close failed: " + errno_text());
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      throw Error(ErrorCode::io, path.string() + ": cannot rename temporary file into place: " + errno_text());
-    }
-    fsync_directory(path.parent_path());
-  } catch (...) {
-    if (!closed) ::close(fd);
+struct AtomicFile::Stream {
+  explicit Stream(int fd) : buf(fd), out(&buf) {}
+  FdBuf buf;
+  std::ostream out;
+};
+
+AtomicFile::AtomicFile(const fs::path& path) : path_(path), tmp_(temp_sibling(path)) {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(ErrorCode::io, tmp_.string() + ": cannot create: " + errno_text());
+  stream_ = std::make_unique<Stream>(fd_);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ < 0) return;
+  stream_.reset();
+  ::close(fd_);
+  std::error_code ec;
+  fs::remove(tmp_, ec);
+}
+
+std::ostream& AtomicFile::stream() { return stream_->out; }
+
+void AtomicFile::commit() {
+  require(fd_ >= 0, ErrorCode::internal, path_.string() + ": committed twice");
+  stream_->out.flush();
+  if (!stream_->out || !stream_->buf.ok()) throw Error(ErrorCode::io, tmp_.string() + ": write failed: " + errno_text());
+  if (::fsync(fd_) != 0) throw Error(ErrorCode::io, tmp_.string() + ": fsync failed: " + errno_text());
+  stream_.reset();
+  const int fd = fd_;
+  fd_ = -1;  // close releases the descriptor even when it reports an error
+  if (::close(fd) != 0) {
+    const std::string why = errno_text();
     std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
+    fs::remove(tmp_, ec);
+    throw Error(ErrorCode::io, tmp_.string() + ": close failed: " + why);
   }
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    const std::string why = errno_text();
+    std::error_code ec;
+    fs::remove(tmp_, ec);
+    throw Error(ErrorCode::io, path_.string() + ": cannot rename temporary file into place: " + why);
+  }
+  fsync_directory(path_.parent_path());
+}
+
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& writer) {
+  AtomicFile file(path);
+  writer(file.stream());
+  file.commit();
 }
 
 void write_file_atomic(const fs::path& path, std::string_view data) {
   write_file_atomic(path, [&](std::ostream& out) { out.write(data.data(), static_cast<std::streamsize>(data.size())); });
+}
+
+namespace {
+
+// The PID in "<name>.tmp-<pid>-<counter>…", or 0 when the name is not a temporary of temp_sibling's form.
+pid_t temporary_owner(const std::string& name, std::string_view of) {
+  const auto at = name.rfind(".tmp-");
+  if (at == std::string::npos || at == 0) return 0;
+  if (!of.empty() && (at != of.size() || name.compare(0, of.size(), of) != 0)) return 0;
+  const auto digit = [&](std::size_t i) { return i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])); };
+  const std::size_t first = at + 5;
+  std::size_t end = first;
+  while (digit(end)) ++end;
+  if (end == first || end - first > 9 || end >= name.size() || name[end] != '-' || !digit(end + 1)) return 0;
+  return static_cast<pid_t>(std::stol(name.substr(first, end - first)));
+}
+
+bool process_alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+}  // namespace
+
+std::vector<fs::path> remove_stale_temporaries(const fs::path& dir, std::string_view of) {
+  std::vector<fs::path> removed;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return removed;
+  std::vector<fs::path> stale;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const pid_t pid = temporary_owner(entry.path().filename().string(), of);
+    if (pid != 0 && pid != ::getpid() && !process_alive(pid)) stale.push_back(entry.path());
+  }
+  for (const auto& p : stale) {
+    fs::remove_all(p, ec);
+    if (!ec) removed.push_back(p);
+  }
+  return removed;
 }
 
 void publish_directory(const fs::path& tmp_dir, const fs::path& final_dir) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "hawkeye/core/error.h"
+#include "text/utf8.h"
 
 namespace hawkeye {
 
@@ -18,6 +19,55 @@ ordered_json sanitize_json(ordered_json value) {
 void JsonlWriter::write(const ordered_json& record) {
   out_ << sanitize_json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   out_.flush();
+}
+
+bool is_valid_utf8(std::string_view bytes) { return utf8::is_valid(bytes); }
+
+std::string escape_bytes(std::string_view bytes) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    const std::size_t run = utf8::valid_run(bytes, i);
+    for (std::size_t k = i; k < i + run; ++k) {
+      if (bytes[k] == '\\') out += '\\';
+      out += bytes[k];
+    }
+    i += run;
+    if (i < bytes.size()) {
+      const auto b = static_cast<unsigned char>(bytes[i++]);
+      out += "\\x";
+      out += hex[b >> 4];
+      out += hex[b & 15];
+    }
+  }
+  return out;
+}
+
+std::string unescape_bytes(std::string_view text) {
+  auto nibble = [&](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    throw Error(ErrorCode::parse, "\"" + std::string(text) + "\": a \\x escape needs two hex digits");
+  };
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '\\') {
+      out += '\\';
+      ++i;
+    } else if (i + 3 < text.size() && text[i + 1] == 'x') {
+      out += static_cast<char>(nibble(text[i + 2]) * 16 + nibble(text[i + 3]));
+      i += 3;
+    } else {
+      throw Error(ErrorCode::parse, "\"" + std::string(text) + "\": unknown escape at byte " + std::to_string(i));
+    }
+  }
+  return out;
 }
 
 std::string csv_escape(const std::string& cell) {

@@ -62,9 +62,11 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
   BatchScoringSummary summary;
   const std::size_t n = paths.size();
   const auto B = static_cast<std::size_t>(options.batch);
+  ImageLimits limits = options.limits;
+  if (limits.max_aspect_ratio <= 0) limits.max_aspect_ratio = model.policy().max_aspect_ratio();
   auto start_loading = [&](std::size_t first) {
     const std::size_t last = std::min(n, first + B);
-    return std::async(std::launch::async, [&paths, first, last, threads = options.loader_threads, limits = options.limits] {
+    return std::async(std::launch::async, [&paths, first, last, threads = options.loader_threads, limits] {
       return load_range(paths, first, last, threads, limits);
     });
   };

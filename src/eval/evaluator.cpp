@@ -8,11 +8,14 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/log.h"
+#include "hawkeye/core/writers.h"
 #include "hawkeye/eval/batch_scoring.h"
 #include "hawkeye/eval/scatter_plot.h"
 #include "hawkeye/image/distortions/kadid.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/iqa_model.h"
+#include "hawkeye/model/model_dir.h"
 
 namespace hawkeye::eval {
 
@@ -37,6 +40,7 @@ ordered_json predictions_header(const model::IqaModel& m, const Manifest& manife
   ordered_json h;
   h["hawkeye_predictions"] = 1;
   h["model"] = m.id();
+  h["model_hash"] = model::model_fingerprint(m.dir());  // two models may share an id (a retrained one)
   h["model_path"] = absolute_text(m.dir().dir.string());
   h["data"] = absolute_text(manifest.source);
   h["sampling"] = sampling_json(score);
@@ -77,7 +81,11 @@ PreviousRun read_previous(const fs::path& path, const ordered_json& header) {
       if (!j.is_object() || !j.contains("hawkeye_predictions")) {
         throw Error(ErrorCode::parse, path.string() + ":1: not a hawkeye predictions file (no run line)");
       }
-      for (const char* key : {"model", "data", "sampling"}) {
+      if (!j.contains("model_hash")) {
+        spdlog::warn("{}: written before predictions named the model's hash: cannot check that it is the same model", path.string());
+      }
+      for (const char* key : {"model", "model_hash", "data", "sampling"}) {
+        if (std::string(key) == "model_hash" && !j.contains(key)) continue;
         if (j[key] != nlohmann::json(header[key])) {
           throw Error(ErrorCode::invalid_argument, path.string() + ": cannot resume: it was written with " + key + " " +
                                                        j[key].dump() + ", this run has " + header[key].dump() +
@@ -89,7 +97,10 @@ PreviousRun read_previous(const fs::path& path, const ordered_json& header) {
       if (!j.is_object() || !j.contains("image") || !j["image"].is_string() || !j.contains("status")) {
         throw Error(ErrorCode::parse, path.string() + ":" + std::to_string(line_no) + ": a prediction needs \"image\" and \"status\"");
       }
-      prev.rows[j["image"].get<std::string>()] = j;
+      // The lossless name when the file name is not UTF-8 (its "image" then holds U+FFFD in place of bytes).
+      const auto escaped = j.find("image_escaped");
+      const bool lossless = escaped != j.end() && escaped->is_string();
+      prev.rows[lossless ? unescape_bytes(escaped->get<std::string>()) : j["image"].get<std::string>()] = j;
     }
     prev.kept += line + "\n";
   }
@@ -221,6 +232,7 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
     if (file.is_open()) {
       ordered_json line;
       line["image"] = p.image;
+      if (!is_valid_utf8(p.image)) line["image_escaped"] = escape_bytes(p.image);
       line["label"] = p.label;
       if (!r.type_column.empty()) line["type"] = p.type;
       const ordered_json rec = image_record(s, model.contract(), options.score.samples);

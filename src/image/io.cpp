@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <fstream>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -315,6 +316,12 @@ Image decode_image(std::string_view bytes, const ImageLimits& limits, std::strin
                     " exceeds the limit of " + std::to_string(limits.max_pixels) + " pixels / " +
                     std::to_string(limits.max_side) + " per side");
   }
+  if (limits.max_aspect_ratio > 0 &&
+      static_cast<double>(std::max(h.width, h.height)) > limits.max_aspect_ratio * std::max(1, std::min(h.width, h.height))) {
+    throw Error(ErrorCode::limit_exceeded, std::string(name) + ": " + std::to_string(h.width) + "x" + std::to_string(h.height) + " " +
+                                               h.format + " is more elongated than the limit of " +
+                                               std::to_string(static_cast<long long>(limits.max_aspect_ratio)) + ":1");
+  }
   if (h.format == "gif") return decode_gif(bytes, name);  // OpenCV 4.6 has no GIF decoder
   if (h.format == "png") check_png_complete(b, name);
   int flags = cv::IMREAD_UNCHANGED;
@@ -412,6 +419,23 @@ bool has_image_extension(const std::filesystem::path& path) {
   static const char* exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pnm", ".ppm", ".pgm", ".gif"};
   const std::string ext = lower_ext(path);
   return std::any_of(std::begin(exts), std::end(exts), [&](const char* e) { return ext == e; });
+}
+
+bool is_image_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  if (has_image_extension(path)) return true;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  if (head.empty()) return false;
+  try {
+    probe_image(head);
+    return true;
+  } catch (const Error& e) {
+    return e.code() == ErrorCode::corrupt_data;  // a known signature whose header goes on past these bytes
+  }
 }
 
 }  // namespace hawkeye

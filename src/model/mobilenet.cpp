@@ -177,6 +177,9 @@ void load_mobilenet_v2(MobileNetV2Impl& net, const std::filesystem::path& file) 
     const auto set = SafetensorsSet::open(file);
     for (const auto& name : set.names()) {
       const auto* e = set.find(name);
+      require(dtype_can_hold(e->info->dtype, torch::kFloat32), ErrorCode::model,
+              file.string() + ": tensor '" + name + "' is stored as " + std::string(st_dtype_name(e->info->dtype)) +
+                  ", which cannot be a float32 weight");
       const auto t = tensor_from_entry(*e, torch::kFloat32).contiguous();
       if (assign(name, t.data_ptr<float>(), t.sizes().vec())) loaded.insert(name);
     }

@@ -331,24 +331,40 @@ std::vector<double> TinyVlm::auxiliary_scores(const VisualEmbeds& visuals) {
 
 Grid TinyVlm::visual_grid(int, int) const { return {1, config_.vision.grid_h, config_.vision.grid_w}; }
 
+TinyInputSize tiny_input_size(int width, int height, const TinyVisionConfig& c) {
+  if (width < 1 || height < 1) throw Error(ErrorCode::invalid_argument, "hawkeye-tiny: empty image");
+  const int shorter = std::min(width, height), longer = std::max(width, height);
+  if (longer > kTinyMaxAspectRatio * shorter) {
+    throw Error(ErrorCode::limit_exceeded, "hawkeye-tiny: a " + std::to_string(width) + "x" + std::to_string(height) +
+                                               " image is more elongated than the limit of " +
+                                               std::to_string(static_cast<int>(kTinyMaxAspectRatio)) + ":1");
+  }
+  int w = width, h = height;
+  const auto cap = [&] {
+    const double pixels = static_cast<double>(w) * h;
+    if (pixels <= static_cast<double>(c.max_pixels)) return;
+    const double s = std::sqrt(c.max_pixels / pixels);
+    w = std::max(2, static_cast<int>(w * s));
+    h = std::max(2, static_cast<int>(h * s));
+  };
+  cap();
+  if (std::min(w, h) < c.min_side) {
+    const double s = static_cast<double>(c.min_side) / std::min(w, h);
+    w = std::max<int>(c.min_side, static_cast<int>(std::ceil(w * s)));
+    h = std::max<int>(c.min_side, static_cast<int>(std::ceil(h * s)));
+    cap();  // min_side and max_pixels of an odd config can disagree: the pixel cap wins
+  }
+  return {w, h};
+}
+
 torch::Tensor TinyVlm::image_to_tensor(const Image& image) const {
   if (image.empty() || image.channels != 3) throw Error(ErrorCode::invalid_argument, "hawkeye-tiny needs an RGB image");
   cv::Mat m = as_mat(image);
-  cv::Mat resized;
-  int w = image.width, h = image.height;
-  const double pixels = static_cast<double>(w) * h;
-  if (pixels > static_cast<double>(config_.vision.max_pixels)) {
-    const double s = std::sqrt(config_.vision.max_pixels / pixels);
-    w = std::max(2, static_cast<int>(w * s));
-    h = std::max(2, static_cast<int>(h * s));
-    cv::resize(m, resized, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-    m = resized;
-  }
-  if (std::min(w, h) < config_.vision.min_side) {
-    const double s = static_cast<double>(config_.vision.min_side) / std::min(w, h);
-    w = std::max<int>(config_.vision.min_side, static_cast<int>(std::ceil(w * s)));
-    h = std::max<int>(config_.vision.min_side, static_cast<int>(std::ceil(h * s)));
-    cv::resize(m, resized, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
+  const auto [w, h] = tiny_input_size(image.width, image.height, config_.vision);
+  if (w != image.width || h != image.height) {
+    cv::Mat resized;
+    const bool down = static_cast<double>(w) * h < static_cast<double>(image.width) * image.height;
+    cv::resize(m, resized, cv::Size(w, h), 0, 0, down ? cv::INTER_AREA : cv::INTER_CUBIC);
     m = resized;
   }
   // Even sides for the 2x2 unshuffle: drop the last column/row when odd.

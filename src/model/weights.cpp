@@ -40,6 +40,13 @@ StDtype to_st_dtype(torch::ScalarType t) {
   }
 }
 
+bool dtype_can_hold(StDtype stored, torch::ScalarType dtype) {
+  const auto t = to_torch_dtype(stored);
+  if (dtype == torch::kBool) return t == torch::kBool;
+  if (c10::isFloatingType(dtype)) return c10::isFloatingType(t);
+  return c10::isIntegralType(t, /*includeBool=*/false);  // an integer buffer (BatchNorm's step counter)
+}
+
 torch::Tensor tensor_from_entry(const SafetensorsSet::Entry& e, torch::ScalarType dtype) {
   const auto& info = *e.info;
   // The mapping is not necessarily aligned for the element type: copy bytes into an owned tensor first.
@@ -75,11 +82,13 @@ LoadReport load_weights(torch::nn::Module& module, const SafetensorsSet& set, co
                         const std::string& source) {
   torch::NoGradGuard no_grad;
   LoadReport report;
-  std::vector<std::string> missing, misshaped;
+  std::vector<std::string> missing, misshaped, mistyped, nonfinite;
   std::set<std::string> used;
   auto tensors = module.named_parameters(true);
+  const std::size_t parameters = tensors.size();
   for (auto& b : module.named_buffers(true)) tensors.insert(b.key(), b.value());
-  for (auto& item : tensors) {
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    auto& item = tensors[i];
     const std::string key = names ? names(item.key()) : item.key();
     if (key.empty()) continue;
     const auto* e = set.find(key);
@@ -93,13 +102,25 @@ LoadReport load_weights(torch::nn::Module& module, const SafetensorsSet& set, co
       misshaped.push_back(key + " (checkpoint " + shape_text(shape) + ", model " + shape_text(p.sizes()) + ")");
       continue;
     }
-    p.copy_(tensor_from_entry(*e, p.scalar_type()));
+    // A counter buffer (BatchNorm's num_batches_tracked) is cast with the module to bf16; it may be filled
+    // from its integer value. A parameter never takes integers.
+    const bool counter = i >= parameters && c10::isIntegralType(to_torch_dtype(e->info->dtype), false);
+    if (!dtype_can_hold(e->info->dtype, p.scalar_type()) && !counter) {
+      mistyped.push_back(key + " (checkpoint " + std::string(st_dtype_name(e->info->dtype)) + ", model " + c10::toString(p.scalar_type()) + ")");
+      continue;
+    }
+    const auto t = tensor_from_entry(*e, p.scalar_type());
+    // NaN or Inf weights would only show later as answers that never parse: refuse them here (one pass).
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) nonfinite.push_back(key);
+    p.copy_(t);
     used.insert(key);
     ++report.tensors;
     report.bytes += static_cast<std::int64_t>(e->info->end - e->info->begin);
   }
   if (!missing.empty()) throw Error(ErrorCode::model, source + ": missing tensors: " + list(missing));
   if (!misshaped.empty()) throw Error(ErrorCode::model, source + ": tensors with the wrong shape: " + list(misshaped));
+  if (!mistyped.empty()) throw Error(ErrorCode::model, source + ": tensors stored in a dtype the model's cannot be: " + list(mistyped));
+  if (!nonfinite.empty()) throw Error(ErrorCode::model, source + ": tensors holding NaN or Inf: " + list(nonfinite));
   if (strict) {
     std::vector<std::string> unexpected;
     for (const auto& n : set.names())
@@ -107,6 +128,18 @@ LoadReport load_weights(torch::nn::Module& module, const SafetensorsSet& set, co
     if (!unexpected.empty()) throw Error(ErrorCode::model, source + ": tensors the model does not have: " + list(unexpected));
   }
   return report;
+}
+
+void require_finite_weights(const torch::nn::Module& module, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> bad;
+  auto all = module.named_parameters(true);
+  for (const auto& b : module.named_buffers(true)) all.insert(b.key(), b.value());
+  for (const auto& item : all) {
+    const auto& t = item.value();
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) bad.push_back(item.key());
+  }
+  if (!bad.empty()) throw Error(ErrorCode::numerical, what + ": parameters holding NaN or Inf: " + list(bad));
 }
 
 void save_weights(const torch::nn::Module& module, const std::filesystem::path& path,

@@ -5,6 +5,7 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/log.h"
 #include "hawkeye/core/safetensors.h"
 #include "hawkeye/model/weights.h"
 
@@ -31,6 +32,14 @@ TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string&
   return s;
 }
 
+PathLock claim_run_directory(const std::filesystem::path& run_dir) {
+  PathLock lock = lock_directory(run_dir, "run directory " + run_dir.string());
+  std::size_t removed = 0;
+  for (const auto& dir : {run_dir, run_dir / "checkpoints"}) removed += remove_stale_temporaries(dir).size();
+  if (removed > 0) spdlog::info("{}: removed {} temporary file(s) or folder(s) left by a run that stopped mid-write", run_dir.string(), removed);
+  return lock;
+}
+
 std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, std::int64_t step) {
   char name[32];
   std::snprintf(name, sizeof name, "step-%08lld", static_cast<long long>(step));
@@ -53,6 +62,10 @@ static std::vector<std::filesystem::path> list_checkpoints(const std::filesystem
 void save_checkpoint(const std::filesystem::path& run_dir, model::IqaModel& model, const AdamW& optimizer,
                      const TrainerState& state, const std::string& config_toml, int keep) {
   const auto final_dir = checkpoint_dir(run_dir, state.step);
+  // A diverged model is not saved over the good ones: training stops here (exit 10) and resumes from those.
+  const auto last_good = latest_checkpoint(run_dir);
+  model::require_finite_weights(model.policy(), "step " + std::to_string(state.step) + ": checkpoint not written (" +
+                                                    (last_good ? "the last good one stays: " + last_good->string() : std::string("no earlier checkpoint")) + ")");
   fs::create_directories(final_dir.parent_path());
   const auto staging = temp_sibling(final_dir);
   // The model directory is itself written atomically into the staging folder's "model" place, then the

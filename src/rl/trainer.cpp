@@ -301,12 +301,15 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   }
   r.total_steps = cfg.train.steps > 0 ? cfg.train.steps : static_cast<std::int64_t>(std::ceil(cfg.train.epochs * r.train.size() / r.batch));
   if (r.total_steps <= 0) throw Error(ErrorCode::invalid_argument, cfg.source + ": no training steps (train.steps / train.epochs)");
+  std::optional<PathLock> run_lock;  // rank 0 holds the run directory for the whole run
+  if (main) run_lock.emplace(claim_run_directory(r.dir));
 
   std::filesystem::path start_dir = main ? init_model_dir(r) : std::filesystem::path();
   if (options.dist.barrier) options.dist.barrier();
   if (!main) start_dir = init_model_dir(r);  // dist: after rank 0 has written a new model
   r.model = std::make_unique<model::IqaModel>(model::IqaModel::load(start_dir.string(), r.device, r.dtype));
   auto& policy = r.model->policy();
+  r.limits.max_aspect_ratio = policy.max_aspect_ratio();
   const double beta = grpo ? r.grpo->loss.beta : 0.0;
   const bool ref_kl = grpo && r.grpo->loss.ref_kl && beta != 0.0;
   if (ref_kl) {

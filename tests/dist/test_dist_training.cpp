@@ -393,3 +393,22 @@ TEST(TrainingCli, DeviceAndDtypeOptionsAreRunKeys) {
     EXPECT_NE(gpu.output.find("no CUDA device is usable"), std::string::npos) << gpu.output;
   }
 }
+
+// Issue 18: SIGTERM (what a scheduler sends first) killed a run with status 143 and no checkpoint. It now stops
+// the run like Ctrl-C: a checkpoint of the last step, no temporaries, exit 130; the run resumes from it.
+TEST(TrainingCli, SigtermWritesACheckpointAndExits130) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto run = s.dir.path() / "run";
+  auto p = spawn({cli(), "sft", "--threads", "1", "--config", long_sft_config(s, 30, 1000).string(), "run.dir=" + run.string()}, {},
+                 s.dir.path() / "run.log");
+  ASSERT_TRUE(eventually([&] { return metric_lines(run) >= 2; }, 180)) << slurp(p.log);
+  ::kill(p.pid, SIGTERM);
+  wait_for(p, 60);
+  EXPECT_EQ(p.status, exit_status(ErrorCode::interrupted)) << slurp(p.log);
+  const auto latest = rl::latest_checkpoint(run);
+  ASSERT_TRUE(latest.has_value()) << slurp(p.log);
+  EXPECT_TRUE(fs::exists(*latest / "optimizer.safetensors"));
+  EXPECT_EQ(temporaries(run), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(run / ".lock"));
+}

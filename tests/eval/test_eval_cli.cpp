@@ -3,6 +3,7 @@
 
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/lock.h"
 
 using namespace hawkeye;
 using test::cli;
@@ -88,4 +89,77 @@ TEST(EvalCli, MissingManifestIsNotFound) {
   REQUIRE_CLI();
   const auto r = cli("eval --model " + q(world().model) + " --data " + q(world().tmp.path() / "nope.jsonl"), true);
   EXPECT_EQ(r.status, exit_status(ErrorCode::not_found)) << r.output;
+}
+
+// Two `eval --resume` on one --out appended duplicate rows: the second now exits 14 naming the first's PID,
+// and the predictions stay as they were. A finished evaluation leaves no lock file behind.
+TEST(EvalCli, OutFolderInUseByAnotherProcessExits14) {
+  REQUIRE_CLI();
+  test::TempDir out;
+  const std::string args = "eval --model " + q(world().model) + " --data " + q(world().data) + " --out " + q(out.path());
+  ASSERT_EQ(cli(args).status, 0);
+  EXPECT_FALSE(fs::exists(out.path() / ".lock"));
+  const auto before = read_file(out.path() / "predictions.jsonl");
+  {
+    const PathLock held = lock_directory(out.path(), "evaluation folder");  // as a running `hawkeye eval` holds it
+    const auto r = cli(args + " --resume", true);
+    EXPECT_EQ(r.status, 14) << r.output;
+    EXPECT_NE(r.output.find("evaluation folder " + out.path().string() + " is in use by PID " + std::to_string(::getpid())),
+              std::string::npos)
+        << r.output;
+  }
+  EXPECT_EQ(read_file(out.path() / "predictions.jsonl"), before);
+  EXPECT_EQ(cli(args + " --resume").status, 0);
+}
+
+// Issue 18: `eval --resume` with another model of the same id mixed 100 rows of the old model into a report
+// naming the new one. The run line names the model's content hash; a resume checks it (a copy of the same model
+// elsewhere still resumes).
+TEST(EvalCli, ResumeWithAnotherModelOfTheSameIdIsRefused) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto other = tmp.path() / "other", copy = tmp.path() / "copy", out = tmp.path() / "out";
+  test::write_answering_model(other, test::AnswerMode::no_answer, "answering-test");  // same id, other weights
+  fs::copy(world().model, copy, fs::copy_options::recursive);
+  const std::string data = " --data " + q(world().data) + " --out " + q(out);
+  ASSERT_EQ(cli("eval --max-images 4 --model " + q(world().model) + data).status, 0);
+  const auto header = test::jsonl_lines(read_file(out / "predictions.jsonl"))[0];
+  EXPECT_EQ(header["model_hash"].get<std::string>().rfind("fnv64-", 0), 0u) << header.dump();
+  const auto refused = cli("eval --resume --model " + q(other) + data, true);
+  EXPECT_EQ(refused.status, exit_status(ErrorCode::invalid_argument)) << refused.output;
+  EXPECT_NE(refused.output.find("cannot resume: it was written with model_hash"), std::string::npos) << refused.output;
+  EXPECT_EQ(test::jsonl_lines(read_file(out / "predictions.jsonl")).size(), 5u);
+  const auto resumed = cli("eval --resume --json --model " + q(copy) + data);
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_EQ(nlohmann::json::parse(resumed.output)["timing"]["resumed_rows"], 4);
+}
+
+// Issue 18: a file name that is not UTF-8 became U+FFFD in the predictions, so every --resume scored it again
+// and appended a duplicate. Its record keeps the exact bytes ("image_escaped"), and resume finds it.
+TEST(EvalCli, ResumeFindsImagesWhoseNamesAreNotUtf8) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto d = tmp.path();
+  fs::create_directories(d / "images");
+  const std::string latin1 = "caf\xe9 \\ 1.png";  // Latin-1 e-acute, and a backslash
+  save_image(d / "images" / "a.png", test::grey_image(40, 32, 30, 1));
+  save_image(d / "images" / latin1, test::grey_image(40, 32, 140, 2));
+  save_image(d / "images" / "c.png", test::grey_image(40, 32, 240, 3));
+  write_file_atomic(d / "m.csv", "name,mos\nimages/a.png,10\nimages/" + latin1 + ",50\nimages/c.png,90\n");
+  write_file_atomic(d / "m.csv.meta.json", R"({"score_range": [0, 100], "higher_better": true})");
+  const std::string args = "eval --model " + q(world().model) + " --data " + q(d / "m.csv") + " --out " + q(d / "out");
+  ASSERT_EQ(cli(args).status, 0);
+  const auto lines = test::jsonl_lines(read_file(d / "out" / "predictions.jsonl"));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[2]["image_escaped"], "images/caf\\xe9 \\\\ 1.png") << lines[2].dump();
+  EXPECT_EQ(lines[2]["status"], "ok");
+  EXPECT_FALSE(lines[1].contains("image_escaped"));
+  for (int run = 0; run < 2; ++run) {
+    const auto resumed = cli(args + " --resume --json");
+    ASSERT_EQ(resumed.status, 0) << resumed.output;
+    const auto j = nlohmann::json::parse(resumed.output);
+    EXPECT_EQ(j["timing"]["images_this_run"], 0);
+    EXPECT_EQ(j["timing"]["resumed_rows"], 3);
+  }
+  EXPECT_EQ(test::jsonl_lines(read_file(d / "out" / "predictions.jsonl")).size(), 4u);
 }

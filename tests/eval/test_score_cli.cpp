@@ -1,11 +1,19 @@
 // `hawkeye score` through the built binary: schema, run record, determinism, formats, inputs and the exit
 // statuses (0 all scored, 12 some failed, 13 nothing parsed, 3 no images).
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
 
+#include <fstream>
+
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/lock.h"
 #include "hawkeye/core/writers.h"
 
 using namespace hawkeye;
@@ -207,5 +215,179 @@ TEST(ScoreCli, BadModelAndDeviceArgumentsAreClearErrors) {
     const auto cuda = cli("score " + q(world().imgs) + model_arg() + " --device cuda", true);
     EXPECT_EQ(cuda.status, exit_status(ErrorCode::unsupported)) << cuda.output;
     EXPECT_NE(cuda.output.find("CUDA"), std::string::npos) << cuda.output;
+  }
+}
+
+// ---- issue 18: an output never destroys an input; one writer per output; bounded memory ----
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::string> temporaries_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos || e.path().extension() == ".lock")
+      out.push_back(e.path().filename().string());
+  return out;
+}
+
+}  // namespace
+
+// `score --out X` where X is an input or an existing image is refused (exit 2) and X is untouched; --force
+// allows it. Before, the output was truncated before the inputs were read (569 bytes of JSONL in a.png).
+TEST(ScoreCli, OutThatIsAnInputOrAnImageIsRefusedUnlessForced) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto d = tmp.path();
+  fs::create_directories(d / "t");
+  for (const char* name : {"a.png", "b.png"}) fs::copy_file(world().imgs / "a.png", d / "t" / name);
+  fs::copy_file(world().imgs / "a.png", d / "picture.dat");  // an image whatever its name
+  const std::string png = slurp(d / "t" / "a.png");
+  struct Case {
+    std::string args;
+    fs::path out;
+    int status;
+    std::string words;
+  };
+  const std::vector<Case> cases = {
+      {q(d / "t" / "a.png"), d / "t" / "a.png", 2, "the output is also an input"},
+      {q(d / "t"), d / "t" / "b.png", 2, "the output is also an input"},           // --out DIR/b.png DIR/
+      {q(d / "t" / "a.png"), d / "t" / "b.png", 2, "exists and is an image"},      // not an input, but a picture
+      {q(d / "t" / "a.png"), d / "picture.dat", 2, "exists and is an image"},
+      {q(d / "t" / "a.png"), d / "t", 2, "is a folder"},
+  };
+  for (const auto& c : cases) {
+    const auto r = cli("score " + c.args + model_arg() + " --out " + q(c.out), true);
+    EXPECT_EQ(r.status, c.status) << c.args << " --out " << c.out << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.words), std::string::npos) << r.output;
+    if (c.status != 0 && fs::is_regular_file(c.out)) EXPECT_EQ(slurp(c.out), png) << c.out;
+  }
+  EXPECT_EQ(slurp(d / "t" / "a.png"), png);
+  EXPECT_EQ(slurp(d / "t" / "b.png"), png);
+  // --force: the inputs are read first, then the finished records replace the file.
+  const auto forced = cli("score " + q(d / "t" / "a.png") + model_arg() + " --force --out " + q(d / "t" / "a.png"));
+  EXPECT_EQ(forced.status, 0) << forced.output;
+  const auto lines = jsonl_lines(slurp(d / "t" / "a.png"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["status"], "ok");
+  EXPECT_EQ(temporaries_in(d / "t"), std::vector<std::string>{});
+}
+
+// The records stream into a temporary that replaces --out only when the run is complete: a run that fails
+// (here: no such model) leaves the previous file as it was; a temporary of a dead run is cleaned up.
+TEST(ScoreCli, OutIsReplacedOnlyByACompleteRun) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto out = tmp.path() / "scores.jsonl";
+  write_file_atomic(out, "previous results\n");
+  const auto failed = cli("score " + q(world().imgs) + " --model " + q(tmp.path() / "no-such-model") + " --out " + q(out));
+  EXPECT_EQ(failed.status, exit_status(ErrorCode::not_found)) << failed.output;
+  EXPECT_EQ(slurp(out), "previous results\n");
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  write_file_atomic(tmp.path() / ("scores.jsonl.tmp-" + std::to_string(dead) + "-0"), "{\"half\n");
+  const auto ok = cli("score " + q(world().imgs) + model_arg() + " --out " + q(out));
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_EQ(jsonl_lines(slurp(out)).size(), 4u);
+  EXPECT_EQ(temporaries_in(tmp.path()), std::vector<std::string>{});
+}
+
+// Two writers of one --out interleaved their lines: the second now exits 14 naming the first's PID.
+TEST(ScoreCli, OutInUseByAnotherProcessExits14) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto out = tmp.path() / "scores.jsonl";
+  const PathLock held = lock_output_file(out, out.string());  // as a running `hawkeye score --out` holds it
+  const auto r = cli("score " + q(world().imgs) + model_arg() + " --out " + q(out), true);
+  EXPECT_EQ(r.status, 14) << r.output;
+  EXPECT_NE(r.output.find(out.string() + " is in use by PID " + std::to_string(::getpid())), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(DegradeCli, OutThatIsTheInputOrAnImageIsRefusedUnlessForced) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto a = tmp.path() / "a.png", b = tmp.path() / "b.png";
+  fs::copy_file(world().imgs / "a.png", a);
+  fs::copy_file(world().imgs / "a.png", b);
+  const std::string png = slurp(a);
+  for (const auto& out : {a, b}) {
+    const auto r = cli("degrade " + q(a) + " --type jpeg --level 5 --out " + q(out), true);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--force"), std::string::npos) << r.output;
+    EXPECT_EQ(slurp(out), png);
+  }
+  EXPECT_EQ(cli("degrade " + q(a) + " --type jpeg --level 5 --force --out " + q(b)).status, 0);
+  EXPECT_NE(slurp(b), png);
+}
+
+namespace {
+
+struct Measured {
+  int status = -1;
+  long max_rss_kb = 0;  // peak resident set of the process (getrusage ru_maxrss)
+  std::string output;
+};
+
+// Runs the hawkeye binary with `args` and measures its peak resident memory.
+Measured run_measured(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> all = {HAWKEYE_CLI, "-q", "--threads", "1"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  Measured m;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  rusage ru{};
+  ::wait4(pid, &st, 0, &ru);
+  m.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  m.max_rss_kb = ru.ru_maxrss;
+  m.output = slurp(log);
+  return m;
+}
+
+}  // namespace
+
+// Every image within the documented limits (100 megapixels, 65,535 per side, aspect ratio up to 64:1 for
+// hawkeye-tiny) is scored by the shipped model in under 1.5 GB; a longer strip is refused from its header.
+// Before: a 270-byte 65535x1 PNG took > 14.5 GB (16384x1: 3.9 GB).
+TEST(ScoreCliSlow, PeakMemoryStaysBoundedForEveryImageWithinTheLimits) {
+  REQUIRE_CLI();
+  const fs::path model = fs::path(HAWKEYE_SOURCE_DIR) / "models" / "hawkeye-tiny";
+  if (!fs::exists(model / "model.safetensors")) GTEST_SKIP() << "the shipped model is not there";
+  test::TempDir tmp;
+  struct Case {
+    int w, h;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {64, 1, 0}, {1, 64, 0}, {2048, 32, 0}, {65535, 1024, 0}, {10000, 10000, 0},  // at the limits
+      {65535, 1, kExitSomeInputsFailed}, {16384, 1, kExitSomeInputsFailed}, {1, 65535, kExitSomeInputsFailed},
+  };
+  constexpr long kLimitKb = 1536L * 1024;  // 1.5 GiB
+  for (const auto& c : cases) {
+    const auto img = tmp.path() / ("img-" + std::to_string(c.w) + "x" + std::to_string(c.h) + ".png");
+    Image flat(c.w, c.h, 3);  // flat: a 100-megapixel PNG of a few hundred kB
+    std::fill(flat.pixels.begin(), flat.pixels.end(), std::uint8_t{120});
+    save_image(img, flat);
+    const auto m = run_measured({"score", img.string(), "--model", model.string(), "--batch", "1"}, tmp.path() / "log");
+    EXPECT_EQ(m.status, c.status) << c.w << "x" << c.h << ": " << m.output;
+    EXPECT_LT(m.max_rss_kb, kLimitKb) << c.w << "x" << c.h;
+    std::cout << "[ peak RSS ] " << c.w << "x" << c.h << ": " << m.max_rss_kb / 1024 << " MiB\n";
+    if (c.status != 0) EXPECT_NE(m.output.find("more elongated than the limit of 64:1"), std::string::npos) << m.output;
+    fs::remove(img);
   }
 }

@@ -112,6 +112,41 @@ TEST(ImageIo, RefusesHugeHeaderWithoutDecoding) {
   EXPECT_EQ(decode_error(test::make_png(20, 20, 2), nullptr, tiny_file), ErrorCode::limit_exceeded);
 }
 
+// A model's aspect-ratio limit refuses a strip from its header (a 270-byte 65535x1 PNG once took 14.5 GB);
+// the limit is inclusive, and 0 means none.
+TEST(ImageIo, AspectRatioLimitRefusesLongStripsBeforeDecoding) {
+  ImageLimits lim;
+  lim.max_aspect_ratio = 64;
+  std::string msg;
+  EXPECT_EQ(decode_error(test::make_png_header_only(65535, 1), &msg, lim), ErrorCode::limit_exceeded);
+  EXPECT_NE(msg.find("65535x1 png is more elongated than the limit of 64:1"), std::string::npos) << msg;
+  EXPECT_EQ(decode_error(test::make_png_header_only(1, 65), nullptr, lim), ErrorCode::limit_exceeded);
+  EXPECT_EQ(decode_image(test::make_png(64, 1, 2), lim).width, 64);
+  EXPECT_EQ(decode_image(test::make_png(2, 128, 2), lim).height, 128);
+  EXPECT_EQ(decode_image(test::make_png(65, 1, 2)).width, 65);  // no limit by default
+}
+
+// An output is never written over a picture unless asked: by extension, or by signature whatever the name.
+TEST(ImageIo, IsImageFileByExtensionOrSignature) {
+  test::TempDir dir;
+  const auto d = dir.path();
+  write_file_atomic(d / "a.png", test::make_png(4, 4, 2));
+  write_file_atomic(d / "photo.dat", test::make_png(4, 4, 2));
+  write_file_atomic(d / "big-header.bin", test::make_png_header_only(100000, 100000));
+  write_file_atomic(d / "empty.jpg", "");
+  write_file_atomic(d / "scores.jsonl", "{\"path\":\"a.png\"}\n");
+  write_file_atomic(d / "empty", "");
+  fs::create_directories(d / "folder.png");
+  EXPECT_TRUE(is_image_file(d / "a.png"));
+  EXPECT_TRUE(is_image_file(d / "photo.dat"));
+  EXPECT_TRUE(is_image_file(d / "big-header.bin"));
+  EXPECT_TRUE(is_image_file(d / "empty.jpg"));
+  EXPECT_FALSE(is_image_file(d / "scores.jsonl"));
+  EXPECT_FALSE(is_image_file(d / "empty"));
+  EXPECT_FALSE(is_image_file(d / "folder.png"));
+  EXPECT_FALSE(is_image_file(d / "missing.png"));
+}
+
 TEST(ImageIo, BadInputMatrix) {
   const Image img = gradient(64, 48);
   const std::string jpeg = encode_image(img, "jpeg", 90);

@@ -349,6 +349,111 @@ TEST(Weights, RefusesMissingMisshapedAndUnexpectedTensors) {
   std::vector<float> x(3, 0.f);
   extra.push_back({"visual.unused", StDtype::F32, {3}, x.data(), 12});
   expect_model_error(extra, "does not have: visual.unused");
+  // Issue 18: bytes of a float parameter tagged as I32 were converted as integers (a score of 1.81 became 4.23).
+  for (const auto [from, to] : {std::pair{StDtype::F32, StDtype::I32}, std::pair{StDtype::I64, StDtype::F64}}) {
+    auto retyped = all;
+    const auto it = std::find_if(retyped.begin(), retyped.end(), [&, from = from](const StTensorToWrite& t) { return t.dtype == from; });
+    ASSERT_NE(it, retyped.end());
+    it->dtype = to;
+    expect_model_error(retyped, "dtype the model's cannot be: " + it->name + " (checkpoint " + std::string(st_dtype_name(to)));
+  }
+  // NaN or Inf weights are a broken model at load time, not answers that never parse later.
+  for (const float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    auto poisoned = all;
+    auto t = keep[0].clone();
+    ASSERT_TRUE(t.is_floating_point());
+    t.view(-1)[t.numel() / 2] = bad;
+    keep.push_back(t);
+    poisoned[0].data = t.data_ptr();
+    expect_model_error(poisoned, "tensors holding NaN or Inf: " + poisoned[0].name);
+  }
+}
+
+TEST(Weights, DtypeCompatibility) {
+  for (const auto st : {StDtype::F64, StDtype::F32, StDtype::F16, StDtype::BF16}) {
+    EXPECT_TRUE(dtype_can_hold(st, torch::kFloat32));
+    EXPECT_TRUE(dtype_can_hold(st, torch::kBFloat16));
+    EXPECT_FALSE(dtype_can_hold(st, torch::kInt64));
+  }
+  for (const auto st : {StDtype::I64, StDtype::I32, StDtype::I16, StDtype::I8, StDtype::U8, StDtype::BOOL}) {
+    EXPECT_FALSE(dtype_can_hold(st, torch::kFloat32)) << st_dtype_name(st);
+  }
+  EXPECT_TRUE(dtype_can_hold(StDtype::I32, torch::kInt64));
+  EXPECT_FALSE(dtype_can_hold(StDtype::BOOL, torch::kInt64));
+  EXPECT_TRUE(dtype_can_hold(StDtype::BOOL, torch::kBool));
+}
+
+// A diverged model (lr = nan) is never written: not as a checkpoint, not as final/.
+TEST(ModelDir, RefusesToWriteNonFiniteWeights) {
+  test::TempDir dir;
+  auto a = test::small_tiny(1);
+  const auto save = [&] {
+    save_model_dir(dir.path() / "final", *a, a->config().to_json(), IqaContract{}, dir.path() / "tok.json");
+  };
+  write_file_atomic(dir.path() / "tok.json", "{}");
+  save();
+  const auto before = read_file(dir.path() / "final" / "model.safetensors");
+  {
+    torch::NoGradGuard g;
+    a->named_parameters()["lm.model.embed_tokens.weight"].view(-1)[3] = NAN;
+  }
+  try {
+    save();
+    ADD_FAILURE() << "wrote NaN weights";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::numerical);
+    EXPECT_NE(std::string(e.what()).find("not written: parameters holding NaN or Inf: lm.model.embed_tokens.weight"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(dir.path() / "final" / "model.safetensors"), before);  // the good one stays
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir.path())) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"final", "tok.json"}));
+}
+
+// Issue 18: a 65535x1 strip was scaled down to the pixel cap, then up to min_side (2,097,120x32, > 14.5 GB).
+// Every size within the aspect limit ends within max_pixels; beyond it the image is refused.
+TEST(TinyPreprocess, InputSizeStaysWithinThePixelCapAndTheAspectLimit) {
+  TinyVisionConfig c;  // max_pixels 786432, min_side 32
+  struct Case {
+    int w, h, want_w, want_h;
+  };
+  const std::vector<Case> cases = {
+      {512, 384, 512, 384},      // within limits: unchanged
+      {1024, 768, 1024, 768},    // exactly max_pixels
+      {4000, 3000, 1024, 768},   // scaled down
+      {16, 16, 32, 32},          // scaled up to min_side
+      {64, 1, 2048, 32},         // the most elongated (64:1), up to min_side
+      {1, 64, 32, 2048},
+      {65535, 1024, 7094, 110},  // 64:1 and large: down only
+      {2048, 32, 2048, 32},
+  };
+  for (const auto& k : cases) {
+    const auto got = tiny_input_size(k.w, k.h, c);
+    EXPECT_EQ(got.width, k.want_w) << k.w << "x" << k.h;
+    EXPECT_EQ(got.height, k.want_h) << k.w << "x" << k.h;
+    EXPECT_LE(static_cast<std::int64_t>(got.width) * got.height, c.max_pixels);
+  }
+  for (const auto [w, h] : {std::pair{65535, 1}, std::pair{16384, 1}, std::pair{65, 1}, std::pair{1, 65535}, std::pair{6500, 100}}) {
+    try {
+      tiny_input_size(w, h, c);
+      ADD_FAILURE() << w << "x" << h << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::limit_exceeded);
+      EXPECT_NE(std::string(e.what()).find("more elongated than the limit of 64:1"), std::string::npos) << e.what();
+    }
+  }
+  // A config whose min_side and max_pixels disagree: the pixel cap wins.
+  TinyVisionConfig odd;
+  odd.max_pixels = 1024;
+  odd.min_side = 64;
+  const auto got = tiny_input_size(640, 10, odd);
+  EXPECT_LE(static_cast<std::int64_t>(got.width) * got.height, odd.max_pixels);
+  // The model refuses it in preprocessing, and tells loaders its limit.
+  auto m = test::small_tiny(1);
+  EXPECT_EQ(m->max_aspect_ratio(), kTinyMaxAspectRatio);
+  const auto strip = test::random_image(130, 2, 1);
+  EXPECT_THROW(m->preprocess({&strip}), Error);
 }
 
 TEST(ModelDir, SaveReadLoadAndDescribe) {

@@ -1,14 +1,19 @@
 // The trainers end to end on a tiny generated set: resume is exact, the smoke GRPO run raises the reward,
 // the perception loss refuses rows without twins, checkpoints are complete.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/lock.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/safetensors.h"
 #include "hawkeye/data/descriptions.h"
@@ -626,4 +631,89 @@ TEST(Trainer, ThinkNoiseTrainsTheAnswerUnderAWrongReasoning) {
   EXPECT_EQ(tokens("noisy"), answers);
   EXPECT_LT(answers, clean);
   EXPECT_THROW(run("bad", "1.5"), Error);
+}
+
+// Issue 18: two runs on one run.dir both exited 0 (one's metrics went to an unlinked file, its checkpoints were
+// overwritten). The run directory is locked for the run's lifetime; a second run is refused before it writes.
+// A (re)start removes the temporaries that runs killed mid-write left (each can be a whole checkpoint), but not
+// those of a process still alive.
+TEST(Trainer, RunDirectoryHasOneWriterAndARestartRemovesDeadRunsTemporaries) {
+  test::TinyTrainingSetup s(false);
+  const auto run = s.dir.path() / "r";
+  auto c = make_config(s, "[run]\ndir = \"" + run.string() + "\"\nthreads = 1\n[train]\nsteps = 1\nbatch_size = 2\nval_every = 0\n");
+  {
+    const PathLock held = lock_directory(run, "run directory " + run.string());
+    try {
+      rl::train(c, "sft");
+      FAIL() << "a second writer started";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::in_use);
+      EXPECT_NE(std::string(e.what()).find("is in use by PID " + std::to_string(::getpid())), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(run / "config.toml"));
+    EXPECT_FALSE(fs::exists(run / "metrics.jsonl"));
+  }
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string d = std::to_string(dead), alive = std::to_string(::getpid());
+  auto plant = [&] {
+    fs::create_directories(run / "checkpoints" / ("step-00000007.tmp-" + d + "-0"));
+    write_file_atomic(run / "checkpoints" / ("step-00000007.tmp-" + d + "-0") / "model.safetensors", "half");
+    fs::create_directories(run / ("final.tmp-" + d + "-1"));
+    write_file_atomic(run / ("config.toml.tmp-" + d + "-2"), "half");
+    write_file_atomic(run / ("metrics.jsonl.tmp-" + alive + "-99"), "a live writer's");
+  };
+  auto left = [&] {
+    std::vector<std::string> out;
+    for (const auto& dir : {run, run / "checkpoints"})
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().filename().string().find(".tmp-") != std::string::npos) out.push_back(e.path().filename().string());
+    return out;
+  };
+  plant();
+  EXPECT_EQ(rl::train(c, "sft").steps, 1);
+  EXPECT_EQ(left(), std::vector<std::string>{"metrics.jsonl.tmp-" + alive + "-99"});
+  EXPECT_FALSE(fs::exists(run / ".lock"));
+  plant();
+  c.set("train.steps", 2);
+  rl::TrainOptions resume;
+  resume.resume = run;
+  EXPECT_EQ(rl::train(c, "sft", resume).steps, 2);
+  EXPECT_EQ(left(), std::vector<std::string>{"metrics.jsonl.tmp-" + alive + "-99"});
+}
+
+// Issue 18: `lr = nan` trained and wrote NaN weights to final/. A checkpoint of non-finite parameters is not
+// written (exit 10) and the last good one stays the run's latest.
+TEST(Trainer, ACheckpointOfNonFiniteParametersIsRefusedAndTheLastGoodOneStays) {
+  test::TinyTrainingSetup s(false);
+  const auto run = s.dir.path() / "r";
+  auto c = make_config(s, "[run]\ndir = \"" + run.string() + "\"\nthreads = 1\n[train]\nsteps = 2\nbatch_size = 2\nval_every = 0\n"
+                          "checkpoint_every = 1\nkeep_last = 1\n");
+  rl::train(c, "sft");
+  const auto good = rl::checkpoint_dir(run, 2);
+  ASSERT_EQ(rl::latest_checkpoint(run), good);
+  auto m = model::IqaModel::load(good.string());
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (auto& p : m.policy().named_parameters()) params.emplace_back(p.key(), p.value());
+  rl::AdamW opt(params, {});
+  {
+    torch::NoGradGuard g;
+    params[1].second.view(-1)[0] = std::numeric_limits<float>::infinity();
+  }
+  rl::TrainerState state;
+  state.kind = "sft";
+  state.step = 3;
+  try {
+    rl::save_checkpoint(run, m, opt, state, "", 1);
+    FAIL() << "wrote a checkpoint of non-finite parameters";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::numerical);
+    EXPECT_EQ(exit_status(e.code()), 10);
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("step 3: checkpoint not written (the last good one stays: " + good.string() + ")"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(params[1].first), std::string::npos) << msg;
+  }
+  EXPECT_EQ(rl::latest_checkpoint(run), good);
+  for (const auto& e : fs::directory_iterator(run / "checkpoints")) EXPECT_EQ(e.path(), good);
 }

@@ -18,6 +18,7 @@ enum class ErrorCode {
   numerical,             // a computation produced non-finite values or cannot converge
   distributed,           // a peer process failed, hung or disagreed
   interrupted,           // the user asked to stop (Ctrl-C)
+  in_use,                // a run directory or output file is held by another hawkeye process
   internal,              // a bug: an invariant of hawkeye itself does not hold
 };
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hawkeye {
@@ -36,6 +37,13 @@ class CsvWriter {
   std::ostream& out_;
   std::vector<std::string> columns_;
 };
+
+// A lossless text form of bytes that need not be UTF-8 (a file name): valid UTF-8 is kept, a backslash becomes
+// "\\" and any other byte "\xHH". JSON output replaces invalid bytes by U+FFFD, which loses the name; this
+// form round-trips through unescape_bytes (which throws Error(parse) on a malformed escape).
+std::string escape_bytes(std::string_view bytes);
+std::string unescape_bytes(std::string_view text);
+bool is_valid_utf8(std::string_view bytes);
 
 // Quotes a CSV cell when it holds a comma, quote, CR or LF.
 std::string csv_escape(const std::string& cell);

@@ -14,6 +14,7 @@ struct ImageLimits {
   std::uint64_t max_file_bytes = 256ull << 20;   // 256 MiB
   std::uint64_t max_pixels = 100'000'000;        // 100 megapixels
   int max_side = 65'535;
+  double max_aspect_ratio = 0;  // longer side / shorter side; 0 = any (a model sets its own, Policy::max_aspect_ratio)
 };
 
 // What the header says, without decoding pixels.
@@ -48,5 +49,9 @@ std::string encode_image(const Image& image, std::string_view format, int jpeg_q
 
 // True when the file name has an extension hawkeye reads (case-insensitive).
 bool has_image_extension(const std::filesystem::path& path);
+
+// True when `path` is an existing regular file that is an image: its name has an image extension or its
+// first bytes carry an image format's signature. Used to refuse writing over an image.
+bool is_image_file(const std::filesystem::path& path);
 
 }  // namespace hawkeye

@@ -47,6 +47,11 @@ struct ModelDir {
 // (invalid content).
 ModelDir read_model_dir(const std::filesystem::path& dir);
 
+// What identifies a model beyond its id: a 64-bit hash ("fnv64-" + 16 hex digits, not cryptographic) of its
+// config, contract, tokenizer and every weight tensor (name, dtype, shape, bytes: independent of sharding).
+// A retrained model with the same id gets another one. Reads the weights once (about 1 s per 2 GB).
+std::string model_fingerprint(const ModelDir& md);
+
 // Builds the policy named by config.json (weights not loaded). Errors: Error(unsupported) for an
 // architecture this build does not know, naming it; the architecture's own errors for bad config values.
 std::shared_ptr<Policy> create_policy(const nlohmann::json& config, const std::string& source);

@@ -75,6 +75,9 @@ class Policy : public torch::nn::Module {
   virtual int position_dims() const { return 1; }
   // Estimated multiply-accumulates of encoding one image of this size (for `hawkeye info`).
   virtual double vision_macs(int width, int height) const = 0;
+  // The most elongated image (longer side / shorter side) preprocess accepts; 0 = any. Scoring and training
+  // set it in their ImageLimits, so a longer strip is refused from its header, before it is decoded.
+  virtual double max_aspect_ratio() const { return 0; }
   // Keeps normalisation statistics (BatchNorm running means) fixed even in training mode, so that RL
   // fine-tuning does not move them and a sequence's log-probabilities do not depend on its batch.
   virtual void freeze_norm_statistics(bool frozen) { (void)frozen; }

@@ -155,6 +155,7 @@ class Qwen2_5_VL : public Policy {
                                  std::int64_t* next) const override;
   int position_dims() const override { return 3; }
   double vision_macs(int width, int height) const override;
+  double max_aspect_ratio() const override { return 200; }  // Qwen2.5-VL's own limit (qwen_smart_resize)
 
   const Qwen2_5_VLConfig& config() const { return config_; }
   const QwenImageConfig& image_config() const { return image_; }

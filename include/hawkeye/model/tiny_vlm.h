@@ -46,6 +46,10 @@ struct TinyVisionConfig {
   nlohmann::json to_json() const;
 };
 
+// The most elongated image hawkeye-tiny takes (longer side / shorter side). A longer strip would either be
+// scaled to a sliver the encoder's grid cannot see, or, brought up to min_side, to millions of pixels.
+inline constexpr double kTinyMaxAspectRatio = 64;
+
 struct TinyConfig {
   TinyVisionConfig vision;
   DecoderConfig text;
@@ -113,6 +117,7 @@ class TinyVlm : public Policy {
   // Converts one RGB image to the encoder's input [3, H, W] (resized within the pixel limits, even sides,
   // normalised). Public for the trainer's augmentation (crops are taken before this call).
   torch::Tensor image_to_tensor(const Image& image) const;
+  double max_aspect_ratio() const override { return kTinyMaxAspectRatio; }
 
  private:
   TinyConfig config_;
@@ -121,6 +126,15 @@ class TinyVlm : public Policy {
   torch::nn::Linear aux_{nullptr};
   torch::nn::Linear quality_{nullptr};
 };
+
+// The size image_to_tensor resizes a width x height image to: down to at most max_pixels (area), up so that
+// the shorter side is min_side (cubic), and down again if that passed max_pixels, so the result never holds
+// more than max_pixels (its sides are then made even by dropping the last row or column). Errors:
+// limit_exceeded beyond kTinyMaxAspectRatio, invalid_argument for an empty image.
+struct TinyInputSize {
+  int width = 0, height = 0;
+};
+TinyInputSize tiny_input_size(int width, int height, const TinyVisionConfig& c);
 
 // What `hawkeye info` says about a hawkeye-tiny directory: visual tokens per image, and the compute of the
 // vision encoder and of the language model per token and per image (the visual tokens plus max_new_tokens

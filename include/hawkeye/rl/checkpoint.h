@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "hawkeye/core/lock.h"
 #include "hawkeye/model/iqa_model.h"
 #include "hawkeye/rl/optim.h"
 
@@ -20,6 +21,12 @@ struct TrainerState {
   nlohmann::json to_json() const;
   static TrainerState from_json(const nlohmann::json& j, const std::string& source);
 };
+
+// Claims a run directory for this process for as long as the returned lock lives: creates it, locks it (a
+// second process on the same run.dir fails with ErrorCode::in_use, "in use by PID N") and removes what runs
+// that died mid-write left there (checkpoints/step-N.tmp-PID-K, final.tmp-*, config.toml.tmp-*: each can be
+// a whole model). Temporaries of processes still alive are left alone.
+PathLock claim_run_directory(const std::filesystem::path& run_dir);
 
 std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, std::int64_t step);
 

@@ -4,8 +4,8 @@
 # greedily and with K = 8 samples. Run after scripts/train-default.sh (which trains the "full" row, seed 0).
 # Each model is also evaluated greedily on the cross-collection LIVE-references set (data-work/live-set, built by
 # scripts/train-default.sh). Row "reference": the full recipe with the reference code's hyper-parameters
-# (lr 5e-6, gamma0 1e-4).
-# Usage: bash scripts/ablation.sh [--threads N] [--seeds "0 1 2 3 4"] [--rows "sft plain uado perception full reference"]
+# (lr 5e-6, gamma0 1e-4); row "unfrozen": the full recipe with the vision tower trainable (train.freeze = []).
+# Usage: bash scripts/ablation.sh [--threads N] [--seeds "0 1 2 3 4"] [--rows "sft plain uado perception full reference unfrozen"]
 #                                 [--no-k8] [--sft DIR]
 #        then: python3 scripts/ablation_table.py > docs/results-table.md
 set -euo pipefail
@@ -47,6 +47,8 @@ for row in $ROWS; do
     perception) overrides=(loss.uado=false loss.perception=true);;
     full) overrides=(loss.uado=true loss.perception=true);;
     reference) overrides=(loss.uado=true loss.perception=true train.lr=5e-6 loss.gamma0=1e-4);;
+    # the full recipe with the vision tower trained too (does freezing it during GRPO cap the recipe?)
+    unfrozen) overrides=(loss.uado=true loss.perception=true 'train.freeze=[]');;
     *) echo "unknown row $row" >&2; exit 2;;
   esac
   for seed in $SEEDS; do

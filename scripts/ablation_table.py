@@ -22,6 +22,7 @@ LABELS = {
     "perception": "GRPO + perception",
     "full": "full Q-Hawkeye (UADO + perception)",
     "reference": "full, reference hyper-parameters (lr 5e-6, γ0 1e-4)",
+    "unfrozen": "full, vision tower trained too (train.freeze = [])",
 }
 
 

@@ -104,6 +104,8 @@ ordered_json rollout_stats(const ScoredRollouts& scored, const GroupAdvantages& 
   st["parse_failure_rate"] = static_cast<double>(scored.failures) / static_cast<double>(N);
   st["advantage_abs_mean"] = adv.advantages.abs().mean().item<double>();
   st["advantage_std"] = adv.advantages.std().item<double>();
+  // groups whose K rewards are all equal: their advantages are exactly 0 and they teach nothing
+  st["zero_advantage_groups"] = (adv.advantages == 0).all(1).to(torch::kFloat64).mean().item<double>();
   st["uado_weight_mean"] = adv.weights.mean().item<double>();
   st["uado_weight_min"] = adv.weights.min().item<double>();
   st["completion_tokens_mean"] = static_cast<double>(scored.gen_tokens) / static_cast<double>(N);

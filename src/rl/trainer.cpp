@@ -402,7 +402,22 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   r.total_steps = cfg.train.steps > 0 ? cfg.train.steps : static_cast<std::int64_t>(std::ceil(cfg.train.epochs * r.train.size() / r.batch));
   if (r.total_steps <= 0) throw Error(ErrorCode::invalid_argument, cfg.source + ": no training steps (train.steps / train.epochs)");
   std::optional<PathLock> run_lock;  // rank 0 holds the run directory for the whole run
+  // A run folder that this call makes is removed again if the setup below fails (a missing model, a bad
+  // architecture file): everything in it is this call's own.
+  struct NewRunFolder {
+    std::filesystem::path dir;
+    std::optional<PathLock>* lock = nullptr;
+    bool remove_on_exit = false;
+    ~NewRunFolder() {
+      if (!remove_on_exit) return;
+      lock->reset();
+      std::error_code e;
+      fs::remove_all(dir, e);
+    }
+  } new_run_folder{r.dir, &run_lock, false};
+  const bool folder_is_new = main && !fs::exists(r.dir, ec);
   if (main) run_lock.emplace(claim_run_directory(r.dir));
+  new_run_folder.remove_on_exit = folder_is_new;  // only once this call holds it
 
   std::filesystem::path start_dir = main ? init_model_dir(r) : std::filesystem::path();
   if (options.dist.barrier) options.dist.barrier();
@@ -463,6 +478,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     truncate_metrics(r.dir / "metrics.jsonl", state.step);
     r.metrics.open(r.dir / "metrics.jsonl", std::ios::app);
   }
+  new_run_folder.remove_on_exit = false;  // the run is set up: its folder stays, whatever happens next
 
   r.augment = Augment();
   if (cfg.augment.crop.size() == 2) {

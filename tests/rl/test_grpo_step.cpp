@@ -122,6 +122,7 @@ TEST(GrpoStep, RolloutStatisticsAndTheirMergeAcrossMicroBatches) {
   EXPECT_DOUBLE_EQ(st["completion_tokens_mean"].get<double>(), 10.0);
   EXPECT_NEAR(st["uado_weight_min"].get<double>(), std::exp(-0.2), 1e-6);  // scores 1 and 5: u = 1
   EXPECT_EQ(st["rollout_tokens"].get<std::int64_t>(), 40);
+  EXPECT_DOUBLE_EQ(st["zero_advantage_groups"].get<double>(), 0.5);  // group 1: rewards 2 and 2
 
   nlohmann::ordered_json a = st, b = st;
   a["reward_mean"] = 1.0;

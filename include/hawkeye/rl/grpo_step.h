@@ -53,7 +53,8 @@ PackedRollouts pack_completions(const std::vector<model::GeneratedSequence>& seq
                                 std::int64_t K, std::int64_t longest);
 
 // The rollout statistics of one micro-batch as logged in metrics.jsonl (docs/training.md): reward_<name>_mean/std
-// per reward, reward_mean/std, parse_failure_rate, advantage_abs_mean/std, uado_weight_mean/min,
+// per reward, reward_mean/std, parse_failure_rate, advantage_abs_mean/std, zero_advantage_groups (the fraction of
+// groups whose rewards are all equal), uado_weight_mean/min,
 // completion_tokens_mean, rollout_tokens, rollout_seconds.
 nlohmann::ordered_json rollout_stats(const ScoredRollouts& scored, const GroupAdvantages& adv, const std::vector<std::string>& reward_names,
                                      double rollout_seconds);

@@ -2,7 +2,9 @@
 // An HTTP scoring service with dynamic batching and the scoring page (include/hawkeye/serve/server.h,
 // docs/serve.md). Prints "hawkeye serve: listening on http://HOST:PORT/" on standard output once it accepts
 // requests (with --port 0 the port is a free one).
+#include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 

@@ -251,7 +251,7 @@ struct Server::Impl {
     });
     // Statuses httplib sets itself (404 no route, 413 body over the limit, 400 unreadable request) get a JSON
     // body like the others.
-    http.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       switch (res.status) {
         case 404:
@@ -266,7 +266,7 @@ struct Server::Impl {
           send_error(res, res.status, "bad_request", "the request could not be read (HTTP " + std::to_string(res.status) + ")");
       }
       return httplib::Server::HandlerResponse::Handled;
-    });
+    }));
     http.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       send_error(res, 500, "internal", "unexpected failure while handling the request");
     });

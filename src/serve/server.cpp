@@ -22,6 +22,12 @@ thread_local std::optional<Clock::time_point> t_request_start;
 
 const char* const kJson = "application/json";
 
+// As `hawkeye score` writes its records (core/writers.cpp): invalid UTF-8 — a client's bytes, a model's
+// text — becomes U+FFFD instead of an exception.
+std::string json_text(const ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 int http_status(ErrorCode code) {
   switch (code) {
     case ErrorCode::invalid_argument:
@@ -96,14 +102,14 @@ struct Server::Impl {
     j["code"] = code;
     j["status"] = status;
     res.status = status;
-    res.set_content(j.dump() + "\n", kJson);
+    res.set_content(json_text(j), kJson);
     if (status == 503) res.set_header("Retry-After", "1");
     metrics.record_error(code);
   }
 
   void send_json(httplib::Response& res, const ordered_json& j) {
     res.status = 200;
-    res.set_content(j.dump() + "\n", kJson);
+    res.set_content(json_text(j), kJson);
   }
 
   void send_draining(httplib::Response& res) {
@@ -163,6 +169,11 @@ struct Server::Impl {
     InFlight counted(*this);
     if (owner.draining()) return send_draining(res);
     try {
+      // httplib reads such a body as form fields (curl --data-binary sends it unless told the type).
+      require(req.get_header_value("Content-Type") != "application/x-www-form-urlencoded", ErrorCode::invalid_argument,
+              "the body is sent as a form (application/x-www-form-urlencoded): send the image as a multipart part "
+              "named \"image\" (curl -F image=@photo.png) or with its own Content-Type (curl --data-binary "
+              "@photo.png -H 'Content-Type: image/png')");
       const ScoreQuery q = parse_query(req);
       const std::vector<Upload> uploads = uploads_of(req, q);
       require(batch || uploads.size() == 1, ErrorCode::invalid_argument,
@@ -251,7 +262,7 @@ struct Server::Impl {
     });
     // Statuses httplib sets itself (404 no route, 413 body over the limit, 400 unreadable request) get a JSON
     // body like the others.
-    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       switch (res.status) {
         case 404:
@@ -260,15 +271,25 @@ struct Server::Impl {
           break;
         case 413:
           send_error(res, 413, "payload_too_large",
-                     "the request body is larger than " + std::to_string(options.max_body_bytes) + " bytes (--max-body-mb)");
+                     req.get_header_value("Content-Type") == "application/x-www-form-urlencoded"
+                         ? "a form (application/x-www-form-urlencoded) body over 8 KiB: send the image as multipart or "
+                           "with its own Content-Type (curl --data-binary @photo.png -H 'Content-Type: image/png')"
+                         : "the request body is larger than " + std::to_string(options.max_body_bytes) + " bytes (--max-body-mb)");
           break;
         default:
           send_error(res, res.status, "bad_request", "the request could not be read (HTTP " + std::to_string(res.status) + ")");
       }
       return httplib::Server::HandlerResponse::Handled;
     }));
-    http.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-      send_error(res, 500, "internal", "unexpected failure while handling the request");
+    http.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string why = "unknown exception";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        why = e.what();
+      } catch (...) {
+      }
+      send_error(res, 500, "internal", "unexpected failure while handling the request: " + why);
     });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       const double seconds = t_request_start ? std::chrono::duration<double>(Clock::now() - *t_request_start).count() : 0.0;

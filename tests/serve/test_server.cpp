@@ -171,6 +171,11 @@ TEST(Serve, BadImagesGet422WithHawkeyesErrorTextAndTheServerLivesOn) {
     EXPECT_EQ(j["code"], k.code) << k.name;
     EXPECT_EQ(j["error"], error_text(k.bytes, k.name)) << k.name;  // what `hawkeye score` says of such a file
   }
+  // A name that is not UTF-8 still gets a JSON answer (U+FFFD in its place).
+  const auto bad_name = c->Post("/v1/score?name=%FF%FE.png", text, "image/png");
+  ASSERT_TRUE(bad_name);
+  EXPECT_EQ(bad_name->status, 422) << bad_name->body;
+  EXPECT_NE(body_json(bad_name)["error"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos) << bad_name->body;
   const auto alive = c->Get("/healthz");
   ASSERT_TRUE(alive);
   EXPECT_EQ(alive->status, 200);
@@ -187,6 +192,11 @@ TEST(Serve, MalformedRequestsGet400AndUnknownRoutes404) {
     EXPECT_EQ(r->status, 400) << query << ": " << r->body;
     EXPECT_EQ(body_json(r)["code"], "invalid_argument") << query;
   }
+  // A body sent as a form (curl --data-binary without a type) is refused with what to do instead.
+  const auto form = c->Post("/v1/score", img, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 400) << form->body;
+  EXPECT_NE(body_json(form)["error"].get<std::string>().find("Content-Type"), std::string::npos) << form->body;
   const auto empty = c->Post("/v1/score", "", "image/png");
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->status, 400);

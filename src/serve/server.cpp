@@ -1,6 +1,7 @@
 #include "hawkeye/serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <optional>
 #include <thread>
@@ -248,6 +249,12 @@ struct Server::Impl {
 
   void routes() {
     http.new_task_queue = [n = options.workers] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on the same port
+    // would start and silently share it instead of failing.
+    http.set_socket_options([](httplib::socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     http.set_payload_max_length(options.max_body_bytes);
     http.set_read_timeout(options.read_timeout);
     http.set_write_timeout(options.write_timeout);

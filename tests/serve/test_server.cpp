@@ -277,16 +277,18 @@ TEST(Serve, ASlowClientIsDroppedAfterTheReadTimeout) {
   const auto alive = s.client()->Get("/healthz");
   ASSERT_TRUE(alive);
   EXPECT_EQ(alive->status, 200);
+  // The server gives up on the body after the read timeout: it answers 400 or closes the connection.
   char buf[4096];
   ssize_t n = 0;
   std::string reply;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<std::size_t>(n));
+  while (reply.find("\r\n\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+    reply.append(buf, static_cast<std::size_t>(n));
+  const int err = errno;
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ::close(fd);
-  const int err = errno;
-  EXPECT_TRUE(n == 0 || (n < 0 && err != EAGAIN && err != EWOULDBLOCK)) << "the server did not close the connection";
-  EXPECT_LT(waited, 6.0);
-  EXPECT_EQ(reply.find("200 OK"), std::string::npos) << reply;
+  const bool closed = reply.empty() && (n == 0 || (n < 0 && err != EAGAIN && err != EWOULDBLOCK));
+  EXPECT_TRUE(closed || reply.rfind("HTTP/1.1 400", 0) == 0) << "reply: " << reply;
+  EXPECT_LT(waited, 4.0);
 }
 
 TEST(Serve, ModelsHealthMetricsAndThePage) {

@@ -37,6 +37,7 @@ seconds_of() {
   sed -n 's/.*scored \([0-9]*\) images in \([0-9.]*\) s .*/\2/p' "$1" | tail -1
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "[bench] hawkeye score --batch 16 on $N_SCORE images ($THREADS threads)" >&2
 nice -n 10 "$BIN" --threads "$THREADS" score --model "$MODEL" --batch 16 "$WORK/imgs" >/dev/null 2>"$WORK/score.log"
 SCORE_RATE=$(rate_of "$WORK/score.log")
@@ -69,6 +70,8 @@ R32=$(load 32 128)
 python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$PORT/metrics').read().decode())" \
   >"$WORK/metrics.txt" 2>/dev/null || true
 
+echo "load average (1, 5, 15 min) before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores, $THREADS torch thread(s)"
+echo
 python3 - "$SCORE_RATE" "$ONE_SECONDS" "$R1" "$R8" "$R32" "$WORK/metrics.txt" <<'EOF'
 import json, re, sys
 score_rate, one = float(sys.argv[1]), float(sys.argv[2])

@@ -251,7 +251,7 @@ struct Server::Impl {
     http.new_task_queue = [n = options.workers] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
     // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on the same port
     // would start and silently share it instead of failing.
-    http.set_socket_options([](httplib::socket_t sock) {
+    http.set_socket_options([](int sock) {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });

@@ -157,7 +157,12 @@ class DevTools {
   Json wait_for(const std::string& expression, int timeout_s) {
     const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
     while (Clock::now() < deadline) {
-      Json v = evaluate(expression);
+      Json v;
+      try {
+        v = evaluate(expression);
+      } catch (const std::runtime_error&) {
+        // The page may still be loading (its elements not there yet): try again.
+      }
       if (!v.is_null() && v != false && v != "") return v;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -283,8 +288,8 @@ TEST(ServePageSlow, ChromiumUploadsAnExampleAndShowsItsScoreAndReasoning) {
   ASSERT_FALSE(ws_path.empty()) << "no page target at " << url;
   DevTools page(browser.devtools_port(), ws_path);
   page.call("Emulation.setDeviceMetricsOverride", {{"width", 1280}, {"height", 720}, {"deviceScaleFactor", 1}, {"mobile", false}});
-  ASSERT_FALSE(page.wait_for(R"(document.getElementById("model").textContent.startsWith("model hawkeye-tiny"))", 60).is_null())
-      << "the page did not show the model: " << page.evaluate(R"(document.getElementById("model").textContent)");
+  ASSERT_FALSE(page.wait_for(R"(document.getElementById("model")?.textContent.startsWith("model hawkeye-tiny"))", 60).is_null())
+      << "the page did not show the model: " << page.evaluate(R"(location.href + " " + document.readyState + " " + document.getElementById("model")?.textContent)");
 
   auto upload = [&](const fs::path& image) {
     const Json doc = page.call("DOM.getDocument", {{"depth", 0}});

@@ -12,6 +12,9 @@ pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
 if(HAWKEYE_WITH_TORCH)
   find_package(Torch REQUIRED)
+  # hawkeye serve's HTTP server (src/serve) and the tests' client: Debian's libcpp-httplib-dev, whose .pc
+  # file carries the macros its compiled part was built with (TLS, zlib, brotli).
+  pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 endif()
 
 # c10d's NCCL process group (dist layer) for CUDA builds of libtorch that ship it. The Gloo group needs no flag:

@@ -22,6 +22,7 @@ PACKAGES=(
   flatbuffers-compiler libflatbuffers-dev
   clang libclang-rt-14-dev
   python3 python3-torch python3-numpy
+  libcpp-httplib-dev chromium
 )
 
 missing_packages() {

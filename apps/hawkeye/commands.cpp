@@ -15,6 +15,7 @@ void add_train_command(CLI::App&, Context&);
 void add_score_command(CLI::App&, Context&);
 void add_eval_command(CLI::App&, Context&);
 void add_import_command(CLI::App&, Context&);
+void add_serve_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
@@ -30,6 +31,7 @@ const std::vector<CommandEntry>& command_table() {
       {"score", add_score_command},
       {"eval", add_eval_command},
       {"import", add_import_command},
+      {"serve", add_serve_command},
   };
   return table;
 }

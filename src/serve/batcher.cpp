@@ -1,5 +1,7 @@
 #include "hawkeye/serve/batcher.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 
 #include "hawkeye/eval/batch_scoring.h"
@@ -13,7 +15,12 @@ ScoringBatcher::ScoringBatcher(model::IqaModel& model, BatcherOptions options, S
     : model_(model), options_(options), metrics_(metrics) {
   require(options_.max_batch >= 1, ErrorCode::invalid_argument, "--max-batch must be at least 1");
   require(options_.max_queue >= 1, ErrorCode::invalid_argument, "--max-queue must be at least 1");
-  thread_ = std::thread([this] { run(); });
+  // OpenMP's thread count is per thread: a new thread would use every core, not --threads (on a busy machine
+  // several times slower). The scoring thread takes the count of the thread that made the batcher.
+  thread_ = std::thread([this, threads = at::get_num_threads()] {
+    at::set_num_threads(threads);
+    run();
+  });
 }
 
 ScoringBatcher::~ScoringBatcher() {

@@ -64,7 +64,7 @@ void read_array(const py::array& array, bool batch_allowed, const std::string& n
   const py::dtype dtype = array.dtype();
   if (dtype.kind() != 'u' || dtype.itemsize() != 1) {
     throw Error(ErrorCode::invalid_argument,
-                name + ": an array of dtype " + py::str(dtype).cast<std::string>() +
+                name + ": an array of dtype " + py::str(dtype.attr("name")).cast<std::string>() +
                     "; hawkeye takes uint8 RGB pixels 0..255 (convert floats in 0..1 with (a * 255).round().astype(numpy.uint8))");
   }
   const bool one = array.ndim() == 3, batch = batch_allowed && array.ndim() == 4;
@@ -154,12 +154,12 @@ py::object to_python(const ordered_json& value) {
     case T::array: {
       py::list list;
       for (const auto& v : value) list.append(to_python(v));
-      return std::move(list);
+      return list;
     }
     case T::object: {
       py::dict dict;
       for (auto it = value.begin(); it != value.end(); ++it) dict[decode(it.key(), "surrogateescape")] = to_python(it.value());
-      return std::move(dict);
+      return dict;
     }
     default:
       return py::none();

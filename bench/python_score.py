@@ -87,6 +87,9 @@ def main():
               f"({args.images / cli_scored:.2f} images/s), {cli_wall:.2f} s wall; python {py_scored:.2f} s "
               f"({args.images / py_scored:.2f} images/s), {py_scored + load:.2f} s with the load; "
               f"ratio python/cli {py_scored / cli_scored:.3f}")
+        ratios = sorted(r[2] / r[1] for r in rows)
+        print(f"per-round ratios python/cli: {', '.join(f'{x:.3f}' for x in ratios)}; median {ratios[len(ratios) // 2]:.3f}, "
+              f"best python {min(r[2] for r in rows):.2f} s vs best cli {min(r[1] for r in rows):.2f} s")
         print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
 
 

@@ -23,6 +23,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3 python3-torch python3-numpy
   libcpp-httplib-dev chromium
+  python3-dev pybind11-dev python3-pytest python3-pil
 )
 
 missing_packages() {
@@ -76,9 +77,10 @@ if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${HAWKEYE_CMAKE_ARGS:-} ||
     die "cmake configure failed"
 fi
-# The first command of the README only scores: build the hawkeye executable and its program library first;
-# the tests and benchmarks are built by the test command (scripts/test.sh).
-TARGETS=${HAWKEYE_BUILD_TARGETS:-hawkeye}
+# The first command of the README only scores: build the hawkeye executable and its program library, and the
+# Python module (build/python, docs/python.md); the tests and benchmarks are built by the test command
+# (scripts/test.sh).
+TARGETS=${HAWKEYE_BUILD_TARGETS:-hawkeye hawkeye_python}
 say "building $TARGETS with $JOBS jobs"
 start=$(date +%s)
 # shellcheck disable=SC2086  # TARGETS is a space-separated list of targets

@@ -63,14 +63,7 @@ void run_eval(const EvalCommand& o, Context& ctx) {
 
   const fs::path out = o.out.empty() ? fs::path("eval-" + m.id() + "-" + fs::path(o.data).stem().string()) : fs::path(o.out);
   const fs::path predictions = out / "predictions.jsonl";
-  // One evaluation per folder at a time: a second one would append duplicate rows to predictions.jsonl.
-  const PathLock lock = lock_directory(out, "evaluation folder " + out.string());
-  remove_stale_temporaries(out);
-  std::error_code ec;
-  if (!o.resume && fs::exists(predictions, ec)) {
-    throw Error(ErrorCode::invalid_argument, out.string() + " already holds predictions.jsonl: add --resume to continue that "
-                                                            "evaluation, or choose another --out");
-  }
+  const PathLock lock = eval::open_eval_folder(out, o.resume);
 
   eval::EvalOptions eo;
   eo.score = model::default_score_options(m, o.samples, ctx.global.seed);

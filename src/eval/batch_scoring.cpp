@@ -20,6 +20,7 @@ namespace {
 struct LoadedImage {
   Image image;
   std::string error;  // non-empty: the load failed
+  ErrorCode code = ErrorCode::internal;
 };
 
 // Decodes paths[first, last) on up to `threads` threads.
@@ -34,10 +35,13 @@ std::vector<LoadedImage> load_range(const std::vector<fs::path>& paths, std::siz
         slot.image = load_image(paths[i], limits);
       } catch (const Error& e) {
         slot.error = e.what();
+        slot.code = e.code();
       } catch (const std::bad_alloc&) {
         slot.error = paths[i].string() + ": out of memory while decoding";
+        slot.code = ErrorCode::limit_exceeded;
       } catch (const std::exception& e) {
-        slot.error = paths[i].string() + ": " + e.what();
+        slot.error = paths[i].string() + ": " + e.what();  // the decoder's own exceptions (OpenCV)
+        slot.code = ErrorCode::corrupt_data;
       }
     }
   };
@@ -101,6 +105,7 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
       if (!loaded[k].error.empty()) {
         r.status = ScoreStatus::load_error;
         r.error = loaded[k].error;
+        r.error_code = loaded[k].code;
         ++summary.load_failures;
       } else {
         r.result = std::move(scores[next_score++]);

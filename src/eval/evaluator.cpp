@@ -369,6 +369,18 @@ ordered_json EvalReport::to_json() const {
   return sanitize_json(j);
 }
 
+PathLock open_eval_folder(const fs::path& dir, bool resume) {
+  // One evaluation per folder at a time: a second one would append duplicate rows to predictions.jsonl.
+  PathLock lock = lock_directory(dir, "evaluation folder " + dir.string());
+  remove_stale_temporaries(dir);
+  std::error_code ec;
+  if (!resume && fs::exists(dir / "predictions.jsonl", ec)) {
+    throw Error(ErrorCode::invalid_argument, dir.string() + " already holds predictions.jsonl: add --resume to continue that "
+                                                            "evaluation, or choose another --out");
+  }
+  return lock;
+}
+
 void write_eval_outputs(const fs::path& dir, const EvalReport& r, int width, int height) {
   fs::create_directories(dir);
   ScatterPlot plot;

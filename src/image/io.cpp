@@ -293,6 +293,20 @@ ImageHeader probe_image(std::string_view bytes) {
               "not an image in a supported format (PNG, JPEG, BMP, WebP, TIFF, PNM): unknown signature");
 }
 
+void check_image_size(int width, int height, std::string_view format, const ImageLimits& limits, std::string_view name) {
+  const std::string what = std::string(name) + ": " + std::to_string(width) + "x" + std::to_string(height) + " " + std::string(format);
+  if (width > limits.max_side || height > limits.max_side ||
+      static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height) > limits.max_pixels) {
+    throw Error(ErrorCode::limit_exceeded, what + " exceeds the limit of " + std::to_string(limits.max_pixels) + " pixels / " +
+                                               std::to_string(limits.max_side) + " per side");
+  }
+  if (limits.max_aspect_ratio > 0 &&
+      static_cast<double>(std::max(width, height)) > limits.max_aspect_ratio * std::max(1, std::min(width, height))) {
+    throw Error(ErrorCode::limit_exceeded, what + " is more elongated than the limit of " +
+                                               std::to_string(static_cast<long long>(limits.max_aspect_ratio)) + ":1");
+  }
+}
+
 Image decode_image(std::string_view bytes, const ImageLimits& limits, std::string_view name) {
   quiet_opencv();
   const Bytes b{reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()};
@@ -309,19 +323,7 @@ Image decode_image(std::string_view bytes, const ImageLimits& limits, std::strin
     if (msg.rfind("<image>: ", 0) == 0) msg = msg.substr(9);
     throw Error(e.code(), std::string(name) + ": " + msg);
   }
-  if (h.width > limits.max_side || h.height > limits.max_side ||
-      static_cast<std::uint64_t>(h.width) * static_cast<std::uint64_t>(h.height) > limits.max_pixels) {
-    throw Error(ErrorCode::limit_exceeded,
-                std::string(name) + ": " + std::to_string(h.width) + "x" + std::to_string(h.height) + " " + h.format +
-                    " exceeds the limit of " + std::to_string(limits.max_pixels) + " pixels / " +
-                    std::to_string(limits.max_side) + " per side");
-  }
-  if (limits.max_aspect_ratio > 0 &&
-      static_cast<double>(std::max(h.width, h.height)) > limits.max_aspect_ratio * std::max(1, std::min(h.width, h.height))) {
-    throw Error(ErrorCode::limit_exceeded, std::string(name) + ": " + std::to_string(h.width) + "x" + std::to_string(h.height) + " " +
-                                               h.format + " is more elongated than the limit of " +
-                                               std::to_string(static_cast<long long>(limits.max_aspect_ratio)) + ":1");
-  }
+  check_image_size(h.width, h.height, h.format, limits, name);
   if (h.format == "gif") return decode_gif(bytes, name);  // OpenCV 4.6 has no GIF decoder
   if (h.format == "png") check_png_complete(b, name);
   int flags = cv::IMREAD_UNCHANGED;

@@ -22,6 +22,23 @@ std::filesystem::path resolve_model(std::string_view name_or_dir) {
   throw Error(ErrorCode::not_found, std::string(name_or_dir) + ": no such model directory");
 }
 
+std::vector<std::pair<std::string, std::filesystem::path>> list_models() {
+  namespace fs = std::filesystem;
+  std::map<std::string, fs::path> found;
+  for (const auto& dir : model_search_path()) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (!entry.is_directory(ec)) continue;
+      const fs::path p = entry.path();
+      if (fs::is_regular_file(p / "hawkeye.json", ec) || fs::is_regular_file(p / "config.json", ec)) {
+        found.emplace(p.filename().string(), p);  // the first search folder wins, as in resolve_model
+      }
+    }
+  }
+  return {found.begin(), found.end()};
+}
+
 IqaModel::IqaModel(ModelDir dir, std::shared_ptr<Policy> policy, Tokenizer tokenizer)
     : dir_(std::move(dir)), policy_(std::move(policy)), tokenizer_(std::move(tokenizer)) {
   const std::string where = (dir_.dir / "hawkeye.json").string() + ": prompt";

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hawkeye/core/error.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/image/io.h"
 #include "hawkeye/model/scoring.h"
@@ -24,6 +25,7 @@ struct ScoredImage {
   // no_answer_parsed (none of K samples gave a score) or load_error (the file could not be read or decoded).
   ScoreStatus status = ScoreStatus::ok;
   std::string error;            // load_error: what went wrong, naming the file
+  ErrorCode error_code = ErrorCode::internal;  // load_error: its kind (not_found, corrupt_data, limit_exceeded, ...)
   model::ImageScore result;     // the model's answer (empty for load errors)
   bool scored() const { return status == ScoreStatus::ok; }
   bool load_failed() const { return status == ScoreStatus::load_error; }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "hawkeye/core/lock.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/data/manifest.h"
 #include "hawkeye/eval/reasoning_family.h"
@@ -94,6 +95,11 @@ struct EvalReport {
 // images are not scored again, and a torn last line (a crash while writing) is dropped.
 // Errors: not_found/model from the model, io when the predictions file cannot be written.
 EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const EvalOptions& options);
+
+// Takes an evaluation's output folder (created when missing) for this process: its lock (Error(in_use) while
+// another evaluation writes there), stale temporaries removed, and Error(invalid_argument) when it already holds
+// predictions.jsonl and `resume` is false. The folder stays locked while the returned lock lives.
+PathLock open_eval_folder(const std::filesystem::path& dir, bool resume);
 
 // Writes report.json and scatter.png (width x height pixels) into dir (created if needed).
 void write_eval_outputs(const std::filesystem::path& dir, const EvalReport& report, int width = 960, int height = 640);

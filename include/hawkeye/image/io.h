@@ -32,6 +32,10 @@ struct ImageHeader {
 // corrupt_data (header truncated or inconsistent). Checks nothing against limits.
 ImageHeader probe_image(std::string_view bytes);
 
+// Checks a width x height image against the limits (side, pixels, aspect ratio) before its pixels are
+// decoded or used; `format` and `name` go into the message. Errors: limit_exceeded.
+void check_image_size(int width, int height, std::string_view format, const ImageLimits& limits, std::string_view name);
+
 // Decodes to 8-bit RGB: grey is replicated, alpha dropped, 16-bit scaled to 8, palettes expanded,
 // JPEG EXIF orientation applied. `name` is used in error messages. Errors: limit_exceeded,
 // unsupported, corrupt_data (e.g. "truncated JPEG data: no end-of-image marker").

@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "hawkeye/model/model_dir.h"
 #include "hawkeye/text/chat_template.h"
@@ -14,6 +16,11 @@ namespace hawkeye::model {
 // A name ("hawkeye-tiny") is looked up in model_search_path(); a path to a directory is used as is.
 // Errors: not_found (naming the folders searched).
 std::filesystem::path resolve_model(std::string_view name_or_dir);
+
+// The models a name can find: each folder directly inside a folder of model_search_path() that holds a
+// hawkeye.json or config.json, as (name, folder), sorted by name; a name in two search folders is listed once,
+// with the folder resolve_model takes.
+std::vector<std::pair<std::string, std::filesystem::path>> list_models();
 
 class IqaModel {
  public:

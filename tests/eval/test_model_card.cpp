@@ -214,7 +214,7 @@ TEST(ModelCardScript, WritesTheCardFromPartialOutputs) {
 
   const auto r = hawkeye::test::run_command("cd '" + std::string(HAWKEYE_SOURCE_DIR) + "' && python3 scripts/write_model_card.py --final '" +
                                             final_dir.string() + "' --out '" + out.string() + "' --work '" + work.string() +
-                                            "' --stages vision,sft,grpo --shared '" + shared.string() + "' 2>&1");
+                                            "' --stages vision,sft,grpo --data '" + shared.string() + "' 2>&1");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("test-new-greedy/report.json is missing"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir.path() / "out.tmp"));
@@ -246,7 +246,7 @@ TEST(ModelCardScript, WritesTheCardFromPartialOutputs) {
            "| test-new | 1 | 120 | Sun & Hays 80 1 | every type×level (24×5) |",
            "Held out as whole collections (no reference in train or val): Kodak, Sun & Hays 80.",
            "**research use only** (the BSDS terms)", "**ImageNet terms: non-commercial research only**",
-           "MobileNetV2 1.0", "**Apache-2.0**",
+           "MobileNetV2 1.0", "**Apache-2.0**", "| Kodak (`kodak`) | Kodak Lossless True Colour suite",
            "| vision | 1 h 30 min (5400 s) |", "| **training total** (synth … grpo) | 2 h 00 min (7200 s) |",
            "| eval_new (`eval/test-new-greedy`, not in the total) | n/a |"})
     EXPECT_NE(card.find(want), std::string::npos) << "missing in the card: " << want << "\n" << card;

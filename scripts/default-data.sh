@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The data of the default model (stage 1 of scripts/train-default.sh): KADID-style synthetic sets from the
-# pristine photographs of the shared data folder, split by reference, with whole collections held out.
+# pristine photographs that scripts/get-data.sh fetches (into data-work/refs, checking every SHA-256; from the
+# shared data folder ../shared/data when it exists), split by reference, with whole collections held out.
+# HAWKEYE_SHARED_DATA=DIR reads the photographs from DIR as they are instead.
 #
 #   test-old  the 15 test references of the first default models (12 Wikipedia photos + 3 Kodak), every
 #             type x level: the same 1,800 images as before (same ids, same seed), so old numbers compare
@@ -27,9 +29,17 @@ while (($#)); do
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
-SHARED=${HAWKEYE_SHARED_DATA:-../shared/data}
 HAWKEYE=${HAWKEYE:-./build/hawkeye}
 [[ -x $HAWKEYE ]] || { echo "build hawkeye first: bash scripts/setup.sh" >&2; exit 1; }
+todo=0
+for set in $SETS; do [[ -f $WORK/$set/synth.json ]] || todo=1; done
+((todo)) || exit 0  # every set is built: nothing to fetch
+if [[ -n ${HAWKEYE_SHARED_DATA:-} ]]; then
+  SHARED=$HAWKEYE_SHARED_DATA
+else
+  bash scripts/get-data.sh || { echo "the photographs could not all be fetched (above); see docs/data.md" >&2; exit 1; }
+  SHARED=data-work/refs
+fi
 for d in kodak wikipedia photos/bsds500 photos/imagenet_samples photos/sun_hays80; do
   [[ -d $SHARED/$d ]] || { echo "$SHARED/$d is needed" >&2; exit 1; }
 done

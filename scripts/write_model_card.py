@@ -35,8 +35,8 @@ SETS = ["train", "val", "test-old", "test-new"]
 EVALS = [("test-old-greedy", "test-old", "greedy", "eval"),
          ("test-old-k8", "test-old", "K = 8 samples (mean)", "eval_k8"),
          ("test-new-greedy", "test-new", "greedy", "eval_new")]
-# The photo collections of the shared data folder: folder, name, origin, terms (../shared/data/SOURCES.md),
-# restricted to research use.
+# The photo collections of the training data (scripts/get-data.sh, data/files.tsv): folder, name, origin, terms
+# (SOURCES.md, and the shared data folder's SOURCES.md), restricted to research use.
 COLLECTIONS = [
     ("kodak", "Kodak", "Kodak Lossless True Colour suite (Eastman Kodak), via Zelex/images",
      "none recorded in SOURCES.md (no licence file came with the copy)", False),
@@ -189,14 +189,14 @@ def split_ids(splits):
     return ids
 
 
-def collection_index(shared):
-    """Reference id -> collection folder, for the photo files of the shared data folder (synth's id rule: the
+def collection_index(root):
+    """Reference id -> collection folder, for the photo files of the data folder (synth's id rule: the
     file stem, or parent_stem where stems collide; '/', '\\\\', ' ', '|' become '_')."""
     index = {}
-    if not shared or not os.path.isdir(shared):
+    if not root or not os.path.isdir(root):
         return index
     for folder, *_ in COLLECTIONS:
-        d = os.path.join(shared, folder)
+        d = os.path.join(root, folder)
         if not os.path.isdir(d):
             continue
         for f in sorted(os.listdir(d)):
@@ -215,8 +215,9 @@ def main():
     ap.add_argument("--out", required=True, help="the shipped model directory to write")
     ap.add_argument("--work", required=True, help="the pipeline's work directory (data-work)")
     ap.add_argument("--stages", default="vision,vision-full,sft,grpo", help="run names under WORK/runs/hawkeye-tiny-*")
-    ap.add_argument("--shared", default=os.environ.get("HAWKEYE_SHARED_DATA", "../shared/data"),
-                    help="the shared data folder (to tell which collection each reference comes from)")
+    ap.add_argument("--data", "--shared", dest="data", default=os.environ.get("HAWKEYE_SHARED_DATA") or "data-work/refs",
+                    help="the folder of the training photographs, scripts/get-data.sh's destination (to tell which "
+                         "collection each reference comes from); default $HAWKEYE_SHARED_DATA, else data-work/refs")
     a = ap.parse_args()
 
     required = ["config.json", "hawkeye.json", "tokenizer.json", "model.safetensors"]
@@ -335,7 +336,7 @@ def main():
 - weights: `model.safetensors`, {'/'.join(st['dtypes']) or 'n/a'}, {size_mb:.1f} MB"""
 
     # --- data ---
-    index = collection_index(a.shared)
+    index = collection_index(a.data)
     names = {folder: n for folder, n, *_ in COLLECTIONS}
     in_sets = {}  # collection folder -> {set: references}
     set_rows = []
@@ -349,7 +350,7 @@ def main():
             in_sets.setdefault(c, {})
             in_sets[c][s] = in_sets[c].get(s, 0) + 1
         if not index:
-            coll = "n/a (shared data folder not found)"
+            coll = "n/a (photo folder not found)"
         else:
             coll = ", ".join(f"{names.get(c, c)} {n}" for c, n in
                              sorted(counts.items(), key=lambda kv: [f for f, *_ in COLLECTIONS].index(kv[0])
@@ -377,7 +378,7 @@ def main():
         if index and folder not in used:
             continue
         where = ", ".join(f"{s} {in_sets[folder][s]}" for s in SETS if s in in_sets.get(folder, {})) or "n/a"
-        terms_rows.append(f"| {n} (`../shared/data/{folder}`) | {origin} | {where} | {terms} |")
+        terms_rows.append(f"| {n} (`{folder}`) | {origin} | {where} | {terms} |")
     if vc.get("backbone"):
         terms_rows.append(f"| pretrained backbone (`{vision_init or 'models/pretrained'}`) | MobileNetV2 1.0 trained "
                           "on ImageNet by Google (google-coral/test_data) | initial vision weights | **Apache-2.0** "
@@ -403,8 +404,8 @@ no reference is in two sets.{held} Training rows carry a degraded twin built by 
 `test-old` is the test split of the earlier default models (same references, same images), so their numbers
 compare; `test-new` is new content.
 
-Terms of the photographs and the pretrained weights (from `../shared/data/SOURCES.md` and
-`models/pretrained/NOTICE`):
+Terms of the photographs (fetched by `scripts/get-data.sh`; origins in `SOURCES.md` and `data/files.tsv`) and
+the pretrained weights (`models/pretrained/NOTICE`):
 
 | collection | origin | references per set | terms |
 |---|---|---|---|
@@ -417,7 +418,7 @@ Terms of the photographs and the pretrained weights (from `../shared/data/SOURCE
         if research_test:
             said.append(f"The test sets also use research-only photographs ({', '.join(research_test)}).")
         if not index:
-            said.append(f"The collections could not be told apart (no shared data folder); the pipeline draws on "
+            said.append(f"The collections could not be told apart (no photo folder); the pipeline draws on "
                         f"research-only ones ({', '.join(research_only)}).")
         data += ("\n\n" + " ".join(said) + " Those terms apply to the photographs; whether they also restrict the "
                  "use of weights trained on them is not settled here: treat this model as a research model.")

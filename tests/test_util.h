@@ -29,7 +29,21 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::filesystem::path shared_data() { return HAWKEYE_SHARED_DATA; }
+// The test data in the repository: tests/fixtures/ (origin and licence of every file: SOURCES.md).
+inline std::filesystem::path fixtures() { return HAWKEYE_FIXTURES; }
+
+// The full data of the tests that check more than the fixtures hold (every Kodak photograph, the 601 ImageNet
+// samples, the test references of the shipped model): the file `relative` (e.g. "photos/imagenet_samples") of
+// the shared data folder, else of the folder scripts/get-data.sh writes (data-work/refs), else an empty path.
+// A test skips its full-data part, saying so, when the file is in neither (docs/data.md).
+inline std::filesystem::path full_data_file(const std::string& relative) {
+  for (const std::filesystem::path dir : {std::filesystem::path(HAWKEYE_SHARED_DATA), std::filesystem::path(HAWKEYE_DATA_DIR)}) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir / relative, ec)) return dir / relative;
+  }
+  return {};
+}
+
 inline std::filesystem::path source_dir() { return HAWKEYE_SOURCE_DIR; }
 
 struct CommandResult {

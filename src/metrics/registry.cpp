@@ -140,15 +140,10 @@ double compute_metric(std::string_view name, const Image& img, const Image* ref,
 std::filesystem::path default_niqe_model() {
   std::filesystem::path resources = resource_dir();
   if (!resources.has_filename()) resources = resources.parent_path();  // written with a trailing slash
-  const std::filesystem::path candidates[] = {
-      resources / "niqe_image_params.mat",
-      resources.parent_path().parent_path() / "shared" / "data" / "niqe_pristine_params" / "niqe_image_params.mat"};
-  for (const auto& c : candidates) {
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(c, ec)) return c;
-  }
-  throw Error(ErrorCode::not_found, "no NIQE pristine model found (looked for " + candidates[0].string() + " and " +
-                                        candidates[1].string() +
+  const std::filesystem::path model = resources / "niqe_image_params.mat";
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(model, ec)) return model;
+  throw Error(ErrorCode::not_found, "no NIQE pristine model found (looked for " + model.string() +
                                         "); pass its path (the LIVE release's niqe_image_params.mat / modelparameters.mat)");
 }
 

@@ -26,8 +26,8 @@ TEST(DataCliSlow, SynthPairsAndDegradeAgree) {
   REQUIRE_CLI();
   test::TempDir dir;
   const auto out = dir.path() / "set";
-  auto r = run("--threads 2 -q synth --refs " + q(test::shared_data() / "kodak" / "kodim03.png") + " " +
-               q(test::shared_data() / "wikipedia" / "005.png") + " --out " + q(out) +
+  auto r = run("--threads 2 -q synth --refs " + q(test::fixtures() / "kodak" / "kodim03.png") + " " +
+               q(test::fixtures() / "wikipedia" / "010.png") + " --out " + q(out) +
                " --size 96x72 --types 1,jpeg,color_block --levels 1,5 --split train=0.5,test=0.5 --seed 3 --json");
   ASSERT_EQ(r.status, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output);
@@ -55,7 +55,7 @@ TEST(DataCliSlow, SynthPairsAndDegradeAgree) {
 TEST(DataCliSlow, BadInputGetsClearErrorsAndExitStatuses) {
   REQUIRE_CLI();
   test::TempDir dir;
-  const std::string ref = q(test::shared_data() / "kodak" / "kodim03.png");
+  const std::string ref = q(test::fixtures() / "kodak" / "kodim03.png");
   auto r = run("degrade " + ref + " --type blurry --level 1 --out " + q(dir.path() / "x.png"));
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("unknown KADID distortion 'blurry'"), std::string::npos) << r.output;

@@ -25,7 +25,7 @@ PairOptions ssim_options() {
 }  // namespace
 
 TEST(Pairs, TwinHasTheOriginalsSizeAndIsSeeded) {
-  const Image img = resize_cover(load_image(test::shared_data() / "kodak" / "kodim08.png"), 160, 120);
+  const Image img = resize_cover(load_image(test::fixtures() / "kodak" / "kodim08.png"), 160, 120);
   const PairOptions o = ssim_options();
   std::set<PerceptionKind> drawn;
   for (std::uint64_t seed = 0; seed < 12; ++seed) {
@@ -59,7 +59,7 @@ TEST(Pairs, PerceptibilityFilterRedegradesAnInvisiblePair) {
     EXPECT_EQ(p.degradation(), "blur+" + std::string(perception_kind_name(*p.second)));
   }
   // A visible stage-1 pair is left alone.
-  const Image photo = resize_cover(load_image(test::shared_data() / "kodak" / "kodim08.png"), 160, 120);
+  const Image photo = resize_cover(load_image(test::fixtures() / "kodak" / "kodim08.png"), 160, 120);
   o.kinds = {PerceptionKind::noise};
   const Pair visible = build_pair(photo, 1, o);
   EXPECT_FALSE(visible.second.has_value());
@@ -93,10 +93,10 @@ TEST(Pairs, ManifestGetsATwinColumnWithRebasedPaths) {
   std::filesystem::create_directories(dir.path() / "in" / "img");
   Manifest m;
   m.scale = ScoreScale{0, 100, true};
+  const char* photos[] = {"kodim03.png", "kodim08.png", "kodim12.png"};
   for (int i = 0; i < 3; ++i) {
     const std::string name = "img/p" + std::to_string(i) + ".png";
-    save_image(dir.path() / "in" / name,
-               resize_cover(load_image(test::shared_data() / "kodak" / ("kodim1" + std::to_string(i) + ".png")), 80, 60));
+    save_image(dir.path() / "in" / name, resize_cover(load_image(test::fixtures() / "kodak" / photos[i]), 80, 60));
     ManifestRow r;
     r.image = name;
     r.score = 40.0 + i;

@@ -20,8 +20,8 @@ namespace {
 
 SynthOptions small_options(const std::filesystem::path& out) {
   SynthOptions o;
-  o.references = {test::shared_data() / "kodak" / "kodim03.png", test::shared_data() / "kodak" / "kodim12.png",
-                  test::shared_data() / "wikipedia" / "010.png", test::shared_data() / "wikipedia" / "020.png"};
+  o.references = {test::fixtures() / "kodak" / "kodim03.png", test::fixtures() / "kodak" / "kodim12.png",
+                  test::fixtures() / "wikipedia" / "010.png", test::fixtures() / "wikipedia" / "020.png"};
   o.out_dir = out;
   o.width = 96;
   o.height = 72;
@@ -111,7 +111,7 @@ TEST(Synth, SameSeedGivesIdenticalBytesWhateverTheThreadCount) {
   // reproduces).
   const Image ref = load_image(a.out_dir / "references/kodim03.png");
   EXPECT_EQ(load_image(a.out_dir / "images/kodim03_23_5.png"), apply_kadid(ref, 23, 5, kadid_seed(11, "kodim03", 23, 5)));
-  EXPECT_EQ(ref, resize_cover(load_image(test::shared_data() / "kodak" / "kodim03.png"), 96, 72));
+  EXPECT_EQ(ref, resize_cover(load_image(test::fixtures() / "kodak" / "kodim03.png"), 96, 72));
 }
 
 TEST(Synth, RefusesBadOptionsAndBadReferences) {
@@ -136,7 +136,7 @@ TEST(Synth, RefusesBadOptionsAndBadReferences) {
   bad.format = "xml";
   EXPECT_THROW(synthesize(bad), Error);
   // A truncated reference is named in the error.
-  const std::string png = read_file(test::shared_data() / "kodak" / "kodim03.png");
+  const std::string png = read_file(test::fixtures() / "kodak" / "kodim03.png");
   std::filesystem::create_directories(dir.path() / "refs");
   write_file_atomic(dir.path() / "refs" / "broken.png", png.substr(0, png.size() / 3));
   bad = small_options(dir.path() / "bad2");

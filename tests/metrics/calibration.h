@@ -1,4 +1,4 @@
-// Helpers of the metrics tests: shared-data images and the comparison of a value with a published one.
+// Helpers of the metrics tests: fixture images (tests/fixtures/) and the comparison of a value with a published one.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 namespace hawkeye::test {
 
-inline Image shared_image(const std::string& relative) { return load_image(shared_data() / relative); }
+inline Image fixture_image(const std::string& relative) { return load_image(fixtures() / relative); }
 
 // |got - want| <= rel_tol * |want| + abs_tol, with the relative error in the failure message.
 inline ::testing::AssertionResult near_reference(double got, double want, double rel_tol, double abs_tol = 0.0) {

@@ -12,7 +12,7 @@
 
 using namespace hawkeye;
 using test::near_reference;
-using test::shared_image;
+using test::fixture_image;
 
 namespace {
 
@@ -26,8 +26,8 @@ const TidPair& tid_pair(int i) {
   static const std::vector<TidPair> pairs = [] {
     std::vector<TidPair> v;
     for (const char* n : kTidNames) {
-      v.push_back({shared_image(std::string("tid2013_pyiqa_calibra/ref_dir/") + n + ".bmp"),
-                   shared_image(std::string("tid2013_pyiqa_calibra/dist_dir/") + n + ".bmp")});
+      v.push_back({fixture_image(std::string("tid2013_pyiqa_calibra/ref_dir/") + n + ".bmp"),
+                   fixture_image(std::string("tid2013_pyiqa_calibra/dist_dir/") + n + ".bmp")});
     }
     return v;
   }();
@@ -106,13 +106,13 @@ TEST(FullReferenceCalibration, PsnrAndRgbSsimMatchScikitImage) {
     EXPECT_TRUE(near_reference(ssim(tid_pair(i).ref, tid_pair(i).dist, {FrColour::channels}), want_ssim[i], 0, 1e-9))
         << kTidNames[i];
   }
-  const Image i01 = shared_image("piq_assets/I01.BMP"), i01d = shared_image("piq_assets/i01_01_5.bmp");
+  const Image i01 = fixture_image("piq_assets/I01.BMP"), i01d = fixture_image("piq_assets/i01_01_5.bmp");
   EXPECT_TRUE(near_reference(psnr(i01, i01d), 21.0156901985, 0, 1e-9));
   EXPECT_TRUE(near_reference(ssim(i01, i01d, {FrColour::channels}), 0.5270696588, 0, 1e-9));
 }
 
 TEST(FullReferenceCalibration, NoisyCameraMatchesScikitImageAndIpol) {
-  const Image cam = shared_image("skimage_camera/camera.png"), noisy = shared_image("skimage_camera/cam_noisy.png");
+  const Image cam = fixture_image("skimage_camera/camera.png"), noisy = fixture_image("skimage_camera/cam_noisy.png");
   // scikit-image 0.19.3 on these files (opencv_skimage_values.csv).
   EXPECT_TRUE(near_reference(psnr(cam, noisy), 22.4093528499, 0, 1e-9));
   EXPECT_TRUE(near_reference(ssim(cam, noisy), 0.3579642362, 0, 1e-9));
@@ -157,7 +157,7 @@ TEST(FullReferenceCalibration, PerChannelValuesMatchOpenCvQuality) {
 
 // ---- ../shared/data/piq_assets/reference_values.csv (piq tests @ 9948a52).
 TEST(FullReferenceCalibration, PiqMatlabValuesOnTid2013I01) {
-  const Image ref = shared_image("piq_assets/I01.BMP"), dist = shared_image("piq_assets/i01_01_5.bmp");
+  const Image ref = fixture_image("piq_assets/I01.BMP"), dist = fixture_image("piq_assets/i01_01_5.bmp");
   // MATLAB GMSD on "Y of YIQ" (tests/test_gmsd.py): we use rgb2gray rounded to 8 bits, 2.7e-5 away.
   EXPECT_TRUE(near_reference(gmsd(ref, dist), 0.094124655829098, 1e-4));
   // piq's RGB SSIM with MATLAB's downsampling, atol 1e-2 in piq (tests/test_ssim.py; its earlier
@@ -168,7 +168,7 @@ TEST(FullReferenceCalibration, PiqMatlabValuesOnTid2013I01) {
 
 TEST(FullReferenceCalibration, GreyGoldhillGifMatchesPiqOpenCvAndScikitImage) {
   // piq_assets/goldhill{,_jpeg}.gif, grey (decoded by hawkeye's GIF decoder).
-  const Image ref = shared_image("piq_assets/goldhill.gif"), dist = shared_image("piq_assets/goldhill_jpeg.gif");
+  const Image ref = fixture_image("piq_assets/goldhill.gif"), dist = fixture_image("piq_assets/goldhill_jpeg.gif");
   // piq reference_values.csv: MATLAB GMSD 0.138012587141798 (rtol 1e-5 in piq); MATLAB ssim.m with its
   // downsampling 0.8202 (atol 1e-4 in piq).
   EXPECT_TRUE(near_reference(gmsd(ref, dist), 0.138012587141798, 1e-6));

@@ -125,7 +125,7 @@ TEST(GifDecoder, RealLzwFilesMatchPillow) {
     int p00, p100_200, last;
   } wants[] = {{"piq_assets/goldhill.gif", 88240371, 230, 97, 28}, {"piq_assets/goldhill_jpeg.gif", 88253427, 228, 112, 32}};
   for (const Want& w : wants) {
-    const Image img = load_image(test::shared_data() / w.file);  // through decode_image
+    const Image img = load_image(test::fixtures() / w.file);  // through decode_image
     ASSERT_EQ(img.width, 512);
     ASSERT_EQ(img.height, 512);
     long long sum = 0;
@@ -138,7 +138,7 @@ TEST(GifDecoder, RealLzwFilesMatchPillow) {
 }
 
 TEST(GifDecoderHostile, TruncationsAndCorruptionAreErrorsNotCrashes) {
-  const std::string good = read_file(test::shared_data() / "piq_assets/goldhill_jpeg.gif");
+  const std::string good = read_file(test::fixtures() / "piq_assets/goldhill_jpeg.gif");
   for (std::size_t n = 0; n < good.size(); n += 97) {
     try {
       (void)decode_gif(good.substr(0, n), "cut.gif");

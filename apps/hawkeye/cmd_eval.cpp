@@ -39,6 +39,7 @@ struct EvalCommand {
   std::int64_t max_images = 0;
   std::int64_t max_new_tokens = 0;
   double temperature = 0;
+  std::string readout = "answer";
   std::string device = "cpu";
   bool json = false;
   int plot_width = 960, plot_height = 640;
@@ -54,6 +55,10 @@ std::string fixed(const ordered_json& v, int decimals = 4) {
 void run_eval(const EvalCommand& o, Context& ctx) {
   ctx.prepare(true);
   const torch::Device device = model::parse_device(o.device);
+  const model::Readout readout = model::readout_from_name(o.readout);
+  if (readout != model::Readout::answer && o.samples > 0) {
+    throw Error(ErrorCode::invalid_argument, "--readout " + o.readout + " reads a greedy answer; it cannot be combined with --samples");
+  }
   const Manifest manifest = read_manifest(o.data);
   if (manifest.rows.empty()) throw Error(ErrorCode::invalid_argument, o.data + ": the manifest has no rows");
 
@@ -69,6 +74,7 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   eo.score = model::default_score_options(m, o.samples, ctx.global.seed);
   if (o.max_new_tokens > 0) eo.score.sampling.max_new_tokens = o.max_new_tokens;
   if (o.temperature > 0) eo.score.sampling.temperature = o.temperature;
+  eo.score.readout = readout;
   eo.batch = o.batch;
   eo.loader_threads = std::clamp(resolve_thread_count(ctx.global.threads) / 2, 1, 4);
   eo.max_images = o.max_images;
@@ -160,6 +166,10 @@ void add_eval_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 65536));
   sub->add_option("--temperature", o->temperature, "Sampling temperature with --samples (default: the model's)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--readout", o->readout,
+                  "Greedy score: answer (the number the answer writes, default) or expected (its expected value under "
+                  "the model's digit probabilities, after the greedy reasoning)")
+      ->check(CLI::IsMember({"answer", "expected"}));
   sub->add_option("--device", o->device, "cpu (default), cuda or cuda:N (needs a CUDA build)");
   sub->add_option("--plot-size", [o](const std::vector<std::string>& v) {
         if (std::sscanf(v[0].c_str(), "%dx%d", &o->plot_width, &o->plot_height) != 2) return false;

@@ -37,6 +37,7 @@ struct ScoreCommand {
   bool force = false;
   std::int64_t max_new_tokens = 0;  // 0 = the model's default (hawkeye.json)
   double temperature = 0;           // 0 = the model's default
+  std::string readout = "answer";
   std::string device = "cpu";
   std::uint64_t max_pixels = 0;     // 0 = the default image limits
 };
@@ -115,6 +116,10 @@ std::string resolve_format(const ScoreCommand& o) {
 void run_score(const ScoreCommand& o, Context& ctx) {
   ctx.prepare(true);
   const std::string format = resolve_format(o);
+  const model::Readout readout = model::readout_from_name(o.readout);
+  if (readout != model::Readout::answer && o.samples > 0) {
+    throw Error(ErrorCode::invalid_argument, "--readout " + o.readout + " reads a greedy answer; it cannot be combined with --samples");
+  }
   const auto paths = eval::expand_image_inputs(o.inputs);
   const torch::Device device = model::parse_device(o.device);
 
@@ -140,6 +145,7 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   bo.score = model::default_score_options(m, o.samples, ctx.global.seed);
   if (o.max_new_tokens > 0) bo.score.sampling.max_new_tokens = o.max_new_tokens;
   if (o.temperature > 0) bo.score.sampling.temperature = o.temperature;
+  bo.score.readout = readout;
   bo.batch = o.batch;
   bo.loader_threads = std::clamp(resolve_thread_count(ctx.global.threads) / 2, 1, 4);
   if (o.max_pixels > 0) bo.limits.max_pixels = o.max_pixels;
@@ -164,7 +170,10 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   std::optional<CsvWriter> csv;
   std::optional<TableWriter> table;
   if (format == "csv") {
-    csv.emplace(out, kCsvColumns);
+    // With --readout expected the greedy answer's own number gets a column after the score.
+    auto columns = kCsvColumns;
+    if (readout != model::Readout::answer) columns.insert(columns.begin() + 2, "answer");
+    csv.emplace(out, columns);
     // CSV has no place for it: the run record goes beside the file (or to stderr for stdout).
     if (!o.out.empty()) write_file_atomic(o.out + ".run.json", run.dump(2) + "\n");
     else spdlog::info("run: {}", run.dump());
@@ -188,6 +197,7 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   eval::RecordFields fields;
   fields.reasoning = !o.no_reasoning;
   fields.completion = o.completion;
+  fields.answer = readout != model::Readout::answer;
   const auto summary = eval::score_files(m, paths, {}, bo, [&](const eval::ScoredImage& s) {
     if (table) table->row(s);
     else if (csv) csv->write(sanitize_json(eval::image_record(s, m.contract(), o.samples, fields)));
@@ -246,6 +256,10 @@ void add_score_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 65536));
   sub->add_option("--temperature", o->temperature, "Sampling temperature with --samples (default: the model's)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--readout", o->readout,
+                  "Greedy score: answer (the number the answer writes, default) or expected (its expected value under "
+                  "the model's digit probabilities, after the greedy reasoning; the record then also has \"answer\")")
+      ->check(CLI::IsMember({"answer", "expected"}));
   sub->add_option("--device", o->device, "cpu (default), cuda or cuda:N (needs a CUDA build)");
   sub->add_option("--max-pixels", o->max_pixels, "Refuse images with more pixels than this (default 100 megapixels)");
   sub->callback([o, &ctx] { run_score(*o, ctx); });

@@ -56,9 +56,10 @@ class Model {
   }
 
   py::list score(const py::handle& images, std::int64_t samples, bool reasoning, std::int64_t batch_size, std::uint64_t seed,
-                 const std::string& errors, bool completion);
+                 const std::string& errors, bool completion, const std::string& readout);
   py::dict evaluate(const std::string& manifest_path, std::int64_t samples, const py::object& out, bool resume,
-                    std::int64_t batch_size, std::int64_t max_images, std::uint64_t seed, double model_load_seconds);
+                    std::int64_t batch_size, std::int64_t max_images, std::uint64_t seed, double model_load_seconds,
+                    const std::string& readout);
 
   py::object info() const { return to_python(sanitize_json(eval::model_json(*model_))); }
   std::string id() const { return model_->id(); }
@@ -73,12 +74,18 @@ class Model {
     l.max_aspect_ratio = model_->policy().max_aspect_ratio();
     return l;
   }
-  model::ScoreOptions score_options(std::int64_t samples, std::uint64_t seed) const {
+  model::ScoreOptions score_options(std::int64_t samples, std::uint64_t seed, const std::string& readout) const {
     if (samples < 0 || samples > 1024) {
       throw Error(ErrorCode::invalid_argument, "samples must be 0 or 1 (greedy) or 2..1024 sampled answers, not " + std::to_string(samples));
     }
+    const model::Readout r = model::readout_from_name(readout);
+    if (r != model::Readout::answer && samples > 1) {
+      throw Error(ErrorCode::invalid_argument, "readout='" + readout + "' reads a greedy answer; it cannot be combined with samples > 1");
+    }
     // samples=1 is one answer: the greedy one (deterministic), as `hawkeye score` without --samples.
-    return model::default_score_options(*model_, samples <= 1 ? 0 : samples, seed);
+    auto o = model::default_score_options(*model_, samples <= 1 ? 0 : samples, seed);
+    o.readout = r;
+    return o;
   }
 
   torch::Device device_;
@@ -103,7 +110,7 @@ std::string array_identity(const Image& image) {
 }
 
 py::list Model::score(const py::handle& images, std::int64_t samples, bool reasoning, std::int64_t batch_size,
-                      std::uint64_t seed, const std::string& errors, bool completion) {
+                      std::uint64_t seed, const std::string& errors, bool completion, const std::string& readout) {
   if (errors != "raise" && errors != "record") {
     throw Error(ErrorCode::invalid_argument, "errors must be 'raise' or 'record', not '" + errors + "'");
   }
@@ -111,13 +118,14 @@ py::list Model::score(const py::handle& images, std::int64_t samples, bool reaso
   const ImageLimits image_limits = limits();
   const ImageInputs inputs = read_image_inputs(images, true, image_limits);
   eval::BatchScoringOptions bo;
-  bo.score = score_options(samples, seed);
+  bo.score = score_options(samples, seed, readout);
   bo.batch = batch_size;
   bo.loader_threads = std::clamp(resolve_thread_count(0) / 2, 1, 4);  // as `hawkeye score`
   bo.limits = image_limits;
   eval::RecordFields fields;
   fields.reasoning = reasoning;
   fields.completion = completion;
+  fields.answer = bo.score.readout != model::Readout::answer;
 
   std::atomic<bool> stop{false};
   bo.stop = &stop;
@@ -188,13 +196,14 @@ py::list Model::score(const py::handle& images, std::int64_t samples, bool reaso
 }
 
 py::dict Model::evaluate(const std::string& manifest_path, std::int64_t samples, const py::object& out, bool resume,
-                         std::int64_t batch_size, std::int64_t max_images, std::uint64_t seed, double model_load_seconds) {
+                         std::int64_t batch_size, std::int64_t max_images, std::uint64_t seed, double model_load_seconds,
+                         const std::string& readout) {
   check_batch(batch_size);
   if (max_images < 0) throw Error(ErrorCode::invalid_argument, "max_images must be 0 (all) or positive");
   const std::optional<fs::path> out_dir = out.is_none() ? std::nullopt : std::optional<fs::path>(to_path(out, "out"));
   if (resume && !out_dir) throw Error(ErrorCode::invalid_argument, "resume=True needs out=DIR (the folder of the earlier run)");
   eval::EvalOptions eo;
-  eo.score = score_options(samples, seed);
+  eo.score = score_options(samples, seed, readout);
   eo.batch = batch_size;
   eo.loader_threads = std::clamp(resolve_thread_count(0) / 2, 1, 4);
   eo.max_images = max_images;
@@ -234,6 +243,7 @@ void add_model_bindings(py::module_& m) {
       .def_property_readonly("info", &Model::info, "id, path, architecture, parameters, range, direction")
       .def("score", &Model::score, py::arg("images"), py::arg("samples") = 1, py::arg("reasoning") = true,
            py::arg("batch_size") = 16, py::arg("seed") = 0, py::arg("errors") = "raise", py::arg("completion") = false,
+           py::arg("readout") = "answer",
            "Scores images; returns one dict per image with the fields of `hawkeye score`'s JSONL record (docs/python.md)")
       .def("__repr__", &Model::repr);
 
@@ -249,20 +259,21 @@ void add_model_bindings(py::module_& m) {
   m.def(
       "evaluate",
       [](const py::object& model, const py::object& manifest, std::int64_t samples, const py::object& out, bool resume,
-         std::int64_t batch_size, std::int64_t max_images, std::uint64_t seed) {
+         std::int64_t batch_size, std::int64_t max_images, std::uint64_t seed, const std::string& readout) {
         const std::string manifest_path = to_path(manifest, "manifest").string();
         if (py::isinstance<Model>(model)) {
           return model.cast<Model&>().evaluate(manifest_path, samples, out, resume, batch_size, max_images, seed,
-                                               std::numeric_limits<double>::quiet_NaN());
+                                               std::numeric_limits<double>::quiet_NaN(), readout);
         }
         const std::string name = to_path(model, "model").string();
         const auto t0 = std::chrono::steady_clock::now();
         Model loaded(name, "cpu", std::nullopt);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        return loaded.evaluate(manifest_path, samples, out, resume, batch_size, max_images, seed, seconds);
+        return loaded.evaluate(manifest_path, samples, out, resume, batch_size, max_images, seed, seconds, readout);
       },
       py::arg("model"), py::arg("manifest"), py::arg("samples") = 1, py::arg("out") = py::none(),
       py::arg("resume") = false, py::arg("batch_size") = 16, py::arg("max_images") = 0, py::arg("seed") = 0,
+      py::arg("readout") = "answer",
       "The standard protocol of `hawkeye eval` on a manifest; returns report.json's dict. out=DIR also writes "
       "predictions.jsonl, report.json and scatter.png there.");
 

@@ -137,6 +137,9 @@ ordered_json image_record(const ScoredImage& image, const model::IqaContract& co
   if (fields.reasoning) j["reasoning"] = image.load_failed() ? ordered_json(nullptr) : ordered_json(s.reasoning);
   // The raw answer is kept whenever it did not parse: the user sees what the model wrote.
   if (!image.load_failed() && (fields.completion || !image.scored())) j["completion"] = s.completion;
+  if (fields.answer && samples == 0 && !image.load_failed()) {
+    j["answer"] = std::isfinite(s.answer) ? ordered_json(s.answer) : ordered_json(nullptr);
+  }
   j["status"] = score_status_name(image.status);
   if (image.load_failed()) j["error"] = image.error;
   if (samples > 0) {
@@ -164,6 +167,7 @@ ordered_json sampling_json(const model::ScoreOptions& o) {
   j["mode"] = o.samples > 0 ? "sampled" : "greedy";
   j["samples"] = o.samples;
   j["max_new_tokens"] = o.sampling.max_new_tokens;
+  if (o.readout != model::Readout::answer) j["readout"] = model::readout_name(o.readout);
   if (o.samples > 0) {
     j["temperature"] = o.sampling.temperature;
     j["top_k"] = o.sampling.top_k;

@@ -129,7 +129,11 @@ std::string protocol_text(const EvalReport& r, const model::ScoreOptions& score)
     << (score.samples > 0 ? "with " + std::to_string(score.samples) +
                                 " sampled answers (the prediction is the mean of the answers that parse; their population "
                                 "standard deviation is the image's spread)"
-                          : std::string("with greedy decoding (one answer)"))
+                          : score.readout == model::Readout::expected
+                                ? std::string("with greedy decoding (one answer); the prediction is the expected value of the "
+                                              "answer's number under the model's probabilities of its digits after the greedy "
+                                              "reasoning (readout 'expected')")
+                                : std::string("with greedy decoding (one answer)"))
     << ", at most " << score.sampling.max_new_tokens
     << " new tokens. Labels are the manifest's '" << r.score_name << "' scores (" << r.scale
     << ") mapped linearly onto [1, 5], 5 = best. Images that fail to load or whose answer does not parse get no "
@@ -235,7 +239,9 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
       if (!is_valid_utf8(p.image)) line["image_escaped"] = escape_bytes(p.image);
       line["label"] = p.label;
       if (!r.type_column.empty()) line["type"] = p.type;
-      const ordered_json rec = image_record(s, model.contract(), options.score.samples);
+      RecordFields fields;
+      fields.answer = options.score.readout != model::Readout::answer;
+      const ordered_json rec = image_record(s, model.contract(), options.score.samples, fields);
       for (auto it = rec.begin(); it != rec.end(); ++it) line[it.key()] = it.value();
       JsonlWriter(file).write(sanitize_json(line));
       if (!file) throw Error(ErrorCode::io, options.predictions.string() + ": write failed");

@@ -9,6 +9,14 @@
 
 namespace hawkeye::model {
 
+std::string_view readout_name(Readout r) { return r == Readout::expected ? "expected" : "answer"; }
+
+Readout readout_from_name(std::string_view name) {
+  if (name == "answer") return Readout::answer;
+  if (name == "expected") return Readout::expected;
+  throw Error(ErrorCode::invalid_argument, "unknown readout \"" + std::string(name) + "\" (known: answer, expected)");
+}
+
 ScoreOptions default_score_options(const IqaModel& model, std::int64_t samples, std::uint64_t seed) {
   ScoreOptions o;
   o.samples = samples;
@@ -31,6 +39,101 @@ std::string extract_reasoning(std::string_view c) {
   return std::string(text);
 }
 
+namespace {
+
+// The single token of `text`, or Error(model) when the tokenizer splits it.
+std::int64_t single_token(const IqaModel& model, std::string_view text) {
+  const auto ids = model.tokenizer().encode(text, false);
+  if (ids.size() != 1) {
+    throw Error(ErrorCode::invalid_argument, "readout \"expected\" needs single-token digits; this tokenizer writes \"" +
+                                                 std::string(text) + "\" as " + std::to_string(ids.size()) + " tokens");
+  }
+  return static_cast<std::int64_t>(ids[0]);
+}
+
+// Softmax of `logits` [N, V] over the columns `ids`: [N, ids.size()] float64 on the CPU.
+torch::Tensor probs_over(const torch::Tensor& logits, const torch::Tensor& ids) {
+  return torch::softmax(logits.index_select(1, ids.to(logits.device())).to(torch::kFloat64), 1).to(torch::kCPU);
+}
+
+// Readout::expected for the greedy sequences `seqs` (one per request): replaces r.score where the answer has
+// "<answer>" followed by a digit. See Readout in scoring.h.
+void expected_readout(IqaModel& model, const VisualEmbeds& visuals, const std::vector<GenerationRequest>& requests,
+                      const std::vector<GeneratedSequence>& seqs, std::vector<ImageScore>& out) {
+  auto& policy = model.policy();
+  const ScoreRange range{model.contract().score_min, model.contract().score_max};
+  std::vector<std::int64_t> digit(10);
+  for (int d = 0; d < 10; ++d) digit[d] = single_token(model, std::string(1, static_cast<char>('0' + d)));
+  const std::int64_t dot = single_token(model, ".");
+  const int lo = static_cast<int>(std::ceil(range.lo)), hi = static_cast<int>(std::floor(range.hi));
+  if (lo < 0 || hi > 9 || lo > hi) {
+    throw Error(ErrorCode::invalid_argument, "readout \"expected\" needs a score range within 0-9 with an integer in it");
+  }
+  std::vector<std::int64_t> first_ids;
+  for (int d = lo; d <= hi; ++d) first_ids.push_back(digit[d]);
+  const auto first = torch::tensor(first_ids, torch::kInt64);
+  const auto decimals = torch::tensor(digit, torch::kInt64);
+  const std::int64_t nd = static_cast<std::int64_t>(first_ids.size());
+
+  // The prefix of each greedy answer up to the first digit after "<answer>".
+  PromptBatch prompts;
+  std::vector<std::int64_t> rows;  // request of each prompt row
+  for (const auto& s : seqs) {
+    std::int64_t cut = -1;
+    for (std::size_t j = 0; j < s.tokens.size(); ++j) {
+      if (std::find(digit.begin(), digit.end(), s.tokens[j]) == digit.end()) continue;
+      const std::vector<std::int64_t> head(s.tokens.begin(), s.tokens.begin() + static_cast<std::ptrdiff_t>(j));
+      std::string text = model.decode(head);
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+      std::string tail = text.substr(text.size() >= 8 ? text.size() - 8 : 0);
+      std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (tail == "<answer>") cut = static_cast<std::int64_t>(j);
+      break;  // only the answer's first digit counts
+    }
+    if (cut < 0) continue;
+    auto p = requests[s.request].prompt;
+    p.insert(p.end(), s.tokens.begin(), s.tokens.begin() + cut);
+    prompts.tokens.push_back(std::move(p));
+    prompts.image.push_back(requests[s.request].image);
+    rows.push_back(s.request);
+  }
+  if (rows.empty()) return;
+  KVCache cache;
+  const auto l0 = policy.prefill(prompts, visuals, cache, 3);
+  const auto p_int = probs_over(l0, first);  // [B, nd]
+  cache = cache.expand(nd);
+  const auto B = static_cast<std::int64_t>(rows.size());
+  policy.decode_step(cache, first.repeat({B}));                                        // -> logits of "."
+  const auto l2 = policy.decode_step(cache, torch::full({B * nd}, dot, torch::kInt64));  // -> first decimal
+  const auto p_e = probs_over(l2, decimals);                                             // [B*nd, 10]
+  const auto e_best = p_e.argmax(1);
+  const auto l3 = policy.decode_step(cache, decimals.index_select(0, e_best));           // -> second decimal
+  const auto p_f = probs_over(l3, decimals);
+  const auto* pi = p_int.data_ptr<double>();
+  const auto* pe = p_e.data_ptr<double>();
+  const auto* pf = p_f.data_ptr<double>();
+  for (std::int64_t b = 0; b < B; ++b) {
+    double value = 0;
+    for (std::int64_t d = 0; d < nd; ++d) {
+      const std::int64_t row = b * nd + d;
+      double ef = 0;  // expected d.ef, each branch clamped to the range
+      for (int e = 0; e < 10; ++e) {
+        // The second decimal's distribution was computed after the most likely first decimal; it
+        // stands in for the others (it moves the score by at most 0.09 and keeps one row per first digit).
+        double f_mean = 0;
+        for (int f = 0; f < 10; ++f) f_mean += pf[row * 10 + f] * std::clamp(lo + d + e / 10.0 + f / 100.0, range.lo, range.hi);
+        ef += pe[row * 10 + e] * f_mean;
+      }
+      value += pi[b * nd + d] * ef;
+    }
+    auto& r = out[rows[b]];
+    r.score = value;
+    r.status = ScoreStatus::ok;
+  }
+}
+
+}  // namespace
+
 std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Image*>& images, const ScoreOptions& options,
                                      const std::vector<std::string>& identities, GenerationStats* stats) {
   std::vector<ImageScore> out(images.size());
@@ -48,6 +151,10 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
   if (stats) {
     stats->preprocess_seconds += std::chrono::duration<double>(t_enc - t_pre).count();
     stats->encode_seconds += std::chrono::duration<double>(Clock::now() - t_enc).count();
+  }
+  if (options.readout == Readout::expected && options.samples > 0) {
+    throw Error(ErrorCode::invalid_argument,
+                "readout \"expected\" reads a greedy answer; with K samples the score is the mean of the K answers");
   }
   const std::int64_t K = options.samples > 0 ? options.samples : 1;
   SamplingParams sp = options.sampling;
@@ -80,8 +187,9 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
     }
     if (a.ok()) ++r.parsed;
     if (options.samples > 0) r.samples.push_back(v);
-    else r.score = v;
+    else r.score = r.answer = v;
   }
+  if (options.readout == Readout::expected) expected_readout(model, visuals, requests, seqs, out);
   if (options.samples > 0) {
     for (auto& r : out) {
       double sum = 0;

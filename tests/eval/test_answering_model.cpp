@@ -49,3 +49,99 @@ TEST(AnsweringModel, NoAnswerModeNeverParses) {
   EXPECT_EQ(s[0].completion, "<think>ok</think>");
   EXPECT_TRUE(std::isnan(s[0].score));
 }
+
+// Readout::expected against an independent computation: the same probabilities by teacher forcing (a full
+// forward pass per candidate answer, no KV cache), combined by the rule of scoring.h.
+TEST(AnsweringModel, ExpectedReadoutIsTheMeanOfTheAnswersDigitDistribution) {
+  test::TempDir dir;
+  test::write_answering_model(dir.path() / "m");
+  auto m = model::IqaModel::load((dir.path() / "m").string());
+  std::vector<Image> images;
+  for (int level : {0, 90, 110, 128, 150, 255}) images.push_back(test::grey_image(64, 48, level, level + 1));
+  std::vector<const Image*> ptrs;
+  for (const auto& i : images) ptrs.push_back(&i);
+  auto opts = model::default_score_options(m, 0, 0);
+  const auto greedy = model::score_images(m, ptrs, opts);
+  opts.readout = model::Readout::expected;
+  const auto expected = model::score_images(m, ptrs, opts);
+  const auto again = model::score_images(m, ptrs, opts);
+  ASSERT_EQ(expected.size(), images.size());
+
+  torch::NoGradGuard no_grad;
+  auto& policy = m.policy();
+  const auto visuals = policy.encode_images(policy.preprocess(ptrs));
+  const auto tok = [&](char c) { return static_cast<std::int64_t>(m.tokenizer().encode(std::string(1, c), false).at(0)); };
+  const std::vector<std::int64_t> head = {262, 'o', 'k', 263, 264};  // <think>ok</think><answer>
+  // log p of the last token of each completion (head + tail), for one image.
+  const auto last_logprobs = [&](std::size_t image, const std::vector<std::vector<std::int64_t>>& tails) {
+    model::PromptBatch prompts;
+    std::vector<std::int64_t> flat;
+    const std::int64_t L = static_cast<std::int64_t>(head.size() + tails[0].size());
+    for (const auto& t : tails) {
+      prompts.tokens.push_back(m.prompt_ids(images[image].width, images[image].height));
+      prompts.image.push_back(static_cast<std::int64_t>(image));
+      flat.insert(flat.end(), head.begin(), head.end());
+      flat.insert(flat.end(), t.begin(), t.end());
+    }
+    model::CompletionBatch c;
+    const auto n = static_cast<std::int64_t>(tails.size());
+    c.tokens = torch::tensor(flat, torch::kInt64).view({n, L});
+    c.mask = torch::ones({n, L}, torch::kBool);
+    const auto lp = policy.token_logprobs(prompts, visuals, c).select(1, L - 1).to(torch::kFloat64);
+    return std::vector<double>(lp.data_ptr<double>(), lp.data_ptr<double>() + n);
+  };
+  const auto normalise = [](std::vector<double> lp) {
+    const double top = *std::max_element(lp.begin(), lp.end());
+    double sum = 0;
+    for (auto& v : lp) sum += (v = std::exp(v - top));
+    for (auto& v : lp) v /= sum;
+    return lp;
+  };
+  bool some_between_digits = false;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    SCOPED_TRACE("image " + std::to_string(i));
+    ASSERT_EQ(expected[i].status, ScoreStatus::ok);
+    EXPECT_EQ(expected[i].answer, greedy[i].score);  // the written number is kept beside the read-out
+    EXPECT_EQ(expected[i].completion, greedy[i].completion);
+    EXPECT_EQ(expected[i].score, again[i].score);    // deterministic
+    std::vector<std::vector<std::int64_t>> first;
+    for (char d = '1'; d <= '5'; ++d) first.push_back({tok(d)});
+    const auto p_int = normalise(last_logprobs(i, first));
+    double value = 0;
+    for (int d = 1; d <= 5; ++d) {
+      std::vector<std::vector<std::int64_t>> dec1, dec2;
+      for (char e = '0'; e <= '9'; ++e) dec1.push_back({tok('0' + d), tok('.'), tok(e)});
+      const auto p_e = normalise(last_logprobs(i, dec1));
+      const int e_best = static_cast<int>(std::max_element(p_e.begin(), p_e.end()) - p_e.begin());
+      for (char f = '0'; f <= '9'; ++f) dec2.push_back({tok('0' + d), tok('.'), tok('0' + e_best), tok(f)});
+      const auto p_f = normalise(last_logprobs(i, dec2));
+      for (int e = 0; e < 10; ++e)
+        for (int f = 0; f < 10; ++f) value += p_int[d - 1] * p_e[e] * p_f[f] * std::min(5.0, d + e / 10.0 + f / 100.0);
+    }
+    EXPECT_NEAR(expected[i].score, value, 2e-5);  // float32 logits of ~60 on both paths
+    if (std::abs(expected[i].score - std::round(expected[i].score)) > 0.1) some_between_digits = true;
+  }
+  EXPECT_TRUE(some_between_digits) << "the test images should include one the model is unsure about";
+  for (std::size_t i = 1; i < images.size(); ++i) EXPECT_LT(expected[i - 1].score, expected[i].score);
+}
+
+TEST(AnsweringModel, ExpectedReadoutKeepsParseFailuresAndRefusesSamples) {
+  test::TempDir dir;
+  test::write_answering_model(dir.path() / "m", test::AnswerMode::no_answer);
+  auto m = model::IqaModel::load((dir.path() / "m").string());
+  const Image img = test::grey_image(64, 48, 128, 1);
+  auto opts = model::default_score_options(m, 0, 0);
+  opts.readout = model::Readout::expected;
+  const auto s = model::score_images(m, {&img}, opts);
+  EXPECT_EQ(s[0].status, ScoreStatus::no_answer_tag);
+  EXPECT_TRUE(std::isnan(s[0].score));
+  opts.samples = 4;
+  try {
+    model::score_images(m, {&img}, opts);
+    FAIL() << "expected readout with samples must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+  }
+  EXPECT_EQ(model::readout_from_name("expected"), model::Readout::expected);
+  EXPECT_THROW(model::readout_from_name("mean"), Error);
+}

@@ -191,6 +191,30 @@ TEST(Evaluator, ResumeRefusesPredictionsOfOtherSettings) {
   EXPECT_THROW(eval::evaluate(m, manifest, [&] { auto r = o; r.resume = true; return r; }()), Error);
 }
 
+TEST(Evaluator, ExpectedReadoutIsRecordedAndNotResumedAsTheWrittenAnswer) {
+  auto m = model::IqaModel::load(world().model_dir.string());
+  const Manifest manifest = read_manifest(world().manifest_path);
+  test::TempDir out;
+  const auto file = out.path() / "predictions.jsonl";
+  auto o = options(m, file);
+  o.score.readout = model::Readout::expected;
+  o.max_images = 4;
+  const auto r = eval::evaluate(m, manifest, o);
+  const auto lines = lines_of(file);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0]["sampling"]["readout"], "expected");
+  EXPECT_EQ(r.sampling["readout"], "expected");
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    if (lines[i]["status"] != "ok") continue;
+    EXPECT_TRUE(lines[i]["answer"].is_number()) << lines[i].dump();
+    EXPECT_EQ(lines[i]["score"].get<double>(), r.predictions[i - 1].score);
+  }
+  // Predictions of one read-out are not continued with the other.
+  auto other = options(m, file);
+  other.resume = true;
+  EXPECT_THROW(eval::evaluate(m, manifest, other), Error);
+}
+
 TEST(Evaluator, ModelWithoutParsableAnswersGivesUndefinedStatisticsWithReasons) {
   auto m = model::IqaModel::load(world().mute_dir.string());
   test::TempDir out;

@@ -176,6 +176,38 @@ TEST(ScoreCli, CsvHasAStableHeaderAndTheRunRecordBesideTheFile) {
   EXPECT_EQ(run["model"], "answering-test");
 }
 
+TEST(ScoreCli, ExpectedReadoutKeepsTheWrittenAnswerBesideTheScore) {
+  REQUIRE_CLI();
+  const auto greedy = jsonl_lines(cli("score " + q(world().imgs) + model_arg()).output);
+  const auto r = cli("score " + q(world().imgs) + model_arg() + " --readout expected");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto lines = jsonl_lines(r.output);
+  ASSERT_EQ(lines.size(), 4u) << r.output;
+  EXPECT_EQ(lines[0]["sampling"]["readout"], "expected");
+  EXPECT_FALSE(greedy[0]["sampling"].contains("readout")) << "the default run record is unchanged";
+  bool differs = false;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["answer"], greedy[i]["score"]) << lines[i].dump();
+    EXPECT_FALSE(greedy[i].contains("answer"));
+    const double s = lines[i]["score"].get<double>();
+    EXPECT_GE(s, 1.0);
+    EXPECT_LE(s, 5.0);
+    if (std::abs(s - greedy[i]["score"].get<double>()) > 1e-3) differs = true;
+  }
+  EXPECT_TRUE(differs) << "the wired model is unsure of some digit: its expected value is not the digit";
+  EXPECT_EQ(cli("score " + q(world().imgs) + model_arg() + " --readout expected").output, r.output);  // deterministic
+  // CSV: the written answer gets a column after the score.
+  const auto c = cli("score " + q(world().imgs) + model_arg() + " --readout expected --format csv");
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_EQ(c.output.substr(0, c.output.find('\n')),
+            "path,score,answer,range,direction,status,samples,mean,std,parsed,tokens,reasoning,completion,error");
+  // A greedy read-out: with samples it is refused before any work; an unknown name is a usage error.
+  const auto k = cli("score " + q(world().imgs) + model_arg() + " --readout expected --samples 4", true);
+  EXPECT_EQ(k.status, exit_status(ErrorCode::invalid_argument)) << k.output;
+  EXPECT_NE(k.output.find("--samples"), std::string::npos) << k.output;
+  EXPECT_NE(cli("score " + q(world().imgs) + model_arg() + " --readout mean", true).status, 0);
+}
+
 TEST(ScoreCli, QuotedPatternsAreExpandedByHawkeye) {
   REQUIRE_CLI();
   const auto r = cli("score " + q(world().imgs / "*.png") + model_arg());

@@ -108,10 +108,18 @@ def test_bad_input_raises(model, bad, code, what):
 
 
 def test_bad_options_raise(model):
-    for kwargs in [{"samples": -1}, {"batch_size": 0}, {"errors": "ignore"}]:
+    for kwargs in [{"samples": -1}, {"batch_size": 0}, {"errors": "ignore"}, {"readout": "mean"},
+                   {"readout": "expected", "samples": 4}]:
         with pytest.raises(hawkeye.Error) as e:
             model.score(EXAMPLES / "plane-pristine.png", **kwargs)
         assert e.value.code == "invalid_argument", kwargs
+
+
+def test_expected_readout_equals_the_cli(model):
+    cli = jsonl(run_cli("score", "examples/", "--format", "jsonl", "--readout", "expected")[1])[1:]
+    py = model.score("examples/", readout="expected")
+    assert py == cli
+    assert all(r["status"] == "ok" and 1 <= r["score"] <= 5 and 1 <= r["answer"] <= 5 for r in py)
 
 
 def test_two_threads_score_at_once(model, cli_records):

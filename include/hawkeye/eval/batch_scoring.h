@@ -66,10 +66,12 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<std::f
 struct RecordFields {
   bool reasoning = true;       // "reasoning"
   bool completion = false;     // "completion" always (it is written anyway when the answer did not parse)
+  bool answer = false;         // "answer": the number the greedy answer writes (null when none), beside a
+                               // score read out otherwise (model::Readout::expected)
 };
 
 // The output record of one image (docs/cli.md, `hawkeye score`): path, score (null when none), range,
-// direction, reasoning, [completion], status, [error], and with K samples: samples, mean, std, parsed; tokens.
+// direction, reasoning, [completion], [answer], status, [error], and with K samples: samples, mean, std, parsed; tokens.
 ordered_json image_record(const ScoredImage& image, const model::IqaContract& contract, std::int64_t samples,
                           const RecordFields& fields = {});
 

@@ -14,8 +14,24 @@
 
 namespace hawkeye::model {
 
+// How a greedy answer becomes the score.
+enum class Readout {
+  answer,    // the number the answer writes (the default)
+  // The expected value of the answer's number under the model's own distribution over its digits, after the
+  // greedy reasoning (as Q-Align reads a score out of level probabilities): the first digit over the integers
+  // of the score range, then "." and the first decimal (expectation over 0-9), then the second decimal
+  // (expectation over 0-9 after the most likely first decimal); each branch clamped to the range.
+  // Deterministic, greedy only, needs single-token digits. Where the greedy answer has no "<answer>" followed
+  // by a digit, the greedy status (a parse failure) stands.
+  expected,
+};
+std::string_view readout_name(Readout r);
+// "answer" or "expected"; Error(invalid_argument) naming both otherwise.
+Readout readout_from_name(std::string_view name);
+
 struct ScoreOptions {
   std::int64_t samples = 0;          // 0 = greedy; K > 0 = K sampled answers per image
+  Readout readout = Readout::answer; // greedy only (expected with samples > 0 is an invalid_argument)
   SamplingParams sampling;           // temperature/top-k/top-p/max_new_tokens for sampling (greedy: max_new_tokens)
   std::uint64_t seed = 0;            // run seed; image i's answers use derive_seed(seed, image identity)
 };
@@ -24,7 +40,9 @@ struct ScoreOptions {
 ScoreOptions default_score_options(const IqaModel& model, std::int64_t samples, std::uint64_t seed);
 
 struct ImageScore {
-  double score = std::numeric_limits<double>::quiet_NaN();  // greedy: the parsed answer; K samples: mean of the parsed ones
+  double score = std::numeric_limits<double>::quiet_NaN();  // greedy: the parsed answer (or its expected value,
+                                                            // Readout::expected); K samples: mean of the parsed ones
+  double answer = std::numeric_limits<double>::quiet_NaN(); // greedy: the number the answer writes
   // ok; greedy: why the answer gave no score (read strictly, a number outside the model's range is
   // out_of_range); K samples: no_answer_parsed when none of the K answers gave a score
   ScoreStatus status = ScoreStatus::ok;

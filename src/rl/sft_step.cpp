@@ -33,6 +33,11 @@ class SftStep final : public TrainStep {
     text_weight_ = cfg_.sft.text_weight;
     think_noise_ = cfg_.sft.think_noise;
     if (think_noise_ > 0) kadid_labels_ = KadidLabelTable::load_default();
+    answer_from_head_ = cfg_.sft.answer_target == "auxiliary_head";
+    if (answer_from_head_ && !policy.has_auxiliary_head()) {
+      throw Error(ErrorCode::invalid_argument, cfg_.source + ": sft.answer_target = \"auxiliary_head\" needs a model with an auxiliary "
+                                                             "head (vision_config.aux_head = true)");
+    }
     stop_id_ = r_.model->stop_ids().front();
     // train.cache_visual: when every vision parameter is frozen and nothing augments the images, each training
     // image's visual tokens are computed once and kept in memory (up to train.cache_visual_mb).
@@ -166,10 +171,20 @@ class SftStep final : public TrainStep {
     std::int64_t longest = 0;
     std::vector<std::int64_t> trained_from(rows.size(), 0);  // sft.think_noise: tokens before it carry no loss
     bool any_noisy = false;
+    std::vector<double> head_scores;
+    if (answer_from_head_) {
+      // sft.answer_target = "auxiliary_head": the head's score of each image, on the contract's range.
+      torch::NoGradGuard no_grad;
+      head_scores = policy.auxiliary_scores(vis);
+      if (head_scores.size() != rows.size()) throw Error(ErrorCode::internal, "auxiliary head: one score per image expected");
+      const auto& c = r_.model->contract();
+      for (auto& v : head_scores) v = std::clamp(v, c.score_min, c.score_max);
+    }
     for (std::size_t i = 0; i < rows.size(); ++i) {
       prompts.tokens.push_back(r_.model->prompt_ids(sizes[i].first, sizes[i].second));
       prompts.image.push_back(static_cast<std::int64_t>(i));
-      const std::string answer = "<answer>" + format_score(rows[i]->label, decimals_) + "</answer>";
+      const double target = answer_from_head_ ? head_scores[i] : rows[i]->label;
+      const std::string answer = "<answer>" + format_score(target, decimals_) + "</answer>";
       std::vector<std::int64_t> t;
       const auto wrong = kadid_labels_ ? noisy_think_text(*rows[i], *kadid_labels_, think_noise_,
                                                           derive_seed(r_.seed, "think_noise", static_cast<std::uint64_t>(batch.step), row_ids[i]))
@@ -229,6 +244,7 @@ class SftStep final : public TrainStep {
   const SftConfig& cfg_;
   int decimals_ = 2;
   double aux_weight_ = 0, text_weight_ = 1, think_noise_ = 0;
+  bool answer_from_head_ = false;
   std::optional<KadidLabelTable> kadid_labels_;
   std::int64_t stop_id_ = 0;
   bool cache_visual_ = false;

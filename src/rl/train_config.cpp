@@ -132,6 +132,7 @@ void sft_fields(S& s, F& f) {
   f("aux_weight", s.aux_weight, at_least(0));
   f("text_weight", s.text_weight, at_least(0));
   f("think_noise", s.think_noise, between(0, 1));
+  f("answer_target", s.answer_target, one_of({"label", "auxiliary_head"}));
 }
 
 template <typename S, typename F>

@@ -109,6 +109,7 @@ const Case kCases[] = {
     {"grpo", "rollout.max_new_tokens = 0", "rollout.max_new_tokens = 0: expected an integer >= 1"},
     {"sft", "sft.think_noise = 1.5", "sft.think_noise = 1.5: expected a number in [0, 1]"},
     {"sft", "sft.think_noise = -0.1", "sft.think_noise = -0.1: expected a number in [0, 1]"},
+    {"sft", "sft.answer_target = 'head'", "sft.answer_target = 'head': expected one of label, auxiliary_head"},
     {"sft", "sft.text_weight = -1", "sft.text_weight = -1: expected a number >= 0"},
     {"sft", "sft.text_weight = 0; sft.aux_weight = 0", "sft.text_weight and sft.aux_weight are both 0: nothing to train"},
     {"sft", "sft.text_weight = 0; sft.aux_weight = 1", nullptr},

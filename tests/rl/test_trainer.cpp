@@ -474,6 +474,90 @@ TEST(Trainer, SftAuxiliaryLossAndScoresComeFromTheHead) {
   EXPECT_NEAR(val["plcc"].get<double>(), correlate(pred, gt).plcc.value, 1e-6);
 }
 
+// sft.answer_target = "auxiliary_head": the answer a row trains is the model's own head's score of its image
+// (clamped to the range), not its label. Checked against a run on a manifest whose labels are those head
+// scores, computed here: the same first-step loss and tokens; a run on the true labels gets another loss.
+TEST(Trainer, AnswerTargetFromTheAuxiliaryHeadIsTheHeadsScore) {
+  test::TinyTrainingSetup s(false);
+  auto arch = nlohmann::json::parse(read_file(s.arch));
+  arch["vision_config"]["aux_head"] = true;
+  const auto arch_file = s.dir.path() / "arch-aux.json";
+  write_file_atomic(arch_file, arch.dump());
+  const auto run = [&](const std::string& name, const fs::path& train, const std::string& target) {
+    auto c = Config::parse_toml(s.model_toml() + "[run]\ndir = \"" + (s.dir.path() / name).string() +
+                                    "\"\nseed = 3\nthreads = 1\nlog_every = 1\n[train]\nsteps = 1\nbatch_size = 4\nlr = 1e-3\n"
+                                    "warmup_steps = 0\nval_every = 0\ncheckpoint_every = 0\n[augment]\nhflip = false\n[sft]\n"
+                                    "answer_target = \"" + target + "\"\n",
+                                "test.toml");
+    c.set("model.architecture", arch_file.string());
+    c.set("data.train", train.string());
+    return rl::train(c, "sft");
+  };
+  const auto first_step = [](const fs::path& run_dir) {
+    for (const auto& line : test::read_metrics(run_dir))
+      if (line.contains("loss") && line["step"] == 1) return line;
+    return nlohmann::json();
+  };
+  const auto from_head = run("head", s.train, "auxiliary_head");
+  const auto a = first_step(from_head.run_dir);
+  ASSERT_TRUE(a.contains("loss")) << a.dump();
+
+  // The head's scores of the first batch, from the run's initial model in training mode (as the step sees them).
+  auto policy = model::load_policy(model::read_model_dir(from_head.run_dir / "init"));
+  policy->train(true);
+  const auto rows = rl::load_samples(s.train);
+  const auto batch = rl::batch_indices(rows.size(), 3, 0, 4);
+  std::vector<fs::path> paths;
+  for (auto i : batch) paths.push_back(rows[i].image);
+  const auto images = rl::load_batch(paths, ImageLimits{}, 1);
+  std::vector<const Image*> ptrs;
+  for (const auto& im : images) ptrs.push_back(&im);
+  std::vector<double> head;
+  {
+    torch::NoGradGuard g;
+    head = policy->auxiliary_scores(policy->encode_images(policy->preprocess(ptrs)));
+  }
+  ASSERT_EQ(head.size(), batch.size());
+  // The same manifest with those scores as labels (manifest lines 1.. are rows 0..).
+  std::istringstream in(read_file(s.train));
+  std::string line, out;
+  std::size_t row = 0;
+  std::getline(in, line);
+  out = line + "\n";
+  bool differs = false;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    const auto at = std::find(batch.begin(), batch.end(), row);
+    if (at != batch.end()) {
+      const double v = std::clamp(head[static_cast<std::size_t>(at - batch.begin())], 1.0, 5.0);
+      differs = differs || std::abs(v - j["label"].get<double>()) > 0.01;
+      j["label"] = v;
+    }
+    out += j.dump() + "\n";
+    ++row;
+  }
+  ASSERT_TRUE(differs) << "an untrained head should not already give the labels";
+  const auto relabelled = s.train.parent_path() / "train-head-labels.jsonl";
+  write_file_atomic(relabelled, out);
+  const auto b = first_step(run("labels-are-head", relabelled, "label").run_dir);
+  EXPECT_NEAR(a["loss"].get<double>(), b["loss"].get<double>(), 1e-6);
+  EXPECT_EQ(a["tokens"], b["tokens"]);
+  const auto c = first_step(run("labels", s.train, "label").run_dir);
+  EXPECT_GT(std::abs(a["loss"].get<double>() - c["loss"].get<double>()), 1e-4);
+
+  // A model without an auxiliary head is refused with the key's name.
+  auto plain = Config::parse_toml(s.model_toml() + "[run]\ndir = \"" + (s.dir.path() / "plain").string() +
+                                      "\"\nthreads = 1\n[train]\nsteps = 1\nbatch_size = 2\nval_every = 0\n[sft]\n"
+                                      "answer_target = \"auxiliary_head\"\n",
+                                  "test.toml");
+  try {
+    rl::train(plain, "sft");
+    FAIL() << "a model without a head trained answers from it";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("answer_target"), std::string::npos) << e.what();
+  }
+}
+
 // One GRPO step cut into 1, 2 or 4 micro-batches (train.grad_accum): the perception KL is pooled per image,
 // every other term is a mean over sequences, so the step's loss, gradient norm and new weights are the same.
 // (tests/rl/test_rl_math.cpp checks the same on completions of different lengths, exactly; the 2-process

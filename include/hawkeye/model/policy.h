@@ -93,6 +93,7 @@ class Policy : public torch::nn::Module {
     return {};
   }
   virtual std::vector<double> auxiliary_scores(const VisualEmbeds& visuals) { (void)visuals; return {}; }
+  virtual bool has_auxiliary_head() const { return false; }
   // The visual tokens as the language model reads them (hawkeye-tiny's quality embedding adds to them);
   // by default the encoder's output unchanged.
   virtual VisualEmbeds language_visuals(const VisualEmbeds& visuals) { return visuals; }

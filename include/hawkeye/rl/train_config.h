@@ -89,6 +89,10 @@ struct SftSection {
   double aux_weight = 0.0;   // >= 0
   double text_weight = 1.0;  // >= 0; 0 = no language-model pass (not both weights 0)
   double think_noise = 0.0;  // [0, 1]
+  // What the answer of a training row says: "label" (the row's score) or "auxiliary_head" (the model's own
+  // auxiliary head's score of the image, computed without gradient from the same visual tokens: the answer
+  // then carries the encoder's estimate of this image, not the mean of its (type, level) class).
+  std::string answer_target = "label";
 };
 
 struct RolloutSection {

@@ -13,6 +13,26 @@
 
 namespace hawkeye::cli {
 
+namespace {
+std::atomic<bool> g_stop_flag{false};
+extern "C" void on_stop_signal(int) {
+  if (g_stop_flag.exchange(true)) std::_Exit(130);
+}
+}  // namespace
+
+std::atomic<bool>& stop_flag() { return g_stop_flag; }
+
+StopOnSignal::StopOnSignal() {
+  g_stop_flag = false;
+  previous_int_ = std::signal(SIGINT, on_stop_signal);
+  previous_term_ = std::signal(SIGTERM, on_stop_signal);
+}
+
+StopOnSignal::~StopOnSignal() {
+  std::signal(SIGINT, previous_int_);
+  std::signal(SIGTERM, previous_term_);
+}
+
 void Context::prepare(bool torch) const {
   log_setup(global.log_level, global.quiet);
   if (torch) {

@@ -1,6 +1,8 @@
 // The hawkeye command line: shared options, the command table, and helpers for commands.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -35,6 +37,23 @@ const std::vector<CommandEntry>& command_table();
 // existing image (an output never replaces a picture unless asked), unless `force`; and a folder.
 // Errors: invalid_argument, naming the file and --force.
 void check_output_file(const std::filesystem::path& out, const std::vector<std::filesystem::path>& inputs, bool force);
+
+// While one lives, the first Ctrl-C or SIGTERM (what schedulers send before SIGKILL) sets stop_flag(): the
+// command finishes what it is doing and stops cleanly (eval writes its partial report, train a checkpoint,
+// serve answers the requests it holds). A second signal ends the process at once with status 130. Constructing
+// one clears the flag; destroying it restores the previous handlers. One process-wide flag: one at a time.
+class StopOnSignal {
+ public:
+  StopOnSignal();
+  ~StopOnSignal();
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+ private:
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
+};
+std::atomic<bool>& stop_flag();
 
 // Runs the CLI; returns the exit status (documented in docs/cli.md). Never throws.
 int run(int argc, const char* const* argv);

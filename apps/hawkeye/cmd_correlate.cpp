@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/writers.h"
@@ -30,12 +31,7 @@ struct Table {
   bool has(const std::string& c) const { return std::find(columns.begin(), columns.end(), c) != columns.end(); }
 };
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
+std::string trim(const std::string& s) { return std::string(trim_space(s)); }
 
 Table read_table(const fs::path& path) {
   Table t;

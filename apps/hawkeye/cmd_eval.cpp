@@ -21,14 +21,6 @@ namespace hawkeye::cli {
 
 namespace {
 
-// Set by the first Ctrl-C or SIGTERM: the evaluation stops after the current batch and writes its partial
-// report (the predictions so far are on disk; --resume continues). A second signal ends the process at once.
-std::atomic<bool> g_eval_stop{false};
-
-extern "C" void on_eval_interrupt(int) {
-  if (g_eval_stop.exchange(true)) std::_Exit(130);
-}
-
 struct EvalCommand {
   std::string model = "hawkeye-tiny";
   std::string data;
@@ -80,7 +72,7 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   eo.max_images = o.max_images;
   eo.predictions = predictions;
   eo.resume = o.resume;
-  eo.stop = &g_eval_stop;
+  eo.stop = &stop_flag();
   std::size_t total = manifest.rows.size();
   if (o.max_images > 0) total = std::min<std::size_t>(total, o.max_images);
   Progress progress("eval " + m.id(), total, !ctx.global.quiet);
@@ -89,21 +81,13 @@ void run_eval(const EvalCommand& o, Context& ctx) {
     if (done > shown) progress.advance(done - shown), shown = done;
   };
 
-  g_eval_stop = false;
-  auto previous_int = std::signal(SIGINT, on_eval_interrupt);
-  auto previous_term = std::signal(SIGTERM, on_eval_interrupt);
-  auto restore = [&] {
-    std::signal(SIGINT, previous_int);
-    std::signal(SIGTERM, previous_term);
-  };
   eval::EvalReport report;
-  try {
+  {
+    // The first Ctrl-C or SIGTERM: the evaluation stops after the current batch and writes its partial report
+    // (the predictions so far are on disk; --resume continues). A second one ends the process at once.
+    const StopOnSignal on_signal;
     report = eval::evaluate(m, manifest, eo);
-  } catch (...) {
-    restore();
-    throw;
   }
-  restore();
   progress.finish();
   report.model_load_seconds = load_seconds;
   eval::write_eval_outputs(out, report, o.plot_width, o.plot_height);

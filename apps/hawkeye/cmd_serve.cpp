@@ -19,14 +19,6 @@ namespace hawkeye::cli {
 
 namespace {
 
-// Set by the first Ctrl-C or SIGTERM: requests being handled finish, new ones get 503, then the server exits
-// with status 0. A second signal ends the process at once (status 130), as in `hawkeye train` and `eval`.
-std::atomic<bool> g_serve_stop{false};
-
-extern "C" void on_serve_signal(int) {
-  if (g_serve_stop.exchange(true)) std::_Exit(130);
-}
-
 struct ServeCommand {
   std::string model = "hawkeye-tiny";
   std::string host = "127.0.0.1";
@@ -61,13 +53,14 @@ void run_serve(const ServeCommand& o, Context& ctx) {
     spdlog::warn("listening on {}: other machines can reach this server; it has no authentication", o.host);
   }
 
-  g_serve_stop = false;
-  auto previous_int = std::signal(SIGINT, on_serve_signal);
-  auto previous_term = std::signal(SIGTERM, on_serve_signal);
+  // The first Ctrl-C or SIGTERM: requests being handled finish, new ones get 503, then the server exits with
+  // status 0. A second one ends the process at once (status 130).
+  const StopOnSignal on_signal;
+  const auto& stop = stop_flag();
   std::atomic<bool> done{false};
   std::thread watcher([&] {
-    while (!g_serve_stop.load() && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (g_serve_stop.load()) spdlog::info("stopping: finishing the requests being handled, refusing new ones");
+    while (!stop.load() && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (stop.load()) spdlog::info("stopping: finishing the requests being handled, refusing new ones");
     server.shutdown();
   });
   const std::string host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
@@ -77,8 +70,6 @@ void run_serve(const ServeCommand& o, Context& ctx) {
   server.run();
   done = true;
   watcher.join();
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
   spdlog::info("stopped");
   ctx.exit_code = kExitOk;
 }

@@ -19,15 +19,6 @@ namespace hawkeye::cli {
 
 namespace {
 
-// Set by the first Ctrl-C or SIGTERM (what schedulers send before SIGKILL): the trainer writes a checkpoint
-// after the current step and returns. A second signal ends the process at once (the last complete checkpoint
-// stays valid: writes are atomic).
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_interrupt(int) {
-  if (g_stop.exchange(true)) std::_Exit(130);
-}
-
 struct TrainCommandOptions {
   std::string config;
   std::string resume;
@@ -115,23 +106,15 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
     opts.dist = dist::make_dist_hooks(*group, {run.dist_bucket_mb});
   }
   opts.resume = o.resume;
-  opts.stop = &g_stop;
+  opts.stop = &stop_flag();
   opts.progress = !ctx.global.quiet;
-  g_stop = false;
-  auto previous_int = std::signal(SIGINT, on_interrupt);
-  auto previous_term = std::signal(SIGTERM, on_interrupt);
-  auto restore = [&] {
-    std::signal(SIGINT, previous_int);
-    std::signal(SIGTERM, previous_term);
-  };
   rl::TrainResult result;
-  try {
+  {
+    // The first Ctrl-C or SIGTERM: the trainer writes a checkpoint after the current step and returns. A second
+    // one ends the process at once (the last complete checkpoint stays valid: writes are atomic).
+    const StopOnSignal on_signal;
     result = rl::train(train_config, opts);
-  } catch (...) {
-    restore();
-    throw;
   }
-  restore();
   if (!opts.dist.is_main()) return result.interrupted ? exit_status(ErrorCode::interrupted) : kExitOk;  // rank 0 reports
   ordered_json j;
   j["kind"] = kind;

@@ -9,6 +9,7 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/writers.h"
 
 namespace hawkeye {
@@ -21,12 +22,7 @@ using ojson = nlohmann::ordered_json;
   throw Error(ErrorCode::parse, source + (line ? ":" + std::to_string(line) : "") + ": " + what);
 }
 
-std::string trim(std::string_view s) {
-  std::size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return std::string(s.substr(a, b - a));
-}
+std::string trim(std::string_view s) { return std::string(trim_space(s)); }
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

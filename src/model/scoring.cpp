@@ -6,6 +6,7 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/random.h"
+#include "hawkeye/core/text_util.h"
 
 namespace hawkeye::model {
 
@@ -33,10 +34,7 @@ std::string extract_reasoning(std::string_view c) {
   const auto begin = open + 7;
   auto end = c.find("</think>", begin);
   if (end == std::string_view::npos) end = c.size();
-  auto text = c.substr(begin, end - begin);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return std::string(text);
+  return std::string(trim_space(c.substr(begin, end - begin)));
 }
 
 namespace {
@@ -83,9 +81,9 @@ void expected_readout(IqaModel& model, const VisualEmbeds& visuals, const std::v
     for (std::size_t j = 0; j < s.tokens.size(); ++j) {
       if (std::find(digit.begin(), digit.end(), s.tokens[j]) == digit.end()) continue;
       const std::vector<std::int64_t> head(s.tokens.begin(), s.tokens.begin() + static_cast<std::ptrdiff_t>(j));
-      std::string text = model.decode(head);
-      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-      std::string tail = text.substr(text.size() >= 8 ? text.size() - 8 : 0);
+      const std::string decoded = model.decode(head);
+      const std::string_view text = trim_space(decoded);
+      std::string tail(text.substr(text.size() >= 8 ? text.size() - 8 : 0));
       std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) { return std::tolower(c); });
       if (tail == "<answer>") cut = static_cast<std::int64_t>(j);
       break;  // only the answer's first digit counts

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 #include <string>
 
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/image/distortions/kadid.h"
@@ -88,12 +89,7 @@ void minmax_normalize(cv::Mat& m) {
   if (hi > lo) m = (m - lo) / (hi - lo);
 }
 
-std::string trim(std::string_view s) {
-  std::size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return std::string(s.substr(a, b - a));
-}
+std::string trim(std::string_view s) { return std::string(trim_space(s)); }
 
 std::vector<std::string> split_list(std::string_view s) {
   std::vector<std::string> out;

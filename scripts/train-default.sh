@@ -7,7 +7,9 @@
 #   3. hawkeye sft    — vision grounding   (configs/hawkeye-tiny-vision.toml: the ImageNet MobileNetV2 backbone,
 #                       fine-tuned, under a new projector and an auxiliary head; no language-model pass)
 #   3b. hawkeye sft   — the same on whole 512x384 images, one epoch (configs/hawkeye-tiny-vision-full.toml)
-#   4. hawkeye sft    — warm start         (configs/hawkeye-tiny-sft.toml: language model, vision frozen)
+#   3c. a copy of 3b's model with vision_config.quality_embedding switched on (zero at the start: the same model)
+#   4. hawkeye sft    — warm start         (configs/hawkeye-tiny-sft.toml: language model and quality embedding,
+#                                           vision frozen; answers = the auxiliary head's score, 30 % think noise)
 #   5. hawkeye train  — Q-Hawkeye GRPO     (configs/hawkeye-tiny-grpo.toml)
 #   6. hawkeye eval   — the held-out test sets: test-old greedy and K = 8 samples, test-new greedy
 #   7. writes models/hawkeye-tiny/ (model directory + MODEL_CARD.md + split files + evaluation reports)
@@ -70,6 +72,22 @@ run_stage() { # name, kind (sft|train), config, run dir, [key=value overrides of
 }
 run_stage vision sft configs/hawkeye-tiny-vision.toml "$WORK/runs/hawkeye-tiny-vision"
 run_stage vision-full sft configs/hawkeye-tiny-vision-full.toml "$WORK/runs/hawkeye-tiny-vision-full"
+# 3c: the warm start reads the auxiliary head's outputs through the quality embedding (docs/results.md).
+QDIR=$WORK/runs/hawkeye-tiny-vision-full-q
+if [[ ! -f $QDIR/config.json ]]; then
+  rm -rf "$QDIR.tmp"
+  cp -r "$WORK/runs/hawkeye-tiny-vision-full/final" "$QDIR.tmp"
+  python3 - "$QDIR.tmp/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    config = json.load(f)
+config["vision_config"]["quality_embedding"] = True
+with open(path, "w") as f:
+    json.dump(config, f, indent=2)
+PY
+  mv "$QDIR.tmp" "$QDIR"
+fi
 run_stage sft sft configs/hawkeye-tiny-sft.toml "$WORK/runs/hawkeye-tiny-sft"
 run_stage grpo train configs/hawkeye-tiny-grpo.toml "$WORK/runs/hawkeye-tiny-grpo"
 

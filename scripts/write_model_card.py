@@ -170,8 +170,20 @@ def stage_text(work, s):
                 f"schedule ({sched}, warm-up {t.get('warmup_steps', '?')} steps; overrides of "
                 "`hawkeye-tiny-vision.toml` in `scripts/train-default.sh`).")
     if s == "sft":
+        sft = c.get("sft", {})
+        from_head = sft.get("answer_target") == "auxiliary_head"
+        target = "the auxiliary head's score of the image" if from_head else "label"
+        noise = sft.get("think_noise") or 0
+        extra = ""
+        if from_head:
+            extra += ("; the answer is the vision tower's own auxiliary-head score of each image "
+                      "(`sft.answer_target = \"auxiliary_head\"`), which the language model reads through the quality "
+                      "embedding")
+        if noise:
+            extra += (f"; in {noise:.0%} of the rows the reasoning is a confusable (type, level)'s and only the answer "
+                      "trains (`sft.think_noise`)")
         return ("`sft`: supervised warm start of the language model (teacher-forced cross-entropy on "
-                f"`<think>description</think><answer>label</answer>`){on}, {sched}; {frozen}.")
+                f"`<think>description</think><answer>{target}</answer>`){on}, {sched}; {frozen}{extra}.")
     if s == "grpo":
         k = c.get("rollout", {}).get("k")
         kk = f"K = {k}" if k else "K"
@@ -327,6 +339,9 @@ def main():
     param_line = f"{fmt_int(params)} parameters"
     if st["backbone"]:
         param_line += f", of which {st['backbone']:,} in the pretrained backbone"
+    if vc.get("quality_embedding"):
+        vision_lines += ("\n- quality embedding: the auxiliary head's outputs (score, spread over 17 anchors, KADID type and "
+                         "level probabilities) enter the language model as a linear embedding added to every visual token")
     arch = f"""{vision_lines}
 - language model: Qwen-style decoder, {tc.get('num_hidden_layers')} layers, width
   {tc.get('hidden_size')}, {tc.get('num_attention_heads')} heads, SwiGLU

@@ -1,5 +1,13 @@
 // `hawkeye eval` through the built binary: outputs, --resume, --max-images and exit statuses.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
 
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
@@ -93,6 +101,50 @@ TEST(EvalCli, MissingManifestIsNotFound) {
 
 // Two `eval --resume` on one --out appended duplicate rows: the second now exits 14 naming the first's PID,
 // and the predictions stay as they were. A finished evaluation leaves no lock file behind.
+// The first Ctrl-C stops after the current batch: the predictions so far stay, a partial report is written, the
+// exit status is 130 and --resume finishes the rest without scoring them again (cli.h, StopOnSignal).
+TEST(EvalCli, CtrlCStopsCleanlyAndResumeFinishes) {
+  REQUIRE_CLI();
+  test::TempDir tmp;
+  const auto data = test::write_grey_manifest(tmp.path() / "data", 300);
+  const auto out = tmp.path() / "out";
+  const std::vector<std::string> args = {HAWKEYE_CLI, "-q", "--threads", "1", "eval", "--model", world().model.string(),
+                                         "--data", data.string(), "--out", out.string(), "--batch", "1"};
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  const auto predictions = out / "predictions.jsonl";
+  const auto lines = [&] { return fs::exists(predictions) ? test::jsonl_lines(read_file(predictions)).size() : 0u; };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (lines() < 4 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GE(lines(), 4u) << "the evaluation did not start";
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), exit_status(ErrorCode::interrupted));
+  const auto report = nlohmann::json::parse(read_file(out / "report.json"));
+  EXPECT_FALSE(report["complete"].get<bool>());
+  const std::size_t kept = lines() - 1;  // the run line
+  ASSERT_LT(kept, 300u) << "the run ended before the signal: make the manifest longer";
+  EXPECT_FALSE(fs::exists(out / ".lock"));
+  const auto resumed = cli("eval --model " + q(world().model) + " --data " + q(data) + " --out " + q(out) + " --resume --json");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  const auto j = nlohmann::json::parse(resumed.output);
+  EXPECT_EQ(j["timing"]["resumed_rows"], kept);
+  EXPECT_EQ(j["timing"]["images_this_run"], 300 - kept);
+  EXPECT_EQ(j["n"], 300);
+}
+
 TEST(EvalCli, OutFolderInUseByAnotherProcessExits14) {
   REQUIRE_CLI();
   test::TempDir out;

@@ -32,9 +32,15 @@ int main(int argc, char** argv) {
   // allocation with a high trim threshold cut system time 1.82 s -> 0.51 s scoring 45 images (1 thread),
   // at the price of a higher resident peak (870 -> 1,090 MB). HAWKEYE_MALLOC_DEFAULT=1 keeps glibc's
   // defaults. (The library leaves this to the program that uses it.)
+  // One arena for all threads: a thread other than the main one otherwise gets an arena of its own, whose heaps
+  // cannot hold blocks larger than their fixed size, so glibc maps those with mmap whatever M_MMAP_MAX says and
+  // unmaps them when freed. `hawkeye serve` scores on such a thread: page faults on every batch, 2.94 images/s
+  // at 32 concurrent requests against 17.3 with one arena (bench/serve.sh, docs/serve.md); `hawkeye score`,
+  // whose loader threads allocate the decoded images, runs 0.96x the time and peaks 630 instead of 770 MB.
   if (const char* keep = std::getenv("HAWKEYE_MALLOC_DEFAULT"); !(keep && keep[0] == '1')) {
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_ARENA_MAX, 1);
   }
   // Before anything loads libgomp.
   hawkeye::choose_openmp_wait_policy();

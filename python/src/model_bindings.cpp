@@ -37,6 +37,7 @@ void keep_freed_memory() {
     if (const char* keep = std::getenv("HAWKEYE_MALLOC_DEFAULT"); keep && keep[0] == '1') return false;
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_ARENA_MAX, 1);  // threads other than the first would map their large blocks anyway (main.cpp)
     return true;
   }();
   (void)done;

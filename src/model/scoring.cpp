@@ -76,18 +76,9 @@ void expected_readout(IqaModel& model, const VisualEmbeds& visuals, const std::v
   // The prefix of each greedy answer up to the first digit after "<answer>".
   PromptBatch prompts;
   std::vector<std::int64_t> rows;  // request of each prompt row
+  const auto decode = [&](const std::vector<std::int64_t>& ids) { return model.decode(ids); };
   for (const auto& s : seqs) {
-    std::int64_t cut = -1;
-    for (std::size_t j = 0; j < s.tokens.size(); ++j) {
-      if (std::find(digit.begin(), digit.end(), s.tokens[j]) == digit.end()) continue;
-      const std::vector<std::int64_t> head(s.tokens.begin(), s.tokens.begin() + static_cast<std::ptrdiff_t>(j));
-      const std::string decoded = model.decode(head);
-      const std::string_view text = trim_space(decoded);
-      std::string tail(text.substr(text.size() >= 8 ? text.size() - 8 : 0));
-      std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (tail == "<answer>") cut = static_cast<std::int64_t>(j);
-      break;  // only the answer's first digit counts
-    }
+    const std::int64_t cut = answer_number_start(s.tokens, digit, decode);
     if (cut < 0) continue;
     auto p = requests[s.request].prompt;
     p.insert(p.end(), s.tokens.begin(), s.tokens.begin() + cut);
@@ -131,6 +122,20 @@ void expected_readout(IqaModel& model, const VisualEmbeds& visuals, const std::v
 }
 
 }  // namespace
+
+std::int64_t answer_number_start(const std::vector<std::int64_t>& tokens, const std::vector<std::int64_t>& digit_ids,
+                                 const Detokenizer& decode) {
+  for (std::size_t j = 0; j < tokens.size(); ++j) {
+    if (std::find(digit_ids.begin(), digit_ids.end(), tokens[j]) == digit_ids.end()) continue;
+    std::string text = decode({tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(j)});
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    const auto open = text.find("<answer>");
+    if (open == std::string::npos) continue;  // a digit of the reasoning ("8x8 blocks")
+    // The answer's first digit: only whitespace between the tag and it.
+    return trim_space(std::string_view(text).substr(open + 8)).empty() ? static_cast<std::int64_t>(j) : -1;
+  }
+  return -1;
+}
 
 std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Image*>& images, const ScoreOptions& options,
                                      const std::vector<std::string>& identities, GenerationStats* stats) {

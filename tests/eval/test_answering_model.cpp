@@ -145,3 +145,24 @@ TEST(AnsweringModel, ExpectedReadoutKeepsParseFailuresAndRefusesSamples) {
   EXPECT_EQ(model::readout_from_name("expected"), model::Readout::expected);
   EXPECT_THROW(model::readout_from_name("mean"), Error);
 }
+
+// The expected read-out starts at the answer's first digit, not at a digit of the reasoning.
+TEST(AnsweringModel, AnswerNumberStartSkipsDigitsOfTheReasoning) {
+  test::TempDir dir;
+  test::write_answering_model(dir.path() / "m");
+  auto m = model::IqaModel::load((dir.path() / "m").string());
+  std::vector<std::int64_t> digits;
+  for (char d = '0'; d <= '9'; ++d) digits.push_back(static_cast<std::int64_t>(m.tokenizer().encode(std::string(1, d), false).at(0)));
+  const auto decode = [&](const std::vector<std::int64_t>& ids) { return m.decode(ids); };
+  const auto start = [&](const std::string& text) {
+    const auto ids = m.tokenizer().encode(text, true);
+    const std::vector<std::int64_t> tokens(ids.begin(), ids.end());
+    const auto at = model::answer_number_start(tokens, digits, decode);
+    return at < 0 ? std::string("none") : m.decode({tokens.begin() + at, tokens.end()});
+  };
+  EXPECT_EQ(start("<think>severe jpeg, 8x8 blocks visible</think><answer>1.35</answer>"), "1.35</answer>");
+  EXPECT_EQ(start("<think>ok</think><answer> 4.2</answer>"), "4.2</answer>");
+  EXPECT_EQ(start("<think>ok</think><ANSWER>3</ANSWER>"), "3</ANSWER>");
+  EXPECT_EQ(start("<think>level 3</think><answer>high</answer> 4"), "none");
+  EXPECT_EQ(start("<think>level 3</think>"), "none");
+}

@@ -59,6 +59,12 @@ struct ImageScore {
 std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Image*>& images, const ScoreOptions& options,
                                      const std::vector<std::string>& identities = {}, GenerationStats* stats = nullptr);
 
+// The position in `tokens` of the first digit token (one of `digit_ids`) that follows the first "<answer>" (any
+// letter case) with only whitespace between them; -1 when there is none. Digits before the tag (the reasoning's
+// "8x8 blocks") are skipped. Readout::expected reads the distribution at that position; exposed for tests.
+std::int64_t answer_number_start(const std::vector<std::int64_t>& tokens, const std::vector<std::int64_t>& digit_ids,
+                                 const Detokenizer& decode);
+
 // The text between the first <think> and the following </think> (whitespace trimmed), "" when absent.
 std::string extract_reasoning(std::string_view completion);
 

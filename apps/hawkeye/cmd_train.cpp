@@ -1,5 +1,5 @@
-// hawkeye sft --config C [--resume DIR] [key=value ...]   supervised warm start
-// hawkeye train --config C [--resume DIR] [key=value ...] Q-Hawkeye GRPO
+// hawkeye sft --config C [--resume DIR [--allow-config-change]] [key=value ...]   supervised warm start
+// hawkeye train --config C [--resume DIR [--allow-config-change]] [key=value ...] Q-Hawkeye GRPO
 // Either takes --nproc N (N local workers) or runs as one rank under the torchrun variables (docs/distributed.md).
 #include <csignal>
 #include <iostream>
@@ -22,6 +22,7 @@ namespace {
 struct TrainCommandOptions {
   std::string config;
   std::string resume;
+  bool allow_config_change = false;
   std::vector<std::string> overrides;
   bool json = false;
   int nproc = 1;
@@ -48,6 +49,7 @@ int launch_workers(const TrainCommandOptions& o, const std::string& name, const 
   lo.program = std::filesystem::read_symlink("/proc/self/exe");
   lo.args = {name, "--config", o.config, "--threads", std::to_string(threads), "--log-level", ctx.global.log_level};
   if (!o.resume.empty()) lo.args.insert(lo.args.end(), {"--resume", o.resume});
+  if (o.allow_config_change) lo.args.push_back("--allow-config-change");
   if (o.json) lo.args.push_back("--json");
   if (ctx.global.quiet) lo.args.push_back("--quiet");
   if (ctx.global.seed != 0) lo.args.insert(lo.args.end(), {"--seed", std::to_string(ctx.global.seed)});
@@ -106,6 +108,7 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
     opts.dist = dist::make_dist_hooks(*group, {run.dist_bucket_mb});
   }
   opts.resume = o.resume;
+  opts.allow_config_change = o.allow_config_change;
   opts.stop = &stop_flag();
   opts.progress = !ctx.global.quiet;
   rl::TrainResult result;
@@ -133,6 +136,9 @@ void add_training_command(CLI::App& app, Context& ctx, const std::string& name, 
   auto* sub = app.add_subcommand(name, help);
   sub->add_option("--config,-c", o->config, "Training config (TOML or JSON); keys in docs/training.md")->required();
   sub->add_option("--resume", o->resume, "Continue from a checkpoint directory or a run directory (its latest checkpoint)");
+  sub->add_flag("--allow-config-change", o->allow_config_change,
+                "With --resume: continue although keys that change the run differ from the checkpoint's config "
+                "(refused otherwise; the change is recorded in metrics.jsonl)");
   sub->add_option("overrides", o->overrides, "key=value overrides of config entries (e.g. train.lr=1e-4 loss.uado=false)");
   sub->add_flag("--json", o->json, "Print the summary as one JSON line");
   sub->add_option("--nproc", o->nproc, "Start N local worker processes (data parallel; docs/distributed.md)")->check(CLI::Range(1, 4096));

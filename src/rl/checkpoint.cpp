@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
@@ -94,14 +95,75 @@ std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::pa
   return all.back();
 }
 
-TrainerState load_checkpoint(const std::filesystem::path& dir_in, model::IqaModel& model, AdamW& optimizer) {
-  std::filesystem::path dir = dir_in;
+std::filesystem::path resolve_checkpoint(const std::filesystem::path& dir) {
   std::error_code ec;
-  if (!fs::exists(dir / "trainer_state.json", ec)) {
-    auto latest = latest_checkpoint(dir);
-    if (!latest) throw Error(ErrorCode::not_found, dir.string() + ": no checkpoint (no trainer_state.json, no checkpoints/step-*)");
-    dir = *latest;
+  if (fs::exists(dir / "trainer_state.json", ec)) return dir;
+  auto latest = latest_checkpoint(dir);
+  if (!latest) throw Error(ErrorCode::not_found, dir.string() + ": no checkpoint (no trainer_state.json, no checkpoints/step-*)");
+  return *latest;
+}
+
+bool config_key_changes_trajectory(const std::string& key) {
+  // Where and how the same computation runs may differ too: the device and the distributed settings (a
+  // checkpoint is written from CPU copies; 2 processes x grad_accum 1 resume as 1 x 2 to the same weights within
+  // float rounding: the loss is pooled per image, tests/dist/test_dist_training.cpp).
+  static const char* const free_keys[] = {
+      "run.dir",          "run.threads",       "run.log_every",         "run.device",         "run.dist_backend",
+      "run.dist_timeout_s", "run.dist_bucket_mb", "train.grad_accum",   "train.checkpoint_every", "train.keep_last",
+      "train.val_every",  "train.max_nonfinite", "train.cache_visual",  "train.cache_visual_mb", "data.val",
+      "data.val_max",     "data.val_batch",
+  };
+  return std::none_of(std::begin(free_keys), std::end(free_keys), [&](const char* k) { return key == k; });
+}
+
+namespace {
+// {a: {b: 1}} -> {"a.b": 1}; arrays and scalars are leaves.
+void flatten(const nlohmann::json& j, const std::string& prefix, std::map<std::string, nlohmann::json>& out) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) flatten(*it, prefix.empty() ? it.key() : prefix + "." + it.key(), out);
+  } else {
+    out[prefix] = j;
   }
+}
+bool same_value(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();  // 1 and 1.0 are one value
+  if (a.is_array() && b.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (!same_value(a[i], b[i])) return false;
+    return true;
+  }
+  return a == b;
+}
+}  // namespace
+
+std::optional<std::vector<ConfigChange>> config_changes_since(const std::filesystem::path& dir, const Config& now) {
+  const auto ckpt = resolve_checkpoint(dir);
+  std::error_code ec;
+  if (!fs::exists(ckpt / "config.toml", ec)) return std::nullopt;
+  const Config before = Config::load(ckpt / "config.toml");
+  std::map<std::string, nlohmann::json> a, b;
+  flatten(before.root(), "", a);
+  flatten(now.root(), "", b);
+  std::vector<ConfigChange> changes;
+  for (const auto& [key, value] : a) {
+    if (!config_key_changes_trajectory(key)) continue;
+    const auto it = b.find(key);
+    if (it == b.end()) {
+      changes.push_back({key, value, nullptr});
+    } else if (!same_value(value, it->second)) {
+      changes.push_back({key, value, it->second});
+    }
+  }
+  for (const auto& [key, value] : b) {
+    if (config_key_changes_trajectory(key) && !a.count(key)) changes.push_back({key, nullptr, value});
+  }
+  std::sort(changes.begin(), changes.end(), [](const ConfigChange& x, const ConfigChange& y) { return x.key < y.key; });
+  return changes;
+}
+
+TrainerState load_checkpoint(const std::filesystem::path& dir_in, model::IqaModel& model, AdamW& optimizer) {
+  const std::filesystem::path dir = resolve_checkpoint(dir_in);
   const auto text = read_file(dir / "trainer_state.json", 16u << 20);
   nlohmann::json j;
   try {

@@ -380,6 +380,30 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     throw Error(ErrorCode::invalid_argument, r.dir.string() + ": already holds checkpoints; resume with --resume " +
                                                  r.dir.string() + " or choose another run.dir");
   }
+  // A resumed run continues exactly only with the config it was written with (config_key_changes_trajectory
+  // lists the keys that may differ: paths of output, logging, checkpoint and validation cadence, threads).
+  std::vector<ConfigChange> config_changes;
+  if (!options.resume.empty()) {
+    const auto changes = config_changes_since(options.resume, to_config(config));
+    if (!changes) {
+      if (main) spdlog::warn("{}: the checkpoint has no config.toml; the config cannot be compared with the one it was written with", options.resume.string());
+    } else if (!changes->empty()) {
+      std::string list;
+      for (const auto& c : *changes) {
+        if (!list.empty()) list += ", ";
+        list += c.key + " " + (c.before.is_null() ? std::string("(absent)") : c.before.dump()) + " -> " +
+                (c.after.is_null() ? std::string("(absent)") : c.after.dump());
+      }
+      if (!options.allow_config_change) {
+        throw Error(ErrorCode::invalid_argument,
+                    options.resume.string() + ": the config differs from the one this checkpoint was written with (" + list +
+                        "); a resumed run continues exactly only with the same values. Use them, or pass --allow-config-change "
+                        "to continue with the new ones (the change is recorded in metrics.jsonl)");
+      }
+      if (main) spdlog::warn("resuming with a changed config: {}", list);
+      config_changes = *changes;
+    }
+  }
   r.batch = cfg.train.batch_size;
   r.accum = cfg.train.grad_accum;
   if (r.batch % (r.accum * options.dist.world) != 0) {
@@ -477,6 +501,16 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     write_file_atomic(r.dir / "config.toml", config_toml);
     truncate_metrics(r.dir / "metrics.jsonl", state.step);
     r.metrics.open(r.dir / "metrics.jsonl", std::ios::app);
+    if (!config_changes.empty()) {
+      ordered_json rec;
+      rec["kind"] = "config_change";
+      rec["step"] = state.step;
+      rec["checkpoint"] = options.resume.string();
+      rec["changes"] = nlohmann::json::array();
+      for (const auto& c : config_changes) rec["changes"].push_back({{"key", c.key}, {"before", c.before}, {"after", c.after}});
+      r.metrics << rec.dump() << "\n";
+      r.metrics.flush();
+    }
   }
   new_run_folder.remove_on_exit = false;  // the run is set up: its folder stays, whatever happens next
 

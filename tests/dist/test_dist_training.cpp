@@ -412,3 +412,22 @@ TEST(TrainingCli, SigtermWritesACheckpointAndExits130) {
   EXPECT_EQ(temporaries(run), std::vector<std::string>{});
   EXPECT_FALSE(fs::exists(run / ".lock"));
 }
+
+// Issue 18 item 6, through the CLI: `--resume` with a changed train.lr exits 2 naming the key; with
+// --allow-config-change it goes on (and --nproc passes the flag to its workers).
+TEST(TrainingCli, ResumeWithAChangedConfigNeedsAllowConfigChange) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto config = s.dir.path() / "sft.toml";
+  std::ofstream(config) << s.model_toml() << "[run]\nseed = 1\n[train]\nsteps = 1\nbatch_size = 4\nlr = 1e-3\nval_every = 0\n";
+  const auto d = s.dir.path() / "run";
+  const auto first = train_cli("sft", config, d, 1, 1);
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto refused = train_cli("sft", config, d, 1, 1, d, "train.steps=2 train.lr=5e-4");
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("train.lr 0.001 -> 0.0005"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("train.steps 1 -> 2"), std::string::npos) << refused.output;
+  const auto allowed = train_cli("sft", config, d, 1, 2, d, "train.steps=2 train.lr=5e-4 --allow-config-change");
+  EXPECT_EQ(allowed.status, 0) << allowed.output;
+  EXPECT_EQ(rl::latest_checkpoint(d)->filename().string(), "step-00000002");
+}

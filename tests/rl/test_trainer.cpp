@@ -261,6 +261,7 @@ TEST(Trainer, Bfloat16GrpoKeepsFloat32MastersAndResumesExactly) {
   ASSERT_TRUE(rl::train(f32, "grpo", o).interrupted);
   rl::TrainOptions resume_f32;
   resume_f32.resume = rl::checkpoint_dir(s.dir.path() / "c", 2);
+  resume_f32.allow_config_change = true;  // run.dtype differs: refused before the weights are read otherwise
   auto as_bf16 = f32;
   as_bf16.set("run.dtype", "bfloat16");
   try {
@@ -763,6 +764,7 @@ TEST(Trainer, RunDirectoryHasOneWriterAndARestartRemovesDeadRunsTemporaries) {
   c.set("train.steps", 2);
   rl::TrainOptions resume;
   resume.resume = run;
+  resume.allow_config_change = true;  // train.steps 1 -> 2
   EXPECT_EQ(rl::train(c, "sft", resume).steps, 2);
   EXPECT_EQ(left(), std::vector<std::string>{"metrics.jsonl.tmp-" + alive + "-99"});
 }
@@ -800,4 +802,71 @@ TEST(Trainer, ACheckpointOfNonFiniteParametersIsRefusedAndTheLastGoodOneStays) {
   }
   EXPECT_EQ(rl::latest_checkpoint(run), good);
   for (const auto& e : fs::directory_iterator(run / "checkpoints")) EXPECT_EQ(e.path(), good);
+}
+
+// Issue 18 item 6: `train --resume` accepted a changed train.lr / run.seed / rollout.k and rewrote config.toml, so
+// "continues exactly" no longer held. A key that changes the trajectory is refused before any work unless the
+// resume allows it; then the change and its step are recorded. Cadence, threads and paths may differ.
+TEST(Trainer, ResumeRefusesAChangedConfigUnlessAllowedAndRecordsTheChange) {
+  test::TinyTrainingSetup s(false);
+  const auto run = s.dir.path() / "r";
+  auto c = make_config(s, "[run]\ndir = \"" + run.string() + "\"\nthreads = 1\nseed = 3\n[train]\nsteps = 3\nbatch_size = 2\n"
+                          "val_every = 0\nlr = 1e-3\nkeep_last = 5\n");
+  rl::TrainOptions first;
+  first.stop_after_step = 1;
+  ASSERT_TRUE(rl::train(c, "sft", first).interrupted);
+
+  // free keys: logging and checkpoint cadence, validation, threads
+  auto cadence = c;
+  cadence.set("run.log_every", 1);
+  cadence.set("train.checkpoint_every", 7);
+  cadence.set("train.val_every", 9);
+  cadence.set("run.threads", 2);
+  rl::TrainOptions resume;
+  resume.resume = run;
+  resume.stop_after_step = 2;
+  ASSERT_TRUE(rl::train(cadence, "sft", resume).interrupted);
+  auto changes = rl::config_changes_since(run, rl::resolve_train_config(cadence, "sft"));
+  ASSERT_TRUE(changes.has_value());
+  EXPECT_TRUE(changes->empty());
+
+  auto changed = c;
+  changed.set("train.lr", 2e-3);
+  changed.set("run.seed", 4);
+  const std::string metrics_before = read_file(run / "metrics.jsonl");
+  const std::string config_before = read_file(run / "config.toml");
+  rl::TrainOptions again;
+  again.resume = run;
+  try {
+    rl::train(changed, "sft", again);
+    FAIL() << "resumed with a changed lr and seed";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(what.find("train.lr 0.001 -> 0.002"), std::string::npos) << what;
+    EXPECT_NE(what.find("run.seed 3 -> 4"), std::string::npos) << what;
+    EXPECT_NE(what.find("--allow-config-change"), std::string::npos) << what;
+  }
+  EXPECT_EQ(read_file(run / "metrics.jsonl"), metrics_before);  // refused before any work
+  EXPECT_EQ(read_file(run / "config.toml"), config_before);
+  EXPECT_EQ(rl::latest_checkpoint(run)->filename().string(), "step-00000002");
+
+  again.allow_config_change = true;
+  EXPECT_EQ(rl::train(changed, "sft", again).steps, 3);
+  const auto metrics = test::read_metrics(run);
+  std::vector<nlohmann::json> recorded;
+  for (const auto& j : metrics)
+    if (j.value("kind", "") == "config_change") recorded.push_back(j);
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0]["step"], 2);
+  ASSERT_EQ(recorded[0]["changes"].size(), 2u);
+  EXPECT_EQ(recorded[0]["changes"][0]["key"], "run.seed");
+  EXPECT_EQ(recorded[0]["changes"][0]["before"], 3);
+  EXPECT_EQ(recorded[0]["changes"][0]["after"], 4);
+  EXPECT_EQ(recorded[0]["changes"][1]["key"], "train.lr");
+  EXPECT_DOUBLE_EQ(recorded[0]["changes"][1]["after"].get<double>(), 2e-3);
+  EXPECT_DOUBLE_EQ(Config::load(run / "config.toml").require<double>("train.lr"), 2e-3);  // the run's config now
+  EXPECT_TRUE(rl::config_key_changes_trajectory("rollout.k"));
+  EXPECT_TRUE(rl::config_key_changes_trajectory("run.dtype"));
+  EXPECT_FALSE(rl::config_key_changes_trajectory("train.val_every"));
 }

@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <vector>
 
+#include "hawkeye/core/config.h"
 #include "hawkeye/core/lock.h"
 #include "hawkeye/model/iqa_model.h"
 #include "hawkeye/rl/optim.h"
@@ -35,6 +38,25 @@ void save_checkpoint(const std::filesystem::path& run_dir, model::IqaModel& mode
 
 // The newest complete checkpoint of a run directory, if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
+
+// The checkpoint directory `dir` names: `dir` itself when it holds trainer_state.json, else the run directory's
+// latest checkpoint. Errors: not_found.
+std::filesystem::path resolve_checkpoint(const std::filesystem::path& dir);
+
+// One key whose value differs between the config a checkpoint was written with and the config now.
+struct ConfigChange {
+  std::string key;         // dotted, e.g. "train.lr"
+  nlohmann::json before;   // null: the key was not in the checkpoint's config (an older hawkeye)
+  nlohmann::json after;    // null: the key is not in the config now
+};
+// Keys that do not change what a run computes beyond float rounding (where it writes, how often it logs,
+// checkpoints or validates, threads, device, grad_accum and the distributed settings, the visual cache): free to
+// differ on resume. Every other key must keep its value unless the resume allows a config change.
+bool config_key_changes_trajectory(const std::string& dotted_key);
+// The trajectory-changing differences between the config.toml saved in checkpoint `dir` (resolved as above)
+// and `now` (the resolved config, every default written out). A checkpoint without config.toml gives nullopt.
+// Errors: not_found, parse (a damaged config.toml).
+std::optional<std::vector<ConfigChange>> config_changes_since(const std::filesystem::path& dir, const Config& now);
 
 // Loads weights into `model` and the optimiser state; returns the trainer state. `dir` is a checkpoint
 // directory or a run directory (its latest checkpoint). Errors: not_found, corrupt_data, model.

@@ -40,6 +40,9 @@ struct DistHooks {
 
 struct TrainOptions {
   std::filesystem::path resume;            // a checkpoint or run directory; empty = fresh run
+  // Resume although keys that change the trajectory differ from the checkpoint's config.toml (refused
+  // otherwise, before any work); the change and the step are recorded in metrics.jsonl ("config_change").
+  bool allow_config_change = false;
   const std::atomic<bool>* stop = nullptr; // set (e.g. by Ctrl-C) to checkpoint and return early
   std::int64_t stop_after_step = 0;        // > 0: checkpoint and return (as interrupted) once this step is done
   bool progress = true;

@@ -1,6 +1,8 @@
 #include "cli.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -103,6 +105,14 @@ int run(int argc, const char* const* argv) {
     if (app.get_subcommands().empty()) {
       std::cout << app.help();
       return 2;
+    }
+    // Every command's standard output: a write that failed (a full disk, a closed pipe) is an error that says
+    // why, not a silent exit 0 (score and eval check their own streams too).
+    errno = 0;
+    if (!std::cout.flush()) {
+      const int e = errno;
+      std::cerr << "hawkeye: error: standard output: write failed: " << (e != 0 ? std::strerror(e) : "stream error") << "\n";
+      return exit_status(ErrorCode::io);
     }
     return ctx.exit_code;
   } catch (const CLI::CallForHelp& e) {

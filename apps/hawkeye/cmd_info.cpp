@@ -59,12 +59,17 @@ void add_info_command(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("info", "Describe an image file or a model directory");
   sub->add_option("path", opts->path, "Image file, model directory or model name (hawkeye-tiny)")->required();
   sub->add_flag("--json", opts->json, "Print JSON instead of text");
-  sub->add_option("--max-pixels", opts->limits.max_pixels, "Refuse images with more pixels than this");
+  // 0 = the default limit, as in score (it once meant "refuse every image" here).
+  sub->add_option_function<std::uint64_t>(
+      "--max-pixels", [opts](std::uint64_t v) { opts->limits.max_pixels = v > 0 ? v : ImageLimits().max_pixels; },
+      "Refuse images with more pixels than this (default 100 megapixels; 0 = the default)");
   sub->callback([opts, &ctx] {
     ctx.prepare(false);
     fs::path path(opts->path);
     std::error_code ec;
-    if (!fs::exists(path, ec)) {
+    const bool exists = fs::exists(path, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) throw Error(ErrorCode::io, path.string() + ": cannot read: " + ec.message());
+    if (!exists) {
       // A model name (hawkeye-tiny) is looked up on the model search path; anything else is not found.
       if (path.has_parent_path() || path.has_extension()) {
         throw Error(ErrorCode::not_found, path.string() + ": no such file or directory");

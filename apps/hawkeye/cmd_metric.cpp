@@ -182,7 +182,9 @@ void add_metric_command(CLI::App& app, Context& ctx) {
   sub->add_option("--brisque-model", opts->brisque_model, "BRISQUE SVR model (default: Debian opencv-data's)");
   sub->add_option("--brisque-range", opts->brisque_range, "BRISQUE feature range file (default: opencv-data's)");
   sub->add_option("--niqe-model", opts->niqe_model, "NIQE pristine model .mat (default: see docs/metrics.md)");
-  sub->add_option("--max-pixels", opts->limits.max_pixels, "Refuse images with more pixels than this");
+  sub->add_option_function<std::uint64_t>(
+      "--max-pixels", [opts](std::uint64_t v) { opts->limits.max_pixels = v > 0 ? v : ImageLimits().max_pixels; },
+      "Refuse images with more pixels than this (default 100 megapixels; 0 = the default)");
   sub->callback([opts, &ctx, sub] {
     ctx.prepare(false);
     if (opts->list) {

@@ -3,7 +3,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -206,7 +208,11 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   });
   progress.finish();
   out.flush();
-  if (!out) throw Error(ErrorCode::io, (o.out.empty() ? std::string("standard output") : o.out) + ": write failed");
+  if (!out) {
+    const int e = errno;  // what the failed write(2) left, e.g. "No space left on device"
+    throw Error(ErrorCode::io, (o.out.empty() ? std::string("standard output") : o.out) + ": write failed: " +
+                                   (e != 0 ? std::strerror(e) : "stream error"));
+  }
   if (file) file->commit();
 
   spdlog::info("scored {} images in {:.2f} s ({:.2f} images/s, {:.1f} tokens/image): {} ok, {} failed to load, {} without a parsable answer",
@@ -261,7 +267,7 @@ void add_score_command(CLI::App& app, Context& ctx) {
                   "the model's digit probabilities, after the greedy reasoning; the record then also has \"answer\")")
       ->check(CLI::IsMember({"answer", "expected"}));
   sub->add_option("--device", o->device, "cpu (default), cuda or cuda:N (needs a CUDA build)");
-  sub->add_option("--max-pixels", o->max_pixels, "Refuse images with more pixels than this (default 100 megapixels)");
+  sub->add_option("--max-pixels", o->max_pixels, "Refuse images with more pixels than this (default 100 megapixels; 0 = the default)");
   sub->callback([o, &ctx] { run_score(*o, ctx); });
 }
 

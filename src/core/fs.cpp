@@ -20,6 +20,9 @@ static std::string errno_text() { return std::strerror(errno); }
 std::string read_file(const fs::path& path, std::uint64_t max_bytes) {
   std::error_code ec;
   const auto st = fs::status(path, ec);
+  // A name longer than PATH_MAX, a component that is a file, a folder without search permission: say so,
+  // not "no such file".
+  if (ec && ec != std::errc::no_such_file_or_directory) throw Error(ErrorCode::io, path.string() + ": cannot read: " + ec.message());
   if (ec || !fs::exists(st)) throw Error(ErrorCode::not_found, path.string() + ": no such file");
   if (fs::is_directory(st)) throw Error(ErrorCode::invalid_argument, path.string() + ": is a directory, not a file");
   if (!fs::is_regular_file(st)) throw Error(ErrorCode::invalid_argument, path.string() + ": not a regular file");

@@ -169,7 +169,9 @@ StHeader parse_safetensors_header(std::string_view head, std::uint64_t file_size
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(ErrorCode::not_found, path.string() + ": no such file");
+  const bool exists = fs::exists(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) throw Error(ErrorCode::io, path.string() + ": cannot read: " + ec.message());
+  if (!exists) throw Error(ErrorCode::not_found, path.string() + ": no such file");
   if (!fs::is_regular_file(path, ec)) throw Error(ErrorCode::invalid_argument, path.string() + ": not a regular file");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(ErrorCode::io, path.string() + ": cannot open: " + std::strerror(errno));

@@ -1,7 +1,9 @@
 #include "hawkeye/eval/evaluator.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -244,7 +246,10 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
       const ordered_json rec = image_record(s, model.contract(), options.score.samples, fields);
       for (auto it = rec.begin(); it != rec.end(); ++it) line[it.key()] = it.value();
       JsonlWriter(file).write(sanitize_json(line));
-      if (!file) throw Error(ErrorCode::io, options.predictions.string() + ": write failed");
+      if (!file) {
+        const int e = errno;  // what the failed write(2) left, e.g. "No space left on device"
+        throw Error(ErrorCode::io, options.predictions.string() + ": write failed: " + (e != 0 ? std::strerror(e) : "stream error"));
+      }
     }
     if (options.on_progress) options.on_progress(++done, r.evaluated_rows);
   });

@@ -1,6 +1,7 @@
 #include "hawkeye/image/gif.h"
 
 #include <array>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -156,7 +157,11 @@ Image decode_gif(std::string_view bytes, std::string_view name) {
       }
       continue;
     }
-    if (block != 0x2C) c.fail("unknown GIF block 0x" + std::to_string(block));
+    if (block != 0x2C) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(block));
+      c.fail(std::string("unknown GIF block ") + hex);
+    }
     const int left = c.u16(), top = c.u16(), fw = c.u16(), fh = c.u16();
     const std::uint8_t iflags = c.u8();
     if (fw == 0 || fh == 0) c.fail("GIF frame has a zero size");

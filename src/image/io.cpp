@@ -52,9 +52,16 @@ TiffInfo parse_tiff_ifd0(Bytes b) {
   if (static_cast<std::uint64_t>(ifd) + 2 + 12ull * count > b.n) return info;
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::size_t e = ifd + 2 + 12 * i;
-    const std::uint32_t tag = u16(e), type = u16(e + 2);
-    // Inline SHORT (3) or LONG (4) values only; that is all the tags below use.
-    const std::uint32_t value = type == 3 ? u16(e + 8) : type == 4 ? u32(e + 8) : 0;
+    const std::uint32_t tag = u16(e), type = u16(e + 2), n = u32(e + 4);
+    // The first SHORT (3) or LONG (4) value: inline when all n values fit in 4 bytes, else at the offset the
+    // entry holds (BitsPerSample of an RGB image is 3 SHORTs: "8, 8, 8" stored elsewhere).
+    const std::uint32_t size = type == 3 ? 2 : type == 4 ? 4 : 0;
+    std::uint32_t value = 0;
+    if (size != 0 && n >= 1) {
+      std::uint64_t at = e + 8;
+      if (static_cast<std::uint64_t>(n) * size > 4) at = u32(e + 8);
+      if (at + size <= b.n) value = size == 2 ? u16(static_cast<std::size_t>(at)) : u32(static_cast<std::size_t>(at));
+    }
     switch (tag) {
       case 256: info.width = static_cast<int>(std::min<std::uint32_t>(value, INT32_MAX)); break;
       case 257: info.height = static_cast<int>(std::min<std::uint32_t>(value, INT32_MAX)); break;

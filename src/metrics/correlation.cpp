@@ -43,16 +43,36 @@ std::string constant_reason(Span pred, Span mos) {
 
 Statistic undefined(std::string reason) { return {kNaN, std::move(reason)}; }
 
+// Mean and deviations computed so that values near the largest doubles (1e300) neither overflow the sum nor
+// the squares: each term is divided by n before summing, and the deviations by their largest magnitude
+// (a correlation does not depend on the scale).
+double mean_of(Span v) {
+  const double n = static_cast<double>(v.size());
+  double m = 0;
+  for (double x : v) m += x / n;
+  return m;
+}
+
+std::vector<double> scaled_deviations(Span v) {
+  const double m = mean_of(v);
+  std::vector<double> d(v.size());
+  double scale = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    d[i] = v[i] / 2 - m / 2;  // halves: x - m itself can overflow when x = 1e308 and m = -1e308
+    scale = std::max(scale, std::abs(d[i]));
+  }
+  if (scale > 0)
+    for (double& x : d) x /= scale;
+  return d;
+}
+
 double pearson_of(Span a, Span b) {
-  const double n = static_cast<double>(a.size());
-  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n;
-  const double mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
+  const std::vector<double> da = scaled_deviations(a), db = scaled_deviations(b);
   double sab = 0, saa = 0, sbb = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    const double da = a[i] - ma, db = b[i] - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
+    sab += da[i] * db[i];
+    saa += da[i] * da[i];
+    sbb += db[i] * db[i];
   }
   return std::clamp(sab / std::sqrt(saa * sbb), -1.0, 1.0);
 }
@@ -232,9 +252,18 @@ Statistic krcc(Span pred, Span mos) {
 Statistic rmse(Span pred, Span mos) {
   check_lengths("rmse", pred, mos);
   if (auto r = degenerate(pred, mos, 1); !r.empty()) return undefined("RMSE " + r);
+  // Scaled by the largest error, so that errors near 1e300 give a finite RMSE instead of an overflow.
+  double scale = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) scale = std::max(scale, std::abs(pred[i] / 2 - mos[i] / 2));
+  if (scale == 0) return {0.0, ""};
   double sse = 0;
-  for (std::size_t i = 0; i < pred.size(); ++i) sse += (pred[i] - mos[i]) * (pred[i] - mos[i]);
-  return {std::sqrt(sse / static_cast<double>(pred.size())), ""};
+  for (std::size_t i = 0; i < pred.size(); ++i) {
+    const double e = (pred[i] / 2 - mos[i] / 2) / scale;
+    sse += e * e;
+  }
+  const double value = 2 * scale * std::sqrt(sse / static_cast<double>(pred.size()));
+  if (!std::isfinite(value)) return undefined("RMSE: the errors are too large for a double (near 1.8e308)");
+  return {value, ""};
 }
 
 // ---------------------------------------------------------------------------------------- logistic fit

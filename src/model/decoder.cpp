@@ -85,14 +85,15 @@ void DecoderConfig::validate(const std::string& source) const {
   auto check = [&](bool ok, const std::string& what) {
     if (!ok) throw Error(ErrorCode::model, source + ": " + what);
   };
-  check(vocab_size > 0 && vocab_size < (1ll << 31), "vocab_size must be positive");
-  check(hidden_size > 0 && hidden_size < (1ll << 20), "hidden_size must be positive");
+  check(vocab_size > 0 && vocab_size < (1ll << 31), "vocab_size = " + std::to_string(vocab_size) + ": expected 1 .. 2147483647");
+  check(hidden_size > 0 && hidden_size < (1ll << 20), "hidden_size = " + std::to_string(hidden_size) + ": expected 1 .. 1048575");
   check(num_layers > 0 && num_layers < 1024, "num_hidden_layers must be in 1..1023");
   check(num_heads > 0 && hidden_size % num_heads == 0, "hidden_size must be a multiple of num_attention_heads");
   check(head_dim() % 2 == 0, "head dimension must be even (rotary positions)");
   check(num_kv_heads > 0 && num_heads % num_kv_heads == 0, "num_attention_heads must be a multiple of num_key_value_heads");
-  check(intermediate_size > 0 && intermediate_size < (1ll << 24), "intermediate_size must be positive");
-  check(rope_theta > 0 && std::isfinite(rope_theta), "rope_theta must be positive");
+  check(intermediate_size > 0 && intermediate_size < (1ll << 24),
+        "intermediate_size = " + std::to_string(intermediate_size) + ": expected 1 .. 16777215");
+  check(rope_theta > 0 && std::isfinite(rope_theta), "rope_theta must be positive and finite");
   check(rms_norm_eps > 0 && rms_norm_eps < 1, "rms_norm_eps must be in (0, 1)");
   if (!mrope_section.empty()) {
     std::int64_t sum = 0;

@@ -106,3 +106,28 @@ TEST(Cli, InfoBadInputMatrix) {
     EXPECT_NE(r.output.find(c.words), std::string::npos) << c.file << ": " << r.output;
   }
 }
+
+// Issue 18 item 12, the CLI's side: a name longer than PATH_MAX is not "no such file"; a failed write to standard
+// output says why; --max-pixels 0 means the default limit in info and metric as in score.
+TEST(Cli, MessagesSayWhatHappened) {
+  test::TempDir dir;
+  save_image(dir.path() / "a.png", Image(128, 128, 3, 100));
+  const std::string long_name = (dir.path() / std::string(5000, 'x')).string() + ".png";
+  auto r = hawkeye_cli("info '" + long_name + "'");
+  EXPECT_EQ(r.status, exit_status(ErrorCode::io)) << r.output;
+  EXPECT_NE(r.output.find("File name too long"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("no such file"), std::string::npos) << r.output;
+  r = hawkeye_cli("metric niqe '" + long_name + "'");
+  EXPECT_NE(r.output.find("File name too long"), std::string::npos) << r.output;
+
+  r = hawkeye_cli("info --max-pixels 0 --json " + q(dir.path() / "a.png"), false);
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = hawkeye_cli("info --max-pixels 100 " + q(dir.path() / "a.png"));
+  EXPECT_EQ(r.status, exit_status(ErrorCode::limit_exceeded)) << r.output;
+
+  if (fs::exists("/dev/full")) {
+    r = test::run_command("'" + std::string(HAWKEYE_CLI) + "' --threads 1 metric --list 2>&1 >/dev/full");
+    EXPECT_NE(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+  }
+}

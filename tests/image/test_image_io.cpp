@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include <chrono>
 #include <fstream>
 
@@ -236,4 +239,20 @@ TEST(ImageIo, LoadsTheFixturePhotographs) {
   const Image bmp = load_image(test::fixtures() / "tid2013_pyiqa_calibra" / "ref_dir" / "I03.bmp");
   EXPECT_EQ(bmp.width, 512);
   EXPECT_EQ(bmp.height, 384);
+}
+
+// Issue 18 item 12: `info` said bit_depth 64 for an 8-bit RGB TIFF: BitsPerSample of 3 samples is stored at an
+// offset, and the offset was read as the value.
+TEST(ImageIo, TiffHeaderGivesTheBitDepthOfRgbAndGrey) {
+  for (int channels : {3, 1}) {
+    const cv::Mat m(10, 20, channels == 3 ? CV_8UC3 : CV_8UC1, cv::Scalar(10, 20, 30));
+    std::vector<unsigned char> buf;
+    ASSERT_TRUE(cv::imencode(".tiff", m, buf));
+    const ImageHeader h = probe_image(std::string(buf.begin(), buf.end()));
+    EXPECT_EQ(h.format, "tiff");
+    EXPECT_EQ(h.bit_depth, 8) << channels << " channel(s)";
+    EXPECT_EQ(h.channels, channels);
+    EXPECT_EQ(h.width, 20);
+    EXPECT_EQ(h.height, 10);
+  }
 }

@@ -197,3 +197,29 @@ TEST(Correlation, KendallHandlesLargeTiedInputsInNLogN) {
   const double brute = con_dis / std::sqrt((total - tx) * (total - ty));
   EXPECT_NEAR(krcc(std::span(x).first(n), std::span(y).first(n)).value, brute, 1e-12);
 }
+
+// Issue 18 item 12: predictions near 1e300 gave plcc 0.0 and rmse null with no reason (the sums of squares
+// overflowed). A correlation does not depend on the scale, and the RMSE of such errors is a finite number.
+TEST(CorrelationDegenerate, HugeValuesDoNotOverflow) {
+  const std::vector<double> mos = {1, 2, 3, 4, 5, 6};
+  std::vector<double> huge, tiny;
+  for (double m : mos) {
+    huge.push_back(1e300 * m);
+    tiny.push_back(-1e300 * m);
+  }
+  EXPECT_NEAR(plcc(huge, mos).value, 1.0, 1e-12);
+  EXPECT_NEAR(plcc(tiny, mos).value, -1.0, 1e-12);
+  EXPECT_NEAR(srcc(huge, mos).value, 1.0, 1e-12);
+  const Statistic e = rmse(huge, mos);
+  ASSERT_TRUE(e.defined()) << e.reason;
+  // sqrt(mean((1e300 m)^2)) = 1e300 sqrt(91 / 6)
+  EXPECT_NEAR(e.value / (1e300 * std::sqrt(91.0 / 6.0)), 1.0, 1e-12);
+  // and ordinary values keep their exact statistic
+  const std::vector<double> p = {1.5, 1.9, 3.2, 3.9, 5.5, 5.8};
+  double sse = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) sse += (p[i] - mos[i]) * (p[i] - mos[i]);
+  EXPECT_NEAR(rmse(p, mos).value, std::sqrt(sse / 6), 1e-15);
+  const std::vector<double> extreme = {1.7e308, -1.7e308, 1.7e308, -1.7e308};
+  const std::vector<double> small = {1, 2, 3, 4};
+  EXPECT_TRUE(std::isfinite(plcc(extreme, small).value));
+}

@@ -199,3 +199,19 @@ TEST(GifDecoderHostile, InvalidStreamsAreNamed) {
     return ErrorCode::internal;
   }(), ErrorCode::unsupported);
 }
+
+// Issue 18 item 12: "unknown GIF block 0x254" printed the byte in decimal after 0x.
+TEST(GifDecoderHostile, AnUnknownBlockIsNamedInHex) {
+  std::string gif = "GIF89a";
+  le16(gif, 1);
+  le16(gif, 1);
+  gif += std::string("\x80\x00\x00", 3);          // global palette of 2 entries, background 0, no aspect
+  gif += std::string("\x00\x00\x00\xff\xff\xff", 6);
+  gif += static_cast<char>(0xFE);                  // not an extension (0x21), image (0x2C) or trailer (0x3B)
+  try {
+    (void)decode_gif(gif, "odd.gif");
+    FAIL() << "decoded a GIF with an unknown block";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown GIF block 0xFE"), std::string::npos) << e.what();
+  }
+}

@@ -9,6 +9,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/model/architecture.h"
+#include "hawkeye/model/decoder.h"
 #include "hawkeye/model/model_dir.h"
 #include "model_fixtures.h"
 #include "qwen_fixtures.h"
@@ -159,4 +160,27 @@ TEST(ArchitectureTable, UnknownArchitectureIsRefusedByName) {
   const auto info = describe_model_dir(tmp.path() / "m");
   EXPECT_EQ(info["architecture"], "no-such-vlm");
   EXPECT_FALSE(info.contains("gflops_per_image"));
+}
+
+// Issue 18 item 12: `hidden_size: 1000000000` was refused as "must be positive". The message gives the value
+// and the range.
+TEST(Architecture, DecoderSizesOutOfRangeNameTheValueAndTheRange) {
+  const nlohmann::json base = {{"vocab_size", 300},         {"hidden_size", 64},        {"num_hidden_layers", 2},
+                               {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"intermediate_size", 128}};
+  EXPECT_NO_THROW(model::DecoderConfig::from_json(base, "config.json"));
+  const std::pair<const char*, std::string> cases[] = {
+      {"hidden_size", "hidden_size = 1000000000: expected 1 .. 1048575"},
+      {"intermediate_size", "intermediate_size = 1000000000: expected 1 .. 16777215"},
+  };
+  for (const auto& [key, words] : cases) {
+    auto j = base;
+    j[key] = 1000000000;
+    try {
+      (void)model::DecoderConfig::from_json(j, "config.json");
+      ADD_FAILURE() << key;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::model);
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  }
 }

@@ -99,8 +99,11 @@ void run_eval(const EvalCommand& o, Context& ctx) {
     std::cout << "hawkeye eval: " << m.id() << " on " << o.data << (report.complete ? "" : " (interrupted: partial)") << "\n"
               << "  n " << report.correlation.n << " of " << report.evaluated_rows << " images (" << report.parse_failures
               << " parse failures, " << report.load_failures << " load failures)\n"
-              << "  SRCC " << fixed(j["srcc"]) << "  KRCC " << fixed(j["krcc"]) << "  PLCC " << fixed(j["plcc"]) << " (fitted "
-              << fixed(j["plcc_fitted"]) << ")  RMSE " << fixed(j["rmse"]) << " (fitted " << fixed(j["rmse_fitted"]) << ")\n";
+              << "  SRCC " << fixed(j["srcc"]) << "  KRCC " << fixed(j["krcc"]) << "  PLCC " << fixed(j["plcc"])
+              << (report.correlation.logistic.fitted ? " (fitted " + fixed(j["plcc_fitted"]) + ")" : std::string(" (fit failed)"))
+              << "  RMSE " << fixed(j["rmse"])
+              << (report.correlation.logistic.fitted ? " (fitted " + fixed(j["rmse_fitted"]) + ")" : std::string(" (fit failed)")) << "\n";
+    if (!report.correlation.logistic.fitted) std::cout << "  logistic fit failed: " << report.correlation.logistic.reason << "\n";
     if (!report.per_type.empty()) std::cout << "  " << report.per_type.size() << " distortion types: see report.json \"per_type\"\n";
     if (report.reasoning) {
       const auto& rf = *report.reasoning;

@@ -301,8 +301,13 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
       t.srcc = srcc(x, y);
       t.krcc = krcc(x, y);
       t.plcc = plcc(x, y);
-      t.plcc_fitted = plcc(fx, y);
-      t.rmse_fitted = rmse(fx, y);
+      if (r.correlation.logistic.fitted) {
+        t.plcc_fitted = plcc(fx, y);
+        t.rmse_fitted = rmse(fx, y);
+      } else {
+        t.plcc_fitted = r.correlation.plcc_fitted;  // undefined, with the fit's reason
+        t.rmse_fitted = r.correlation.rmse_fitted;
+      }
       r.per_type.push_back(std::move(t));
     }
   }
@@ -401,9 +406,14 @@ void write_eval_outputs(const fs::path& dir, const EvalReport& r, int width, int
     std::snprintf(buf, sizeof buf, "%.3f", v);
     return std::string(buf);
   };
-  const std::string data_name = fs::path(r.data_path).filename().string();
+  // The data set by its folder and file (".../live-set/test.jsonl": "live-set/test.jsonl"), the PLCC named as fitted.
+  const fs::path data_path(r.data_path);
+  const std::string folder = data_path.parent_path().filename().string();
+  const std::string data_name = (folder.empty() || folder == "." ? "" : folder + "/") + data_path.filename().string();
   plot.title = r.model.value("id", std::string("model")) + " on " + data_name + ": SRCC " + fmt(r.correlation.srcc.value) +
-               ", PLCC " + fmt(r.correlation.plcc_fitted.value) + " (n = " + std::to_string(r.correlation.n) + ")";
+               (r.correlation.logistic.fitted ? ", PLCC (fitted) " + fmt(r.correlation.plcc_fitted.value)
+                                              : ", PLCC " + fmt(r.correlation.plcc.value) + " (fit failed)") +
+               " (n = " + std::to_string(r.correlation.n) + ")";
   plot.x_label = "predicted score";
   plot.y_label = "label: " + r.score_name + " mapped onto 1-5";
   std::map<std::string, int> group;

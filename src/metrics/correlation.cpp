@@ -375,12 +375,14 @@ CorrelationReport correlate(Span pred, Span mos, const CorrelationOptions& optio
   rep.plcc = plcc(pred, mos);
   rep.rmse = rmse(pred, mos);
   rep.logistic = fit_logistic4(pred, mos, options.logistic);
-  const std::vector<double> mapped = rep.logistic.map(pred);
-  rep.plcc_fitted = plcc(mapped, mos);
-  rep.rmse_fitted = rmse(mapped, mos);
-  if (!rep.logistic.fitted) {
-    if (rep.plcc_fitted.defined()) rep.plcc_fitted.reason = rep.logistic.reason;
-    if (rep.rmse_fitted.defined()) rep.rmse_fitted.reason = rep.logistic.reason;
+  if (rep.logistic.fitted) {
+    const std::vector<double> mapped = rep.logistic.map(pred);
+    rep.plcc_fitted = plcc(mapped, mos);
+    rep.rmse_fitted = rmse(mapped, mos);
+  } else {
+    // No fit, no fitted statistic: the raw value under the fitted name would pass for what it is not.
+    rep.plcc_fitted = undefined("logistic fit failed: " + rep.logistic.reason);
+    rep.rmse_fitted = undefined("logistic fit failed: " + rep.logistic.reason);
   }
 
   const BootstrapOptions& bo = options.bootstrap;
@@ -401,8 +403,8 @@ CorrelationReport correlate(Span pred, Span mos, const CorrelationOptions& optio
       s_plcc.push_back(plcc(bp, bm).value);
       const LogisticFit f = fit_logistic4(bp, bm, options.logistic);
       const std::vector<double> m = f.map(bp);
-      s_plcc_fit.push_back(plcc(m, bm).value);
-      s_rmse_fit.push_back(rmse(m, bm).value);
+      s_plcc_fit.push_back(f.fitted ? plcc(m, bm).value : kNaN);  // a failed fit is an undefined resample
+      s_rmse_fit.push_back(f.fitted ? rmse(m, bm).value : kNaN);
     }
     rep.srcc_ci = percentile_interval(std::move(s_srcc), bo.confidence);
     rep.krcc_ci = percentile_interval(std::move(s_krcc), bo.confidence);

@@ -78,6 +78,17 @@ TEST(EvalCli, MaxImagesAndPlotSize) {
   EXPECT_EQ(j["data"]["evaluated_rows"], 4);
   EXPECT_EQ(j["n"], 4);
   EXPECT_EQ(test::png_size(read_file(out.path() / "scatter.png")), std::make_pair(640, 480));
+  // Issue 19: 3 images are too few for the 4-parameter logistic. The fitted statistics are null with the
+  // reason, and the summary says "fit failed" instead of printing the raw PLCC as the fitted one.
+  test::TempDir out3;
+  const auto three = cli("eval --model " + q(world().model) + " --data " + q(world().data) + " --out " + q(out3.path()) +
+                         " --max-images 3");
+  ASSERT_EQ(three.status, 0) << three.output;
+  EXPECT_NE(three.output.find("(fit failed)"), std::string::npos) << three.output;
+  EXPECT_EQ(three.output.find("(fitted"), std::string::npos) << three.output;
+  const auto report = nlohmann::json::parse(read_file(out3.path() / "report.json"));
+  EXPECT_TRUE(report["plcc_fitted"].is_null()) << report.dump();
+  EXPECT_NE(report["reasons"]["plcc_fitted"].get<std::string>().find("logistic fit failed"), std::string::npos);
 }
 
 TEST(EvalCli, MissingImagesExit12AndAModelThatNeverAnswersExits13) {

@@ -56,12 +56,17 @@ TEST(Correlation, ThreePairsAreEnoughForCorrelationsButNotForTheFit) {
   EXPECT_NEAR(plcc(p, m).value, 0.5, 1e-15);
   EXPECT_NEAR(krcc(p, m).value, 1.0 / 3.0, 1e-15);
   EXPECT_NEAR(rmse(p, m).value, 0.816496580927726, 1e-15);
-  // curve_fit refuses 3 points for 4 parameters; we fall back to the raw predictions and say so.
+  // curve_fit refuses 3 points for 4 parameters: no fitted statistics (null with the reason), never the raw
+  // value under the fitted name (issue 19).
   const CorrelationReport r = correlate(p, m);
   EXPECT_FALSE(r.logistic.fitted);
   EXPECT_NE(r.logistic.reason.find("at least 4 pairs"), std::string::npos) << r.logistic.reason;
-  EXPECT_DOUBLE_EQ(r.plcc_fitted.value, r.plcc.value);
-  EXPECT_FALSE(r.plcc_fitted.reason.empty());
+  EXPECT_FALSE(r.plcc_fitted.defined());
+  EXPECT_FALSE(r.rmse_fitted.defined());
+  EXPECT_NE(r.plcc_fitted.reason.find("logistic fit failed: "), std::string::npos) << r.plcc_fitted.reason;
+  const ordered_json j = to_json(r);
+  EXPECT_TRUE(j["plcc_fitted"].is_null());
+  EXPECT_NE(j["reasons"]["plcc_fitted"].get<std::string>().find("at least 4 pairs"), std::string::npos);
 }
 
 TEST(Correlation, LogisticFitMatchesScipyCurveFit) {

@@ -16,10 +16,12 @@ void add_score_command(CLI::App&, Context&);
 void add_eval_command(CLI::App&, Context&);
 void add_import_command(CLI::App&, Context&);
 void add_serve_command(CLI::App&, Context&);
+void add_models_command(CLI::App&, Context&);
 
 const std::vector<CommandEntry>& command_table() {
   static const std::vector<CommandEntry> table = {
       {"info", add_info_command},
+      {"models", add_models_command},
       {"synth", add_synth_command},
       {"pairs", add_pairs_command},
       {"degrade", add_degrade_command},

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
+#include <sstream>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
@@ -16,6 +18,14 @@ test::CommandResult hawkeye_cli(const std::string& args, bool merge_stderr = tru
   return test::run_command(std::string("'") + HAWKEYE_CLI + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
 }  // namespace
 
 TEST(Cli, VersionPrintsEverythingAsked) {
@@ -130,4 +140,57 @@ TEST(Cli, MessagesSayWhatHappened) {
     EXPECT_NE(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
   }
+}
+
+// Issue 19 §4: `hawkeye models` lists the shipped models and the model directories under folders given, with
+// the SRCC recorded in their eval/ reports; a broken folder is listed with its error, not fatal.
+TEST(Cli, ModelsListsShippedAndLocalModelDirectories) {
+  test::TempDir dir;
+  const fs::path shipped = fs::path(HAWKEYE_SOURCE_DIR) / "models" / "hawkeye-tiny";
+  const fs::path mine = dir.path() / "runs" / "a" / "final";
+  fs::create_directories(mine / "eval" / "mine");
+  for (const char* f : {"config.json", "hawkeye.json", "model.safetensors", "tokenizer.json"}) fs::copy_file(shipped / f, mine / f);
+  write_file_atomic(mine / "eval" / "mine" / "report.json", R"({"srcc": 0.5})");
+  fs::create_directories(dir.path() / "runs" / "a" / "checkpoints" / "step-00000001");  // skipped
+  fs::create_directories(dir.path() / "runs" / "broken");
+  write_file_atomic(dir.path() / "runs" / "broken" / "config.json", "{}");
+  write_file_atomic(dir.path() / "runs" / "broken" / "model.safetensors", "");
+  auto r = hawkeye_cli("models --json " + q(dir.path() / "runs"), false);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& j : json_lines(r.output)) {
+    by_name[j["name"].get<std::string>()] = j;
+  }
+  ASSERT_TRUE(by_name.count("hawkeye-tiny")) << r.output;
+  EXPECT_EQ(by_name["hawkeye-tiny"]["source"], "search path");
+  EXPECT_GT(by_name["hawkeye-tiny"]["recorded_srcc"]["test-old-greedy"].get<double>(), 0.5);
+  ASSERT_TRUE(by_name.count("a/final")) << r.output;
+  EXPECT_EQ(by_name["a/final"]["architecture"], "hawkeye-tiny");
+  EXPECT_EQ(by_name["a/final"]["recorded_srcc"]["mine"], 0.5);
+  EXPECT_EQ(by_name["a/final"]["parameters"], by_name["hawkeye-tiny"]["parameters"]);
+  ASSERT_TRUE(by_name.count("broken")) << r.output;
+  EXPECT_TRUE(by_name["broken"].contains("error"));
+  for (const auto& [name, j] : by_name) EXPECT_EQ(name.find("checkpoints"), std::string::npos) << name;
+  r = hawkeye_cli("models " + q(dir.path() / "runs"));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("a/final"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mine 0.5000"), std::string::npos) << r.output;
+  EXPECT_EQ(hawkeye_cli("models " + q(dir.path() / "nothing-here")).status, exit_status(ErrorCode::not_found));
+}
+
+// Issue 19 §4: `degrade --list` shows the 25 KADID types with their parameter per level, and the 4 Q-Hawkeye
+// degradations; without --list the image, type, level and output are required.
+TEST(Cli, DegradeListsTheDistortionTypes) {
+  auto r = hawkeye_cli("degrade --list --json", false);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto lines = json_lines(r.output);
+  ASSERT_EQ(lines.size(), 29u);
+  EXPECT_EQ(lines[0]["name"], "gaussian_blur");
+  EXPECT_EQ(lines[0]["levels"].size(), 5u);
+  EXPECT_EQ(lines[28]["name"], "qh-darken");
+  r = hawkeye_cli("degrade --list");
+  EXPECT_NE(r.output.find("jpeg2000"), std::string::npos) << r.output;
+  r = hawkeye_cli("degrade x.png --type jpeg --level 2");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--out is required"), std::string::npos) << r.output;
 }

@@ -11,6 +11,7 @@
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/progress.h"
 #include "hawkeye/core/writers.h"
+#include "hawkeye/image/inputs.h"
 #include "hawkeye/image/io.h"
 #include "hawkeye/metrics/registry.h"
 
@@ -21,6 +22,7 @@ namespace {
 struct MetricCommand {
   std::string name;
   std::vector<std::string> inputs;
+  std::string files_from;  // --files-from FILE|-: more inputs, one per line
   std::string ref;
   std::string format = "jsonl";
   bool list = false;
@@ -70,32 +72,16 @@ void print_list(const MetricCommand& o, bool format_given) {
   }
 }
 
-// The images named on the command line: files as given, folders expanded to their image files (sorted,
-// not recursive).
-std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
-  std::vector<fs::path> out;
-  for (const std::string& in : inputs) {
-    const fs::path p(in);
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      std::vector<fs::path> found;
-      for (const auto& e : fs::directory_iterator(p)) {
-        if (e.is_regular_file(ec) && has_image_extension(e.path())) found.push_back(e.path());
-      }
-      if (found.empty()) throw Error(ErrorCode::not_found, p.string() + ": no image files in this folder");
-      std::sort(found.begin(), found.end());
-      out.insert(out.end(), found.begin(), found.end());
-    } else {
-      out.push_back(p);  // missing files are reported per item
-    }
-  }
-  return out;
-}
-
 void run_metric(const MetricCommand& o, Context& ctx) {
   if (o.name.empty()) throw Error(ErrorCode::invalid_argument, "give a metric name (hawkeye metric --list shows them)");
   const MetricInfo& info = metric_info(o.name);
-  if (o.inputs.empty()) throw Error(ErrorCode::invalid_argument, "give at least one image or folder of images");
+  std::vector<std::string> arguments = o.inputs;
+  if (!o.files_from.empty()) {
+    const auto listed = read_path_list(o.files_from);
+    if (listed.empty()) throw Error(ErrorCode::invalid_argument, o.files_from + ": the list of files is empty");
+    arguments.insert(arguments.end(), listed.begin(), listed.end());
+  }
+  if (arguments.empty()) throw Error(ErrorCode::invalid_argument, "give at least one image, folder or pattern (or --files-from FILE)");
   const bool fr = info.kind == MetricKind::full_reference;
   if (fr && o.ref.empty()) {
     throw Error(ErrorCode::invalid_argument, info.name + " is a full-reference metric: give --ref REFERENCE (a file or a folder of same-named files)");
@@ -109,7 +95,7 @@ void run_metric(const MetricCommand& o, Context& ctx) {
   mo.brisque_range = o.brisque_range;
   mo.niqe_model = o.niqe_model;
   const std::unique_ptr<Metric> metric = create_metric(info.name, mo);
-  const std::vector<fs::path> images = expand_inputs(o.inputs);
+  const std::vector<fs::path> images = expand_image_inputs(arguments);
 
   std::error_code ec;
   const fs::path ref_path(o.ref);
@@ -174,7 +160,9 @@ void add_metric_command(CLI::App& app, Context& ctx) {
   sub->fallthrough();
   sub->add_flag("--list", opts->list, "List the metrics with kind, range and direction");
   sub->add_option("name", opts->name, "Metric name (see --list)");
-  sub->add_option("inputs", opts->inputs, "Images or folders of images (not recursive)");
+  sub->add_option("inputs", opts->inputs, "Images, folders (recursive) or patterns such as 'photos/*.jpg'");
+  sub->add_option("--files-from", opts->files_from,
+                  "Also the images listed in FILE, one path (or folder, or pattern) per line; - reads standard input");
   sub->add_option("--ref", opts->ref,
                   "Reference image, or a folder holding a reference with the same file name as each image");
   sub->add_option("--format", opts->format, "Output: jsonl (default) or csv")->check(CLI::IsMember({"jsonl", "csv"}));

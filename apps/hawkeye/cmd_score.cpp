@@ -19,7 +19,7 @@
 #include "hawkeye/core/threads.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/eval/batch_scoring.h"
-#include "hawkeye/eval/image_inputs.h"
+#include "hawkeye/image/inputs.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/iqa_model.h"
 
@@ -29,6 +29,7 @@ namespace {
 
 struct ScoreCommand {
   std::vector<std::string> inputs;
+  std::string files_from;  // --files-from FILE|-: more inputs, one per line
   std::string model = "hawkeye-tiny";
   std::int64_t samples = 0;
   std::string format;  // "" = jsonl, or table on a terminal (csv when --out ends in .csv)
@@ -122,7 +123,14 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   if (readout != model::Readout::answer && o.samples > 0) {
     throw Error(ErrorCode::invalid_argument, "--readout " + o.readout + " reads a greedy answer; it cannot be combined with --samples");
   }
-  const auto paths = eval::expand_image_inputs(o.inputs);
+  std::vector<std::string> arguments = o.inputs;
+  if (!o.files_from.empty()) {
+    const auto listed = read_path_list(o.files_from);
+    if (listed.empty()) throw Error(ErrorCode::invalid_argument, o.files_from + ": the list of files is empty");
+    arguments.insert(arguments.end(), listed.begin(), listed.end());
+  }
+  if (arguments.empty()) throw Error(ErrorCode::invalid_argument, "give images, folders or patterns, or --files-from FILE");
+  const auto paths = expand_image_inputs(arguments);
   const torch::Device device = model::parse_device(o.device);
 
   // --out: never over an input or an image (unless --force), one writer at a time, and the file appears
@@ -245,7 +253,9 @@ void add_score_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<ScoreCommand>();
   auto* sub = app.add_subcommand("score", "Score image quality (1-5) with reasoning; folders are searched recursively");
   sub->fallthrough();
-  sub->add_option("inputs", o->inputs, "Images, folders (recursive) or patterns such as 'photos/*.jpg'")->required();
+  sub->add_option("inputs", o->inputs, "Images, folders (recursive) or patterns such as 'photos/*.jpg'");
+  sub->add_option("--files-from", o->files_from,
+                  "Also the images listed in FILE, one path (or folder, or pattern) per line; - reads standard input");
   sub->add_option("--model,-m", o->model, "A shipped model's name or a model directory (default: hawkeye-tiny)");
   sub->add_option("--samples,-k", o->samples,
                   "K > 0: K sampled answers per image (their mean, std and all K scores); 0: greedy (default)")

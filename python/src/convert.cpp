@@ -6,7 +6,7 @@
 #include <cstring>
 #include <limits>
 
-#include "hawkeye/eval/image_inputs.h"
+#include "hawkeye/image/inputs.h"
 
 namespace hawkeye::python {
 
@@ -94,7 +94,7 @@ void read_one(const py::handle& object, bool in_list, bool expand_folders, const
   if (is_path_like(object)) {
     const std::filesystem::path path = to_path(object, name.c_str());
     std::vector<std::filesystem::path> paths{path};
-    if (expand_folders) paths = eval::expand_image_inputs({path.string()});
+    if (expand_folders) paths = expand_image_inputs({path.string()});
     if (!in_list && paths.size() == 1 && paths.front() == path) inputs.single = true;
     for (auto& p : paths) inputs.items.push_back({true, std::move(p), {}});
     return;

@@ -4,7 +4,7 @@
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/eval/batch_scoring.h"
-#include "hawkeye/eval/image_inputs.h"
+#include "hawkeye/image/inputs.h"
 #include "hawkeye/model/iqa_model.h"
 
 using namespace hawkeye;
@@ -32,7 +32,7 @@ std::vector<eval::ScoredImage> run(model::IqaModel& m, const std::vector<fs::pat
 }  // namespace
 
 TEST(ImageInputs, FoldersAreSearchedRecursivelyForImagesInPathOrder) {
-  const auto p = eval::expand_image_inputs({world().imgs.string()});
+  const auto p = expand_image_inputs({world().imgs.string()});
   ASSERT_EQ(p.size(), 3u);
   EXPECT_EQ(p[0], world().imgs / "a.png");
   EXPECT_EQ(p[1], world().imgs / "c.jpg");
@@ -41,7 +41,7 @@ TEST(ImageInputs, FoldersAreSearchedRecursivelyForImagesInPathOrder) {
 
 TEST(ImageInputs, FilesAreKeptAsGivenAndPatternsExpanded) {
   const std::string missing = (world().root / "nope.png").string();
-  const auto p = eval::expand_image_inputs({missing, (world().imgs / "*").string(), (world().imgs / "?.jpg").string()});
+  const auto p = expand_image_inputs({missing, (world().imgs / "*").string(), (world().imgs / "?.jpg").string()});
   // missing file kept (it becomes a load error); "*" matches a.png, c.jpg and the folder sub (expanded), not notes.txt
   ASSERT_EQ(p.size(), 5u);
   EXPECT_EQ(p[0], fs::path(missing));
@@ -54,7 +54,7 @@ TEST(ImageInputs, FilesAreKeptAsGivenAndPatternsExpanded) {
 TEST(ImageInputs, EmptyFoldersUnmatchedPatternsAndNoArgumentsAreErrors) {
   auto code_of = [](const std::vector<std::string>& args) {
     try {
-      eval::expand_image_inputs(args);
+      expand_image_inputs(args);
     } catch (const Error& e) {
       return e.code();
     }

@@ -86,6 +86,24 @@ TEST(ScoreCli, SameImageGetsTheSameOutputEveryTimeAndInEveryBatch) {
   EXPECT_EQ(again.output, a.output);
 }
 
+// Issue 19 §4: --files-from FILE|- scores the images listed one per line, the same records as the arguments.
+TEST(ScoreCli, FilesFromScoresTheListedImagesAsArgumentsWould) {
+  REQUIRE_CLI();
+  test::TempDir dir;
+  write_file_atomic(dir.path() / "list.txt", (world().imgs / "c.jpg").string() + "\n" + (world().imgs / "a.png").string() + "\n");
+  const auto listed = cli("score --files-from " + q(dir.path() / "list.txt") + model_arg());
+  const auto direct = cli("score " + q(world().imgs / "c.jpg") + " " + q(world().imgs / "a.png") + model_arg());
+  ASSERT_EQ(listed.status, 0) << listed.output;
+  const auto a = jsonl_lines(listed.output), b = jsonl_lines(direct.output);
+  ASSERT_EQ(a.size(), 3u) << listed.output;
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 1; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+  const auto piped = test::run_command("cat " + q(dir.path() / "list.txt") + " | '" + HAWKEYE_CLI + "' -q score --files-from -" +
+                                       model_arg() + " 2>/dev/null");
+  EXPECT_EQ(jsonl_lines(piped.output).size(), 3u) << piped.output;
+  EXPECT_EQ(cli("score" + model_arg(), true).status, 2);  // nothing to score
+}
+
 TEST(ScoreCli, BrokenImageBecomesALoadErrorRecordAndExitStatus12) {
   REQUIRE_CLI();
   const auto broken = world().root / "bad" / "broken.png";

@@ -9,6 +9,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/random.h"
+#include "hawkeye/image/inputs.h"
 #include "hawkeye/image/io.h"
 #include "image_fixtures.h"
 #include "test_util.h"
@@ -255,4 +256,24 @@ TEST(ImageIo, TiffHeaderGivesTheBitDepthOfRgbAndGrey) {
     EXPECT_EQ(h.width, 20);
     EXPECT_EQ(h.height, 10);
   }
+}
+
+// read_path_list (`--files-from`): one path per line, CR dropped, empty lines skipped, any byte but NUL kept.
+TEST(ImageInputs, PathListReadsOnePathPerLine) {
+  test::TempDir dir;
+  write_file_atomic(dir.path() / "l.txt", std::string("a.png\r\n\n  spaced name.png\nb\xff.jpg\n*.png"));
+  const auto list = read_path_list((dir.path() / "l.txt").string());
+  EXPECT_EQ(list, (std::vector<std::string>{"a.png", "  spaced name.png", "b\xff.jpg", "*.png"}));
+  auto code_of = [](const std::string& f) {
+    try {
+      (void)read_path_list(f);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::internal;
+  };
+  EXPECT_EQ(code_of((dir.path() / "missing.txt").string()), ErrorCode::not_found);
+  EXPECT_EQ(code_of(dir.path().string()), ErrorCode::invalid_argument);
+  write_file_atomic(dir.path() / "nul.txt", std::string("a\0b\n", 4));
+  EXPECT_EQ(code_of((dir.path() / "nul.txt").string()), ErrorCode::parse);
 }

@@ -2,6 +2,7 @@
 // input of the issue (missing references, sizes, kinds, NaN predictions, mismatched keys).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -166,4 +167,42 @@ TEST(CorrelateCli, BadPredictionsAndDegenerateInput) {
   EXPECT_NE(j["reasons"]["srcc"].get<std::string>().find("at least 3 pairs"), std::string::npos);
   EXPECT_EQ(cli("correlate --pred " + q(dir.path() / "two.csv")).status, 2);  // --gt missing
   EXPECT_EQ(cli("correlate --pred " + q(dir.path() / "two.csv") + " --gt " + q(dir.path() / "gt.csv") + " --gt-col dmos").status, 2);
+}
+
+// Issue 19 §4/§5: `--files-from FILE|-` adds one input per line (data sets larger than the argument list), and
+// metric expands folders and patterns as score does (one helper, image/inputs.h).
+TEST(MetricCli, FilesFromAListOrStandardInputAndPatterns) {
+  REQUIRE_CLI();
+  test::TempDir dir;
+  const fs::path d = kTid / "dist_dir";
+  std::vector<fs::path> dist;
+  for (const auto& e : fs::directory_iterator(d)) dist.push_back(e.path());
+  std::sort(dist.begin(), dist.end());
+  ASSERT_GE(dist.size(), 3u);
+  write_file_atomic(dir.path() / "list.txt", dist[0].string() + "\r\n\n" + dist[1].string() + "\n");
+  auto r = cli("metric ssim --ref " + q(kTid / "ref_dir") + " --files-from " + q(dir.path() / "list.txt") + " " + q(dist[2]));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto rows = jsonl(r.output);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["image"], dist[2].string());  // the arguments first, then the list
+  EXPECT_EQ(rows[1]["image"], dist[0].string());
+  EXPECT_EQ(rows[2]["image"], dist[1].string());
+  r = test::run_command("printf '%s\\n' " + q(dist[1]) + " | '" + HAWKEYE_CLI + "' -q metric ssim --ref " + q(kTid / "ref_dir") +
+                        " --files-from - 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  rows = jsonl(r.output);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["image"], dist[1].string());
+  // a quoted pattern, expanded by hawkeye (as in score)
+  r = cli("metric ssim --ref " + q(kTid / "ref_dir") + " " + q(d / "*"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(jsonl(r.output).size(), dist.size());
+  // a missing or empty list is an error naming it
+  r = cli("metric ssim --ref " + q(kTid / "ref_dir") + " --files-from " + q(dir.path() / "none.txt"), true);
+  EXPECT_EQ(r.status, exit_status(ErrorCode::not_found)) << r.output;
+  EXPECT_NE(r.output.find("none.txt: no such file (the list of files)"), std::string::npos) << r.output;
+  write_file_atomic(dir.path() / "empty.txt", "\n\n");
+  r = cli("metric ssim --ref " + q(kTid / "ref_dir") + " --files-from " + q(dir.path() / "empty.txt"), true);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("the list of files is empty"), std::string::npos) << r.output;
 }

@@ -1,13 +1,15 @@
-#include "hawkeye/eval/image_inputs.h"
+#include "hawkeye/image/inputs.h"
 
 #include <glob.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iostream>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/image/io.h"
 
-namespace hawkeye::eval {
+namespace hawkeye {
 
 namespace fs = std::filesystem;
 
@@ -77,4 +79,34 @@ std::vector<fs::path> expand_image_inputs(const std::vector<std::string>& argume
   return out;
 }
 
-}  // namespace hawkeye::eval
+std::vector<std::string> read_path_list(const std::string& file_or_dash) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  const std::string name = file_or_dash == "-" ? std::string("standard input") : file_or_dash;
+  if (file_or_dash != "-") {
+    std::error_code ec;
+    if (!fs::exists(file_or_dash, ec)) throw Error(ErrorCode::not_found, file_or_dash + ": no such file (the list of files)");
+    if (fs::is_directory(file_or_dash, ec)) throw Error(ErrorCode::invalid_argument, file_or_dash + ": is a folder, not a list of files");
+    file.open(file_or_dash, std::ios::binary);
+    if (!file) throw Error(ErrorCode::io, file_or_dash + ": cannot open the list of files");
+    in = &file;
+  }
+  std::vector<std::string> out;
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(*in, line)) {
+    ++number;
+    if (line.size() > 65536) throw Error(ErrorCode::limit_exceeded, name + ": line " + std::to_string(number) + " is longer than 64 KiB");
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (line.find('\0') != std::string::npos) {
+      throw Error(ErrorCode::parse, name + ": line " + std::to_string(number) + " holds a NUL byte (one path per line is expected)");
+    }
+    if (out.size() >= 100'000'000) throw Error(ErrorCode::limit_exceeded, name + ": more than 100 million entries");
+    out.push_back(line);
+  }
+  if (in->bad()) throw Error(ErrorCode::io, name + ": read failed");
+  return out;
+}
+
+}  // namespace hawkeye

@@ -1,11 +1,12 @@
 // The images a command line names: files as given, folders searched recursively for image files, and
-// shell-style patterns (*, ?, [...]) expanded by hawkeye itself, so quoted globs work too.
+// shell-style patterns (*, ?, [...]) expanded by hawkeye itself, so quoted globs work too. One helper for
+// every command that takes images (score, metric, the Python module); torch-free (base layer).
 #pragma once
 #include <filesystem>
 #include <string>
 #include <vector>
 
-namespace hawkeye::eval {
+namespace hawkeye {
 
 // Expands each argument, in order:
 //  - an existing directory: every file below it with an image extension (has_image_extension), sorted by
@@ -17,4 +18,10 @@ namespace hawkeye::eval {
 // No argument -> Error(invalid_argument).
 std::vector<std::filesystem::path> expand_image_inputs(const std::vector<std::string>& arguments);
 
-}  // namespace hawkeye::eval
+// The entries of a list of files (`--files-from FILE`, or "-" for standard input): one path per line, read as
+// bytes (a name may hold any byte but newline and NUL), a trailing "\r" dropped, empty lines skipped. Each
+// entry is then an argument of expand_image_inputs. Errors: not_found / io (the list), limit_exceeded (more
+// than 100 million entries or a line over 64 KiB).
+std::vector<std::string> read_path_list(const std::string& file_or_dash);
+
+}  // namespace hawkeye

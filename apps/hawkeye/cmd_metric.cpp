@@ -75,13 +75,7 @@ void print_list(const MetricCommand& o, bool format_given) {
 void run_metric(const MetricCommand& o, Context& ctx) {
   if (o.name.empty()) throw Error(ErrorCode::invalid_argument, "give a metric name (hawkeye metric --list shows them)");
   const MetricInfo& info = metric_info(o.name);
-  std::vector<std::string> arguments = o.inputs;
-  if (!o.files_from.empty()) {
-    const auto listed = read_path_list(o.files_from);
-    if (listed.empty()) throw Error(ErrorCode::invalid_argument, o.files_from + ": the list of files is empty");
-    arguments.insert(arguments.end(), listed.begin(), listed.end());
-  }
-  if (arguments.empty()) throw Error(ErrorCode::invalid_argument, "give at least one image, folder or pattern (or --files-from FILE)");
+  const std::vector<std::string> arguments = arguments_and_list(o.inputs, o.files_from);
   const bool fr = info.kind == MetricKind::full_reference;
   if (fr && o.ref.empty()) {
     throw Error(ErrorCode::invalid_argument, info.name + " is a full-reference metric: give --ref REFERENCE (a file or a folder of same-named files)");

@@ -123,14 +123,7 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   if (readout != model::Readout::answer && o.samples > 0) {
     throw Error(ErrorCode::invalid_argument, "--readout " + o.readout + " reads a greedy answer; it cannot be combined with --samples");
   }
-  std::vector<std::string> arguments = o.inputs;
-  if (!o.files_from.empty()) {
-    const auto listed = read_path_list(o.files_from);
-    if (listed.empty()) throw Error(ErrorCode::invalid_argument, o.files_from + ": the list of files is empty");
-    arguments.insert(arguments.end(), listed.begin(), listed.end());
-  }
-  if (arguments.empty()) throw Error(ErrorCode::invalid_argument, "give images, folders or patterns, or --files-from FILE");
-  const auto paths = expand_image_inputs(arguments);
+  const auto paths = expand_image_inputs(arguments_and_list(o.inputs, o.files_from));
   const torch::Device device = model::parse_device(o.device);
 
   // --out: never over an input or an image (unless --force), one writer at a time, and the file appears

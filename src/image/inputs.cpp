@@ -109,4 +109,15 @@ std::vector<std::string> read_path_list(const std::string& file_or_dash) {
   return out;
 }
 
+std::vector<std::string> arguments_and_list(const std::vector<std::string>& arguments, const std::string& files_from) {
+  std::vector<std::string> out = arguments;
+  if (!files_from.empty()) {
+    const auto listed = read_path_list(files_from);
+    if (listed.empty()) throw Error(ErrorCode::invalid_argument, files_from + ": the list of files is empty");
+    out.insert(out.end(), listed.begin(), listed.end());
+  }
+  if (out.empty()) throw Error(ErrorCode::invalid_argument, "give images, folders or patterns, or --files-from FILE");
+  return out;
+}
+
 }  // namespace hawkeye

@@ -24,4 +24,8 @@ std::vector<std::filesystem::path> expand_image_inputs(const std::vector<std::st
 // than 100 million entries or a line over 64 KiB).
 std::vector<std::string> read_path_list(const std::string& file_or_dash);
 
+// The arguments followed by the entries of `files_from` (read_path_list; "" = none), for expand_image_inputs.
+// Errors: as read_path_list; invalid_argument when the list is empty or nothing at all is given.
+std::vector<std::string> arguments_and_list(const std::vector<std::string>& arguments, const std::string& files_from);
+
 }  // namespace hawkeye

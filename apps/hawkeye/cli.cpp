@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -8,6 +9,7 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/log.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/core/version.h"
 #include "hawkeye/image/io.h"
@@ -78,6 +80,47 @@ static void print_version(const GlobalOptions& g) {
   std::cout << "OpenMP wait " << (wait.empty() ? "libgomp's default (spins 300,000 iterations)" : wait) << "\n";
 }
 
+namespace {
+
+// After an ExtrasError: "unknown command 'scroe'; did you mean 'score'?" or "score: unknown option --sampels;
+// did you mean --samples?", or "" when no name is near (CLI11's own message is printed then).
+std::string did_you_mean(CLI::App& app) {
+  std::vector<std::string> left = app.remaining();
+  const auto subs = app.get_subcommands();
+  CLI::App* sub = subs.empty() ? nullptr : subs.front();
+  if (sub) {
+    const auto more = sub->remaining();
+    left.insert(left.end(), more.begin(), more.end());
+  }
+  if (!sub) {
+    std::vector<std::string> commands;
+    for (const auto* c : app.get_subcommands({})) commands.push_back(c->get_name());
+    for (const auto& a : left) {
+      if (a.empty() || a[0] == '-') continue;
+      const std::string near = closest_name(a, commands);
+      if (!near.empty()) return "unknown command '" + a + "'; did you mean '" + near + "'? (hawkeye --help lists the commands)";
+      return "unknown command '" + a + "' (hawkeye --help lists the commands)";
+    }
+    return "";
+  }
+  std::vector<std::string> options;
+  for (const CLI::App* owner : {static_cast<const CLI::App*>(sub), static_cast<const CLI::App*>(&app)}) {
+    for (const CLI::Option* o : owner->get_options()) {
+      for (const auto& l : o->get_lnames()) options.push_back("--" + l);
+    }
+  }
+  for (const auto& a : left) {
+    if (a.size() < 3 || a.rfind("--", 0) != 0) continue;
+    const std::string flag = a.substr(0, a.find('='));
+    const std::string near = closest_name(flag, options);
+    return sub->get_name() + ": unknown option " + flag + (near.empty() ? "" : "; did you mean " + near + "?") + " (hawkeye " +
+           sub->get_name() + " --help lists them)";
+  }
+  return "";
+}
+
+}  // namespace
+
 int run(int argc, const char* const* argv) {
   Context ctx;
   CLI::App app{"hawkeye: reasoning-style image quality assessment (Q-Hawkeye)", "hawkeye"};
@@ -97,7 +140,17 @@ int run(int argc, const char* const* argv) {
   app.require_subcommand(0, 1);
 
   try {
-    app.parse(argc, argv);
+    // "--" ends the options as in every POSIX tool. Commands with positional arguments get that from CLI11;
+    // tokenize takes its texts raw (a declared positional would split "[a,b]"), so what follows "--" is kept
+    // aside for it here.
+    std::vector<std::string> args(argv + 1, argv + argc);
+    const auto dash = std::find(args.begin(), args.end(), "--");
+    if (dash != args.end() && std::find(args.begin(), dash, "tokenize") != dash) {
+      ctx.texts_after_double_dash.assign(dash + 1, args.end());
+      args.erase(dash, args.end());
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+    app.parse(args);
     if (show_version) {
       print_version(ctx.global);
       return kExitOk;
@@ -119,6 +172,15 @@ int run(int argc, const char* const* argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // An argument nothing took: a misspelt command or option gets a "did you mean".
+    const std::string hint = did_you_mean(app);
+    if (hint.empty()) {
+      app.exit(e);
+    } else {
+      std::cerr << "hawkeye: error: " << hint << "\n";
+    }
+    return 2;
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;

@@ -21,6 +21,9 @@ struct GlobalOptions {
 struct Context {
   GlobalOptions global;
   int exit_code = 0;
+  // `hawkeye tokenize … -- ARGS`: the arguments after "--", every one a text (CLI11 ends a subcommand without
+  // positionals at "--"; run() takes them off before parsing).
+  std::vector<std::string> texts_after_double_dash;
   // Applies --threads/--log-level; called by every command before it works (cheap, idempotent).
   void prepare(bool torch = true) const;
 };

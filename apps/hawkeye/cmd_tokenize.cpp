@@ -98,8 +98,8 @@ void add_tokenize_command(CLI::App& app, Context& ctx) {
   // argument written "[a,b]" into two.
   sub->allow_extras();
   sub->fallthrough(false);  // leftovers stay here (global options go before `tokenize`)
-  sub->footer("TEXT...: texts to encode, or id lists with --decode; \"-\" reads standard input (also the way to "
-              "pass a text that starts with '-')");
+  sub->footer("TEXT...: texts to encode, or id lists with --decode; \"-\" reads standard input; after \"--\" every "
+              "argument is a text (one that starts with '-' too)");
   sub->add_flag("--decode", opts->decode, "Decode id lists (\"1,2,3\", \"1 2 3\" or \"[1,2,3]\") to text");
   sub->add_flag("--no-special", opts->no_special,
                 "Encode special tokens written in the text as plain text (as for untrusted text)");
@@ -114,11 +114,11 @@ void add_tokenize_command(CLI::App& app, Context& ctx) {
     ctx.prepare(false);
     for (const std::string& a : sub->remaining()) {
       if (a.size() > 1 && a[0] == '-') {
-        throw Error(ErrorCode::invalid_argument,
-                    "tokenize: unknown option " + a + " (pass a text that starts with '-' on standard input: \"-\")");
+        throw Error(ErrorCode::invalid_argument, "tokenize: unknown option " + a + " (a text that starts with '-' goes after \"--\")");
       }
       opts->texts.push_back(a);
     }
+    opts->texts.insert(opts->texts.end(), ctx.texts_after_double_dash.begin(), ctx.texts_after_double_dash.end());
     const Tokenizer tok = open_tokenizer(opts->tokenizer);
     auto token_list = [&](const std::vector<TokenId>& ids) {
       ojson list = ojson::array();

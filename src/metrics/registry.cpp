@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/version.h"
 #include "hawkeye/metrics/full_reference.h"
 #include "hawkeye/metrics/no_reference.h"
@@ -98,13 +99,21 @@ const std::vector<Entry>& entries() {
   return table;
 }
 
+// Names are case-insensitive (pyiqa's create_metric('SSIM') works too); an unknown one gets a "did you mean".
 const Entry& entry(std::string_view name) {
+  const std::string lower = ascii_lower(name);
   for (const Entry& e : entries()) {
-    if (e.info.name == name) return e;
+    if (e.info.name == lower) return e;
   }
   std::string known;
-  for (const Entry& e : entries()) known += (known.empty() ? "" : ", ") + e.info.name;
-  throw Error(ErrorCode::not_found, "no metric named '" + std::string(name) + "' (known: " + known + ")");
+  std::vector<std::string> names;
+  for (const Entry& e : entries()) {
+    known += (known.empty() ? "" : ", ") + e.info.name;
+    names.push_back(e.info.name);
+  }
+  const std::string near = closest_name(lower, names);
+  throw Error(ErrorCode::not_found, "no metric named '" + std::string(name) + "'" + (near.empty() ? "" : "; did you mean " + near + "?") +
+                                        " (known: " + known + ")");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "hawkeye/model/iqa_model.h"
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/version.h"
 
 namespace hawkeye::model {
@@ -17,7 +18,11 @@ std::filesystem::path resolve_model(std::string_view name_or_dir) {
       if (fs::is_directory(dir / p, ec)) return dir / p;
       searched += (searched.empty() ? "" : ", ") + dir.string();
     }
-    throw Error(ErrorCode::not_found, "model '" + std::string(name_or_dir) + "' is neither a directory nor a model in " + searched);
+    std::vector<std::string> names;
+    for (const auto& [name, dir] : list_models()) names.push_back(name);
+    const std::string near = closest_name(name_or_dir, names);
+    throw Error(ErrorCode::not_found, "model '" + std::string(name_or_dir) + "' is neither a directory nor a model in " + searched +
+                                          (near.empty() ? "" : "; did you mean " + near + "?") + " (hawkeye models lists them)");
   }
   throw Error(ErrorCode::not_found, std::string(name_or_dir) + ": no such model directory");
 }

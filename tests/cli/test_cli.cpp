@@ -194,3 +194,38 @@ TEST(Cli, DegradeListsTheDistortionTypes) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("--out is required"), std::string::npos) << r.output;
 }
+
+// Issue 19 §3: "did you mean" for commands, options, model names and metric names; metric names are
+// case-insensitive; "--" ends the options (tokenize took "-text" after it as an option).
+TEST(Cli, MisspellingsGetADidYouMeanAndDoubleDashEndsTheOptions) {
+  struct Case {
+    std::string args, words;
+    int status;
+  };
+  const Case cases[] = {
+      {"scroe x.png", "unknown command 'scroe'; did you mean 'score'?", 2},
+      {"frobnicate", "unknown command 'frobnicate' (hawkeye --help lists the commands)", 2},
+      {"score --sampels 3 x.png", "score: unknown option --sampels; did you mean --samples?", 2},
+      {"score --thraeds=2 x.png", "score: unknown option --thraeds; did you mean --threads?", 2},
+      {"score --model hawkeye-tiyn x.png", "did you mean hawkeye-tiny?", 3},
+      {"metric ssmi x.png", "no metric named 'ssmi'; did you mean ssim?", 3},
+      {"tokenize --tokenizer hawkeye-byte -text", "unknown option -text (a text that starts with '-' goes after \"--\")", 2},
+  };
+  for (const auto& c : cases) {
+    const auto r = hawkeye_cli(c.args);
+    EXPECT_EQ(r.status, c.status) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.words), std::string::npos) << c.args << "\n" << r.output;
+  }
+  auto r = hawkeye_cli("tokenize --tokenizer hawkeye-byte -- -text --also", false);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto lines = json_lines(r.output);
+  ASSERT_EQ(lines.size(), 2u) << r.output;
+  EXPECT_EQ(lines[0]["text"], "-text");
+  EXPECT_EQ(lines[1]["text"], "--also");
+  // metric names are case-insensitive, as pyiqa's
+  test::TempDir dir;
+  save_image(dir.path() / "a.png", Image(128, 128, 3, 100));
+  r = hawkeye_cli("metric PSNR --ref " + q(dir.path() / "a.png") + " " + q(dir.path() / "a.png"), false);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"metric\":\"psnr\""), std::string::npos) << r.output;
+}

@@ -3,7 +3,10 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli.h"
 #include "hawkeye/core/error.h"
@@ -24,6 +27,8 @@ namespace {
 struct EvalCommand {
   std::string model = "hawkeye-tiny";
   std::string data;
+  std::string scale;  // --scale LO:HI:higher|lower (overrides what the manifest declares)
+  std::string root;   // --root DIR: image paths relative to DIR instead of the manifest's folder
   std::int64_t samples = 0;
   std::string out;
   bool resume = false;
@@ -44,6 +49,36 @@ std::string fixed(const ordered_json& v, int decimals = 4) {
   return buf;
 }
 
+// "0:100:higher", "1:5:lower" (also "0:100" = higher is better). Errors: invalid_argument naming the form.
+ScoreScale parse_scale_option(const std::string& text) {
+  const auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::invalid_argument, "--scale " + text + ": " + why + " (expected LO:HI:higher or LO:HI:lower, e.g. 0:100:higher)");
+  };
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() != 2 && parts.size() != 3) throw bad("two or three fields");
+  ScoreScale s;
+  for (int i = 0; i < 2; ++i) {
+    char* end = nullptr;
+    const double v = std::strtod(parts[i].c_str(), &end);
+    if (parts[i].empty() || *end != '\0' || !std::isfinite(v)) throw bad("'" + parts[i] + "' is not a number");
+    (i == 0 ? s.lo : s.hi) = v;
+  }
+  if (!(s.lo < s.hi)) throw bad("LO must be below HI");
+  if (parts.size() == 3) {
+    if (parts[2] == "higher") s.higher_better = true;
+    else if (parts[2] == "lower") s.higher_better = false;
+    else throw bad("the direction is 'higher' or 'lower', not '" + parts[2] + "'");
+  }
+  return s;
+}
+
 void run_eval(const EvalCommand& o, Context& ctx) {
   ctx.prepare(true);
   const torch::Device device = model::parse_device(o.device);
@@ -51,7 +86,14 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   if (readout != model::Readout::answer && o.samples > 0) {
     throw Error(ErrorCode::invalid_argument, "--readout " + o.readout + " reads a greedy answer; it cannot be combined with --samples");
   }
-  const Manifest manifest = read_manifest(o.data);
+  ManifestReadOptions mo;
+  if (!o.scale.empty()) mo.scale = parse_scale_option(o.scale);
+  if (!o.root.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(o.root, ec)) throw Error(ErrorCode::not_found, "--root " + o.root + ": no such folder");
+    mo.root = o.root;
+  }
+  const Manifest manifest = read_manifest(o.data, mo);
   if (manifest.rows.empty()) throw Error(ErrorCode::invalid_argument, o.data + ": the manifest has no rows");
 
   const auto t_load = std::chrono::steady_clock::now();
@@ -143,6 +185,10 @@ void add_eval_command(CLI::App& app, Context& ctx) {
   sub->fallthrough();
   sub->add_option("--model,-m", o->model, "A shipped model's name or a model directory (default: hawkeye-tiny)");
   sub->add_option("--data,-d", o->data, "Manifest (.jsonl or pyiqa .csv) of images and opinion scores")->required();
+  sub->add_option("--scale", o->scale,
+                  "The scores' range and direction, LO:HI:higher|lower (e.g. 0:100:higher for KonIQ's MOS, 0:9:lower for "
+                  "DMOS); overrides what the manifest declares");
+  sub->add_option("--root", o->root, "Folder the manifest's image paths are relative to (default: the manifest's folder)");
   sub->add_option("--samples,-k", o->samples, "K > 0: K sampled answers per image (mean as prediction); 0: greedy (default)")
       ->check(CLI::Range(0, 1024));
   sub->add_option("--out,-o", o->out, "Output folder (default: eval-<model>-<manifest name>)");

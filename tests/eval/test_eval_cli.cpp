@@ -226,3 +226,46 @@ TEST(EvalCli, ResumeFindsImagesWhoseNamesAreNotUtf8) {
   }
   EXPECT_EQ(test::jsonl_lines(read_file(d / "out" / "predictions.jsonl")).size(), 4u);
 }
+
+// Issue 19 §3: a pyiqa meta_info CSV of a data set hawkeye does not know (no declared scale) evaluates with one
+// command: --scale gives the range and direction, --root the folder the image names are relative to.
+TEST(EvalCli, ScaleAndRootMakeAnyPyiqaListWork) {
+  REQUIRE_CLI();
+  test::TempDir t;
+  const fs::path images = world().data.parent_path() / "images";
+  // NR: pyiqa's "dist_name, mos" (higher is better, 0..100); FR: "ref_name, dist_name, dmos" (lower is better)
+  std::string nr = "dist_name,mos\n", fr = "ref_name,dist_name,dmos\n";
+  for (int i = 0; i < 9; ++i) {
+    const std::string name = "img" + std::to_string(100 + i) + ".png";
+    nr += name + "," + std::to_string(10 * i + 5) + "\n";
+    fr += "img100.png," + name + "," + std::to_string(90 - 10 * i) + "\n";
+  }
+  write_file_atomic(t.path() / "mydata_nr.csv", nr);
+  write_file_atomic(t.path() / "mydata_fr.csv", fr);
+  auto r = cli("eval --model " + q(world().model) + " --data " + q(t.path() / "mydata_nr.csv") + " --out " + q(t.path() / "a"), true);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--scale 0:100:higher"), std::string::npos) << r.output;
+  r = cli("eval --model " + q(world().model) + " --data " + q(t.path() / "mydata_nr.csv") + " --scale 0:100:higher --root " +
+          q(images) + " --out " + q(t.path() / "nr") + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["n"], 9);
+  EXPECT_EQ(j["load_failures"], 0);
+  EXPECT_EQ(j["data"]["scale"], "[0, 100], higher is better");
+  const double srcc_nr = j["srcc"].get<double>();
+  // the same images with lower-is-better scores in the reverse order rank the same way
+  r = cli("eval --model " + q(world().model) + " --data " + q(t.path() / "mydata_fr.csv") + " --scale 0:90:lower --root " +
+          q(images) + " --out " + q(t.path() / "fr") + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["data"]["form"], "fr");
+  EXPECT_NEAR(j["srcc"].get<double>(), srcc_nr, 1e-12);
+  for (const std::string bad : {"100:0:higher", "0:100:up", "a:b", "0:100:higher:x"}) {
+    r = cli("eval --model " + q(world().model) + " --data " + q(t.path() / "mydata_nr.csv") + " --scale " + bad, true);
+    EXPECT_EQ(r.status, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find("--scale " + bad), std::string::npos) << r.output;
+  }
+  r = cli("eval --model " + q(world().model) + " --data " + q(t.path() / "mydata_nr.csv") + " --scale 0:100 --root " +
+          q(t.path() / "nowhere"), true);
+  EXPECT_EQ(r.status, exit_status(ErrorCode::not_found)) << r.output;
+}

@@ -6,7 +6,9 @@
 
 #include "cli.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/log.h"
 #include "hawkeye/core/random.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/image/distortions/kadid.h"
 #include "hawkeye/image/distortions/perception.h"
@@ -80,6 +82,7 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
   struct Options {
     std::string image, type, out, id;
     int level = 0;
+    int quality = 95;  // JPEG quality of a .jpg/.jpeg --out
     bool force = false, list = false, json = false;
   };
   auto opts = std::make_shared<Options>();
@@ -92,10 +95,14 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
                   "KADID type id or name (1..25, e.g. jpeg, gaussian_blur), or qh-noise, qh-blur, qh-jpeg, qh-darken");
   sub->add_option("--level", opts->level, "KADID level 1..5; for qh-* the stage, 1 or 2");
   sub->add_option("--out", opts->out, "Output image (.png, .jpg, .bmp)");
+  auto* quality = sub->add_option("--quality", opts->quality,
+                                  "JPEG quality of a .jpg/.jpeg --out (default 95; its compression adds to the distortion: "
+                                  "use .png for the distortion alone)")
+                      ->check(CLI::Range(1, 100));
   sub->add_flag("--force", opts->force, "Replace an existing output image (or the input itself)");
   sub->add_option("--id", opts->id,
                   "Image id the seed is derived from (default: the file's stem, as hawkeye synth names references)");
-  sub->callback([opts, &ctx] {
+  sub->callback([opts, &ctx, quality] {
     ctx.prepare(false);
     if (opts->list) {
       print_distortion_list(opts->json);
@@ -121,7 +128,13 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
       const KadidDistortion& d = kadid_distortion(opts->type);
       out = apply_kadid(img, d.id, opts->level, kadid_seed(ctx.global.seed, id, d.id, opts->level));
     }
-    save_image(opts->out, out);
+    const std::string ext = ascii_lower(std::filesystem::path(opts->out).extension().string());
+    const bool jpeg = ext == ".jpg" || ext == ".jpeg";
+    if (quality->count() > 0 && !jpeg) throw Error(ErrorCode::invalid_argument, "--quality applies to a .jpg/.jpeg --out only");
+    if (jpeg && quality->count() == 0) {
+      spdlog::info("{}: JPEG quality {} (--quality Q to choose; .png keeps the distortion alone)", opts->out, opts->quality);
+    }
+    save_image(opts->out, out, opts->quality);
     ctx.exit_code = kExitOk;
   });
 }

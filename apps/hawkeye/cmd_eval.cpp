@@ -14,6 +14,7 @@
 #include "hawkeye/core/lock.h"
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/progress.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/data/manifest.h"
 #include "hawkeye/eval/evaluator.h"
@@ -139,7 +140,7 @@ void run_eval(const EvalCommand& o, Context& ctx) {
     std::cout << j.dump() << "\n";
   } else {
     std::cout << "hawkeye eval: " << m.id() << " on " << o.data << (report.complete ? "" : " (interrupted: partial)") << "\n"
-              << "  n " << report.correlation.n << " of " << report.evaluated_rows << " images (" << report.parse_failures
+              << "  n " << report.correlation.n << " of " << count_of(report.evaluated_rows, "image") << " (" << report.parse_failures
               << " parse failures, " << report.load_failures << " load failures)\n"
               << "  SRCC " << fixed(j["srcc"]) << "  KRCC " << fixed(j["krcc"]) << "  PLCC " << fixed(j["plcc"])
               << (report.correlation.logistic.fitted ? " (fitted " + fixed(j["plcc_fitted"]) + ")" : std::string(" (fit failed)"))
@@ -170,7 +171,7 @@ void run_eval(const EvalCommand& o, Context& ctx) {
     std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\" in " << predictions.string() << ")\n";
     ctx.exit_code = kExitNothingParsed;
   } else if (report.load_failures > 0) {
-    std::cerr << "hawkeye: " << report.load_failures << " images could not be loaded (see \"error\" in " << predictions.string() << ")\n";
+    std::cerr << "hawkeye: " << count_of(report.load_failures, "image") << " could" << " not be loaded (see \"error\" in " << predictions.string() << ")\n";
     ctx.exit_code = kExitSomeInputsFailed;
   } else {
     ctx.exit_code = kExitOk;

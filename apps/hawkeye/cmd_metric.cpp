@@ -10,6 +10,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/progress.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/image/inputs.h"
 #include "hawkeye/image/io.h"
@@ -141,7 +142,7 @@ void run_metric(const MetricCommand& o, Context& ctx) {
   } else if (images.size() == 1) {
     throw *only_error;  // one image: its error decides the exit status (the record was written above)
   } else {
-    std::cerr << "hawkeye: " << failed << " of " << images.size() << " images failed (see their \"error\")\n";
+    std::cerr << "hawkeye: " << failed << " of " << count_of(images.size(), "image") << " failed (see their \"error\")\n";
     ctx.exit_code = kExitSomeInputsFailed;
   }
 }

@@ -16,6 +16,7 @@
 #include "hawkeye/core/lock.h"
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/progress.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/eval/batch_scoring.h"
@@ -216,8 +217,8 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   }
   if (file) file->commit();
 
-  spdlog::info("scored {} images in {:.2f} s ({:.2f} images/s, {:.1f} tokens/image): {} ok, {} failed to load, {} without a parsable answer",
-               summary.images, summary.seconds, summary.images_per_second(),
+  spdlog::info("scored {} in {:.2f} s ({:.2f} images/s, {:.1f} tokens/image): {} ok, {} failed to load, {} without a parsable answer",
+               count_of(summary.images, "image"), summary.seconds, summary.images_per_second(),
                summary.images > summary.load_failures
                    ? static_cast<double>(summary.generated_tokens) / (summary.images - summary.load_failures)
                    : 0.0,
@@ -232,7 +233,7 @@ void run_score(const ScoreCommand& o, Context& ctx) {
     std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\")\n";
     ctx.exit_code = kExitNothingParsed;
   } else if (summary.load_failures + summary.parse_failures > 0) {
-    std::cerr << "hawkeye: " << summary.load_failures << " of " << summary.images << " images failed to load and "
+    std::cerr << "hawkeye: " << summary.load_failures << " of " << count_of(summary.images, "image") << " failed to load and "
               << summary.parse_failures << " got no parsable answer (see their \"status\")\n";
     ctx.exit_code = kExitSomeInputsFailed;
   } else {

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/data/synth.h"
@@ -87,8 +88,9 @@ void add_synth_command(CLI::App& app, Context& ctx) {
     if (opts->json) {
       std::cout << sanitize_json(j).dump(2) << "\n";
     } else {
-      std::cout << "synth: " << r.images << " images from " << r.references << " references in " << r.seconds << " s\n";
-      for (const auto& [name, n] : r.rows_per_split) std::cout << "  " << name << ": " << n << " rows\n";
+      std::cout << "synth: " << count_of(r.images, "image") << " from " << count_of(r.references, "reference") << " in " << r.seconds
+                << " s\n";
+      for (const auto& [name, n] : r.rows_per_split) std::cout << "  " << name << ": " << count_of(n, "row") << "\n";
       for (const auto& m : r.manifests) std::cout << "  manifest " << m.string() << "\n";
       std::cout << "  splits " << r.split_file.string() << "\n";
     }

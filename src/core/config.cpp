@@ -1,5 +1,10 @@
 #include "hawkeye/core/config.h"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -31,44 +36,6 @@ nlohmann::json node_to_json(const toml::node& node) {
   return os.str();
 }
 
-void json_into_table(const nlohmann::json& j, toml::table& t);
-
-void json_into_array(const nlohmann::json& j, toml::array& a) {
-  for (const auto& v : j) {
-    if (v.is_object()) {
-      toml::table sub;
-      json_into_table(v, sub);
-      a.push_back(std::move(sub));
-    } else if (v.is_array()) {
-      toml::array sub;
-      json_into_array(v, sub);
-      a.push_back(std::move(sub));
-    } else if (v.is_string()) a.push_back(v.get<std::string>());
-    else if (v.is_boolean()) a.push_back(v.get<bool>());
-    else if (v.is_number_integer()) a.push_back(v.get<std::int64_t>());
-    else if (v.is_number()) a.push_back(v.get<double>());
-  }
-}
-
-void json_into_table(const nlohmann::json& j, toml::table& t) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const auto& v = it.value();
-    const std::string& k = it.key();
-    if (v.is_object()) {
-      toml::table sub;
-      json_into_table(v, sub);
-      t.insert_or_assign(k, std::move(sub));
-    } else if (v.is_array()) {
-      toml::array sub;
-      json_into_array(v, sub);
-      t.insert_or_assign(k, std::move(sub));
-    } else if (v.is_string()) t.insert_or_assign(k, v.get<std::string>());
-    else if (v.is_boolean()) t.insert_or_assign(k, v.get<bool>());
-    else if (v.is_number_integer()) t.insert_or_assign(k, v.get<std::int64_t>());
-    else if (v.is_number()) t.insert_or_assign(k, v.get<double>());
-  }
-}
-
 std::vector<std::string> split_dotted(std::string_view dotted) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -94,12 +61,99 @@ nlohmann::json toml_to_json(std::string_view text, const std::string& source) {
   }
 }
 
+// TOML writing is hawkeye's own (toml++ reads): Debian's toml++ library prints every float with 17 digits
+// ("alpha = 0.20000000000000001"); here a float is the shortest text that reads back to the same double.
+namespace {
+
+bool bare_key(const std::string& k) {
+  return !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+std::string toml_string(const std::string& v) {
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04X", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string toml_key(const std::string& k) { return bare_key(k) ? k : toml_string(k); }
+
+std::string toml_float(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round trip
+  std::string s(buf, r.ptr);
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";  // a TOML float needs a point or an exponent
+  return s;
+}
+
+std::string toml_inline(const nlohmann::json& v) {
+  if (v.is_string()) return toml_string(v.get<std::string>());
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer()) return v.dump();
+  if (v.is_number()) return toml_float(v.get<double>());
+  std::string out;
+  if (v.is_array()) {
+    out = "[";
+    bool first = true;
+    for (const auto& e : v) {
+      if (e.is_null()) continue;  // TOML has no null
+      out += (first ? " " : ", ") + toml_inline(e);
+      first = false;
+    }
+    return out + (first ? "]" : " ]");
+  }
+  out = "{";  // an object inside an array: an inline table
+  bool first = true;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (it->is_null()) continue;
+    out += (first ? " " : ", ") + toml_key(it.key()) + " = " + toml_inline(*it);
+    first = false;
+  }
+  return out + (first ? "}" : " }");
+}
+
+// The keys of one table (scalars and arrays first, TOML requires it), then its sub-tables as [a.b] sections.
+void write_table(const nlohmann::json& j, const std::string& path, std::string& out) {
+  bool wrote = false;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it->is_null() || it->is_object()) continue;
+    out += toml_key(it.key()) + " = " + toml_inline(*it) + "\n";
+    wrote = true;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!it->is_object()) continue;
+    const std::string sub = path.empty() ? toml_key(it.key()) : path + "." + toml_key(it.key());
+    if (!out.empty() || wrote) out += "\n";
+    out += "[" + sub + "]\n";
+    write_table(*it, sub, out);
+  }
+}
+
+}  // namespace
+
 std::string json_to_toml(const nlohmann::json& value) {
-  toml::table t;
-  if (value.is_object()) json_into_table(value, t);
-  std::ostringstream os;
-  os << t << '\n';
-  return os.str();
+  std::string out;
+  if (value.is_object()) write_table(value, "", out);
+  return out;
 }
 
 Config::Config(nlohmann::json root, std::string source) : root_(std::move(root)), source_(std::move(source)) {

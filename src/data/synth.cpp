@@ -189,6 +189,11 @@ SynthResult synthesize(const SynthOptions& opt) {
       result.manifests.push_back(path);
     }
     result.rows_per_split[name] = m.rows.size();
+    // Splits are made by reference: with fewer references than splits one stays empty. Say so, not silently.
+    if (m.rows.empty()) {
+      spdlog::warn("synth: split '{}' is empty: {} reference(s) for {} split(s), and a reference goes to one split whole",
+                   name, ids.size(), opt.splits.size());
+    }
   }
   result.split_file = opt.out_dir / "splits.json";
   write_split_file(result.split_file, assignment, opt.splits, opt.seed);

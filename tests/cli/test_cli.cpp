@@ -229,3 +229,29 @@ TEST(Cli, MisspellingsGetADidYouMeanAndDoubleDashEndsTheOptions) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("\"metric\":\"psnr\""), std::string::npos) << r.output;
 }
+
+// Issue 19 §4, small things: "1 images"; synth with fewer references than splits said nothing about the empty
+// split; degrade --out x.jpg chose a JPEG quality silently.
+TEST(Cli, SmallThingsAreSaid) {
+  test::TempDir dir;
+  fs::create_directories(dir.path() / "refs");
+  Image img(64, 48, 3, 0);
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 64; ++x)
+      for (int c = 0; c < 3; ++c) img.at(x, y, c) = static_cast<std::uint8_t>((x * 37 + y * 101 + c * 53 + x * y) % 256);
+  save_image(dir.path() / "refs" / "one.png", img);
+  auto r = hawkeye_cli("synth --refs " + q(dir.path() / "refs") + " --out " + q(dir.path() / "set") +
+                       " --size 64x48 --types 1 --levels 1 --split train=0.8,test=0.2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("split 'test' is empty: 1 reference(s) for 2 split(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("synth: 1 image from 1 reference in"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("test: 0 rows"), std::string::npos) << r.output;
+  r = hawkeye_cli("degrade " + q(dir.path() / "refs" / "one.png") + " --type jpeg --level 1 --out " + q(dir.path() / "d.jpg"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("JPEG quality 95 (--quality Q to choose"), std::string::npos) << r.output;
+  r = hawkeye_cli("degrade " + q(dir.path() / "refs" / "one.png") + " --type jpeg --level 1 --quality 40 --out " + q(dir.path() / "d40.jpg"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_LT(fs::file_size(dir.path() / "d40.jpg"), fs::file_size(dir.path() / "d.jpg"));
+  r = hawkeye_cli("degrade " + q(dir.path() / "refs" / "one.png") + " --type jpeg --level 1 --quality 40 --out " + q(dir.path() / "d.png"));
+  EXPECT_EQ(r.status, 2) << r.output;
+}

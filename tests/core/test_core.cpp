@@ -187,3 +187,21 @@ TEST(Config, TomlOverridesAndTypedErrors) {
   Config back = Config::parse_toml(c.to_toml());
   EXPECT_EQ(back.root(), c.root());
 }
+
+// Issue 19 §4: printed configs had float noise (`alpha = 0.20000000000000001`). Floats are written in the
+// shortest form that reads back to the same double, and they do read back exactly.
+TEST(Config, TomlFloatsAreShortAndExact) {
+  Config c;
+  const double values[] = {0.2, 0.28, 0.0468, 1.234567891234e-5, 1.0, 1e300, 0.1 + 0.2, 5e-324, -2.5};
+  for (std::size_t i = 0; i < std::size(values); ++i) c.set("loss.v" + std::to_string(i), values[i]);
+  const std::string text = c.to_toml();
+  EXPECT_NE(text.find("v0 = 0.2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("v1 = 0.28\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("v2 = 0.0468\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("v4 = 1.0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("v6 = 0.30000000000000004\n"), std::string::npos) << text;  // not 0.3: that is another double
+  const Config back = Config::parse_toml(text);
+  for (std::size_t i = 0; i < std::size(values); ++i) {
+    EXPECT_EQ(back.require<double>("loss.v" + std::to_string(i)), values[i]) << i;
+  }
+}

@@ -22,6 +22,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // `max_distance` (default: a third of the word's length, at least 1, at most 3): what "did you mean" offers.
 std::string closest_name(std::string_view word, const std::vector<std::string>& candidates, std::size_t max_distance = 0);
 
+// "1 image", "2 images": a count with its noun, plural when the count is not 1 (`plural` when not noun + "s").
+std::string count_of(std::size_t n, std::string_view noun, std::string_view plural = {});
+
 // ASCII lower case.
 std::string ascii_lower(std::string_view s);
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -133,6 +134,8 @@ int run(int argc, const char* const* argv) {
   app.add_option("--log-level", ctx.global.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}));
   app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors on stderr");
+  bool check_args_flag = false;  // acted on before parsing (see run); declared so that CLI11 accepts it anywhere
+  app.add_flag("--check-args", check_args_flag, "Only check the command line (command, options, values) and exit");
   // Global options may also follow the subcommand (`hawkeye score --threads 2 ...`): subcommands inherit
   // fallthrough when it is set before they are created.
   app.fallthrough();
@@ -149,8 +152,26 @@ int run(int argc, const char* const* argv) {
       ctx.texts_after_double_dash.assign(dash + 1, args.end());
       args.erase(dash, args.end());
     }
+    // --check-args: parse the command line (command, options, their types and ranges, required ones) and stop
+    // before any work: every command's callback becomes a no-op. The docs test runs every command the README
+    // and docs show this way, so that they cannot rot.
+    const bool check_args = std::find(args.begin(), args.end(), "--check-args") != args.end();
+    if (check_args) {
+      std::function<void(CLI::App*)> mute = [&](CLI::App* a) {
+        for (CLI::App* sub : a->get_subcommands({})) {
+          sub->callback([] {});
+          mute(sub);
+        }
+      };
+      mute(&app);
+    }
     std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
     app.parse(args);
+    if (check_args) {
+      const auto subs = app.get_subcommands();
+      std::cout << "hawkeye: the command line parses" << (subs.empty() ? std::string() : " (" + subs.front()->get_name() + ")") << "\n";
+      return kExitOk;
+    }
     if (show_version) {
       print_version(ctx.global);
       return kExitOk;

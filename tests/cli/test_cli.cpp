@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <map>
+#include <regex>
 #include <sstream>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/image/io.h"
 #include "image_fixtures.h"
 #include "test_util.h"
@@ -254,4 +257,55 @@ TEST(Cli, SmallThingsAreSaid) {
   EXPECT_LT(fs::file_size(dir.path() / "d40.jpg"), fs::file_size(dir.path() / "d.jpg"));
   r = hawkeye_cli("degrade " + q(dir.path() / "refs" / "one.png") + " --type jpeg --level 1 --quality 40 --out " + q(dir.path() / "d.png"));
   EXPECT_EQ(r.status, 2) << r.output;
+}
+
+// Issue 19 §2: every hawkeye command in a shell block of the README and docs/ parses (hawkeye --check-args: the
+// command, its options, their types and ranges, the required ones), so the documented commands cannot rot.
+// Synopsis lines with [optional] parts or … and prose lines ("hawkeye eval: …") are not commands.
+TEST(Cli, EveryCommandInTheReadmeAndDocsParses) {
+  std::vector<fs::path> files = {fs::path(HAWKEYE_SOURCE_DIR) / "README.md"};
+  for (const auto& e : fs::directory_iterator(fs::path(HAWKEYE_SOURCE_DIR) / "docs"))
+    if (e.path().extension() == ".md") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  // hawkeye at the start of a command: at the line's start, after VAR=value assignments, or after && ; |
+  const std::regex command(R"(^(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*(?:.*(?:&&|;|\|)\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)?(?:\./)?(?:build/)?hawkeye((?:\s.*)?)$)");
+  test::TempDir dir;
+  int checked = 0;
+  for (const auto& f : files) {
+    std::istringstream in(read_file(f));
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    bool block = false;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::string s = std::string(trim_space(lines[i]));
+      if (s.rfind("```", 0) == 0) {
+        // shell blocks only: no language, sh, bash, console, shell (not cmake, python, toml, json, …)
+        const std::string lang = s.substr(3);
+        block = !block && (lang.empty() || lang == "sh" || lang == "bash" || lang == "console" || lang == "shell");
+        if (!block && lang.empty()) continue;
+        if (!block) {
+          while (i + 1 < lines.size() && std::string(trim_space(lines[i + 1])).rfind("```", 0) != 0) ++i;  // skip the block
+          ++i;
+        }
+        continue;
+      }
+      if (!block || s.empty() || s[0] == '#') continue;
+      while (!s.empty() && s.back() == '\\' && i + 1 < lines.size()) s = s.substr(0, s.size() - 1) + " " + std::string(trim_space(lines[++i]));
+      if (s.rfind("$ ", 0) == 0) s = s.substr(2);
+      std::smatch m;
+      if (!std::regex_search(s, m, command)) continue;
+      std::string rest = m[1].str();
+      if (const auto hash = rest.find(" #"); hash != std::string::npos) rest = rest.substr(0, hash);  // a comment
+      while (!rest.empty() && (rest.back() == ' ' || rest.back() == '&')) rest.pop_back();           // "… &"
+      std::istringstream words(rest);
+      std::string first;
+      words >> first;
+      if (first.empty() || first.back() == ':' || first == "and") continue;                       // prose
+      if (rest.find(" [") != std::string::npos || rest.find("…") != std::string::npos || rest.find("...") != std::string::npos) continue;
+      const auto r = test::run_command("cd " + q(dir.path()) + " && '" + std::string(HAWKEYE_CLI) + "' --check-args" + rest + " 2>&1");
+      EXPECT_EQ(r.status, 0) << f.filename().string() << ": hawkeye" << rest << "\n" << r.output;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 25) << "the extraction found too few commands";
 }

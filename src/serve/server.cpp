@@ -272,10 +272,20 @@ struct Server::Impl {
     http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       switch (res.status) {
-        case 404:
+        case 404: {
+          // A known route asked with the wrong method is 405 with Allow, not "no such route".
+          const std::string route = route_label(req);
+          if (route != "other") {
+            const bool post = route == "/v1/score" || route == "/v1/score:batch";
+            res.set_header("Allow", post ? "POST" : "GET, HEAD");
+            send_error(res, 405, "method_not_allowed",
+                       req.method + " " + route + ": this route takes " + (post ? "POST" : "GET") + " (see docs/serve.md)");
+            break;
+          }
           send_error(res, 404, "not_found", "no such route (see docs/serve.md: POST /v1/score, POST /v1/score:batch, "
                                             "GET /v1/models, /healthz, /metrics, /)");
           break;
+        }
         case 413:
           send_error(res, 413, "payload_too_large",
                      req.get_header_value("Content-Type") == "application/x-www-form-urlencoded"

@@ -182,7 +182,7 @@ TEST(Serve, BadImagesGet422WithHawkeyesErrorTextAndTheServerLivesOn) {
   EXPECT_EQ(body_json(alive)["status"], "ok");
 }
 
-TEST(Serve, MalformedRequestsGet400AndUnknownRoutes404) {
+TEST(Serve, MalformedRequestsGet400UnknownRoutes404WrongMethods405) {
   RunningServer s(serve_world().model.string(), quick_options());
   auto c = s.client();
   const std::string img = file_bytes(serve_world().imgs / "a.png");
@@ -209,9 +209,16 @@ TEST(Serve, MalformedRequestsGet400AndUnknownRoutes404) {
     EXPECT_EQ(r->status, 404) << path;
     EXPECT_EQ(body_json(r)["code"], "not_found") << path;
   }
+  // A known route with the wrong method: 405 with Allow (issue 20), not 404.
   const auto get_score = c->Get("/v1/score");
   ASSERT_TRUE(get_score);
-  EXPECT_EQ(get_score->status, 404);
+  EXPECT_EQ(get_score->status, 405) << get_score->body;
+  EXPECT_EQ(get_score->get_header_value("Allow"), "POST");
+  EXPECT_EQ(body_json(get_score)["code"], "method_not_allowed");
+  const auto post_models = c->Post("/v1/models", "{}", "application/json");
+  ASSERT_TRUE(post_models);
+  EXPECT_EQ(post_models->status, 405) << post_models->body;
+  EXPECT_EQ(post_models->get_header_value("Allow"), "GET, HEAD");
 }
 
 TEST(Serve, NeverOpensAFileAClientNames) {

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/random.h"
 #include "hawkeye/core/safetensors.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/checkpoint.h"
@@ -430,4 +431,67 @@ TEST(TrainingCli, ResumeWithAChangedConfigNeedsAllowConfigChange) {
   const auto allowed = train_cli("sft", config, d, 1, 2, d, "train.steps=2 train.lr=5e-4 --allow-config-change");
   EXPECT_EQ(allowed.status, 0) << allowed.output;
   EXPECT_EQ(rl::latest_checkpoint(d)->filename().string(), "step-00000002");
+}
+
+// Issue 18: a train run killed at random points 20 times — SIGKILL (anything may be half-written) and SIGTERM
+// (a checkpoint, exit 130) alternating, at a random step and a random moment within it — and resumed each time
+// ends with the same weights as one uninterrupted run, bit for bit; each start removes what the killed run left
+// half-written, and nothing of it is left at the end.
+TEST(TrainingCliSlow, KilledTwentyTimesAtRandomPointsResumesExactly) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto config = s.dir.path() / "crash.toml";
+  std::ofstream(config) << s.model_toml() << "[run]\nseed = 5\nlog_every = 1\n"
+                        << "[train]\nsteps = 240\nbatch_size = 4\nlr = 1e-3\nwarmup_steps = 5\nval_every = 0\n"
+                           "checkpoint_every = 2\nkeep_last = 2\n[augment]\ncrop = [48, 32]\nhflip = true\n";
+  const auto ref = s.dir.path() / "ref", run = s.dir.path() / "run";
+  auto start = [&](const fs::path& dir, const std::string& log) {
+    std::vector<std::string> args = {cli(), "sft", "--threads", "1", "-q", "--config", config.string(), "run.dir=" + dir.string()};
+    if (rl::latest_checkpoint(dir)) args.insert(args.end(), {"--resume", dir.string()});
+    return spawn(args, {}, s.dir.path() / log);
+  };
+  Proc whole = start(ref, "ref.log");
+  wait_for(whole, 600);
+  ASSERT_EQ(whole.status, 0) << slurp(whole.log);
+
+  Rng rng(20261206);
+  int kills = 0, sigterms_with_checkpoint = 0;
+  for (int attempt = 0; kills < 20 && attempt < 60; ++attempt) {
+    const std::size_t lines = metric_lines(run);
+    Proc p = start(run, "run-" + std::to_string(attempt) + ".log");
+    // a random number of steps further (1..6 metrics lines), then a random moment within the next step
+    const std::size_t target = lines + 1 + rng.below(6);
+    eventually([&] { return metric_lines(run) >= target || fs::exists(run / "final"); }, 120);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(120)));
+    if (fs::exists(run / "final")) {  // finished before the kill
+      wait_for(p, 60);
+      break;
+    }
+    const bool term = kills % 2 == 1;
+    ::kill(p.pid, term ? SIGTERM : SIGKILL);
+    wait_for(p, 120);
+    ++kills;
+    if (term) {
+      // SIGTERM: a checkpoint of the last finished step and exit 130 (or 0 when the run had just finished)
+      EXPECT_TRUE(p.status == 130 || p.status == 0) << slurp(p.log);
+      if (p.status == 130) ++sigterms_with_checkpoint;
+    } else {
+      EXPECT_EQ(p.status, 128 + SIGKILL) << slurp(p.log);
+    }
+  }
+  EXPECT_GE(kills, 20) << "the run finished before 20 kills: make it longer";
+  EXPECT_GE(sigterms_with_checkpoint, 5);
+  Proc last = start(run, "run-last.log");
+  wait_for(last, 600);
+  ASSERT_EQ(last.status, 0) << slurp(last.log);
+  EXPECT_EQ(temporaries(run), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(run / ".lock"));
+  const double diff = max_parameter_diff(ref / "final", run / "final");
+  std::cout << "killed " << kills << " times; max |parameter difference| to the uninterrupted run: " << diff << "\n";
+  EXPECT_EQ(diff, 0.0);
+  // metrics.jsonl: each step once, in order
+  std::vector<std::int64_t> steps;
+  for (const auto& j : test::read_step_metrics(run)) steps.push_back(j["step"].get<std::int64_t>());
+  ASSERT_EQ(steps.size(), 240u);
+  for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], static_cast<std::int64_t>(i + 1));
 }

@@ -1,44 +1,50 @@
 #include "hawkeye/rl/rewards.h"
 
+#include "hawkeye/core/error.h"
+
 namespace hawkeye::rl {
 
 namespace {
 
-class AccuracyReward : public Reward {
+// A registry entry as a Reward: its name and its function.
+class RegisteredReward : public Reward {
  public:
-  explicit AccuracyReward(RewardConfig c) : c_(c) {}
-  std::string name() const override { return "accuracy"; }
-  double compute(const RewardInput& in) const override { return accuracy_reward(in.answer, in.target, c_); }
+  RegisteredReward(const RewardEntry& e, RewardConfig c) : e_(e), c_(c) {}
+  std::string name() const override { return e_.name; }
+  double compute(const RewardInput& in) const override { return e_.compute(in, c_); }
 
  private:
-  RewardConfig c_;
-};
-
-class FormatReward : public Reward {
- public:
-  explicit FormatReward(RewardConfig c) : c_(c) {}
-  std::string name() const override { return "format"; }
-  double compute(const RewardInput& in) const override { return format_reward(in.completion, c_); }
-
- private:
-  RewardConfig c_;
-};
-
-class RepetitionReward : public Reward {
- public:
-  explicit RepetitionReward(RewardConfig c) : c_(c) {}
-  std::string name() const override { return "repetition"; }
-  double compute(const RewardInput& in) const override { return repetition_reward(in.completion, c_); }
-
- private:
+  const RewardEntry& e_;
   RewardConfig c_;
 };
 
 }  // namespace
 
-std::shared_ptr<Reward> accuracy_reward_fn(const RewardConfig& c) { return std::make_shared<AccuracyReward>(c); }
-std::shared_ptr<Reward> format_reward_fn(const RewardConfig& c) { return std::make_shared<FormatReward>(c); }
-std::shared_ptr<Reward> repetition_reward_fn(const RewardConfig& c) { return std::make_shared<RepetitionReward>(c); }
+// THE list of rewards. Adding one: a line here (name, its weight key in [rewards], its function) and the
+// weight's field in RewardsSection (rl/train_config.h, default and range). Everything else — the config key
+// rewards.<name>, the per-reward columns reward_<name> of metrics.jsonl, the sum — follows from this table.
+const std::vector<RewardEntry>& reward_registry() {
+  static const std::vector<RewardEntry> table = {
+      {"accuracy", &RewardsSection::accuracy,
+       [](const RewardInput& in, const RewardConfig& c) { return accuracy_reward(in.answer, in.target, c); }},
+      {"format", &RewardsSection::format, [](const RewardInput& in, const RewardConfig& c) { return format_reward(in.completion, c); }},
+      {"repetition", &RewardsSection::repetition,
+       [](const RewardInput& in, const RewardConfig& c) { return repetition_reward(in.completion, c); }},
+  };
+  return table;
+}
+
+namespace {
+std::shared_ptr<Reward> registered(const std::string& name, const RewardConfig& c) {
+  for (const auto& e : reward_registry())
+    if (name == e.name) return std::make_shared<RegisteredReward>(e, c);
+  throw Error(ErrorCode::invalid_argument, "no reward named '" + name + "'");
+}
+}  // namespace
+
+std::shared_ptr<Reward> accuracy_reward_fn(const RewardConfig& c) { return registered("accuracy", c); }
+std::shared_ptr<Reward> format_reward_fn(const RewardConfig& c) { return registered("format", c); }
+std::shared_ptr<Reward> repetition_reward_fn(const RewardConfig& c) { return registered("repetition", c); }
 
 void RewardSet::add(std::shared_ptr<Reward> reward, double weight) { rewards_.emplace_back(std::move(reward), weight); }
 
@@ -77,10 +83,12 @@ RewardSet RewardSet::from_config(const GrpoConfig& config, ScoreRange range) {
   c.repetition_floor = w.repetition_floor;
   RewardSet set;
   set.config_ = c;
-  set.add(accuracy_reward_fn(c), w.accuracy);
-  set.add(format_reward_fn(c), w.format);
-  // The repetition ablation switch: loss.repetition = false weights it 0 (still logged).
-  set.add(repetition_reward_fn(c), config.loss.repetition ? w.repetition : 0.0);
+  for (const auto& e : reward_registry()) {
+    double weight = w.*e.weight;
+    // The repetition ablation switch: loss.repetition = false weights it 0 (still logged).
+    if (std::string_view(e.name) == "repetition" && !config.loss.repetition) weight = 0.0;
+    set.add(std::make_shared<RegisteredReward>(e, c), weight);
+  }
   return set;
 }
 

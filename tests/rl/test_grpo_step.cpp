@@ -139,3 +139,35 @@ TEST(GrpoStep, RolloutStatisticsAndTheirMergeAcrossMicroBatches) {
   merge_rollout_stats({a, b}, false, again);  // a μ > 1 pass over old rollouts: no new tokens per second
   EXPECT_FALSE(again.contains("rollout_tokens_per_s"));
 }
+
+// Issue 16 §4: rewards are a registry of named functions with weights (rl/rewards.h: reward_registry). Each
+// entry's weight is the [rewards] key of its name; the set is built from the registry, in its order, and a
+// weight (0 included) is the config's.
+TEST(Rewards, TheSetIsBuiltFromTheRegistryWithTheConfigsWeights) {
+  const auto& registry = reward_registry();
+  ASSERT_EQ(registry.size(), 3u);
+  const nlohmann::json keys = GrpoConfig().to_json()["rewards"];
+  std::vector<std::string> names;
+  for (const auto& e : registry) {
+    names.push_back(e.name);
+    EXPECT_TRUE(keys.contains(e.name)) << "no [rewards] weight key for " << e.name;
+  }
+  EXPECT_EQ(default_rewards().names(), names);
+  GrpoConfig c;
+  c.rewards.format = 0.0;
+  c.rewards.accuracy = 2.0;
+  const RewardSet set = RewardSet::from_config(c, ScoreRange{1.0, 5.0});
+  const auto r = set.evaluate("<think>sharp and clean</think><answer>4.0</answer>", 4.0);
+  ASSERT_EQ(r.parts.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.parts[0], 1.0);  // accuracy: exact
+  EXPECT_DOUBLE_EQ(r.parts[1], c.rewards.format_value);  // format: well-formed (weight 0, still computed and logged)
+  EXPECT_DOUBLE_EQ(r.total, 2.0 * r.parts[0] + 0.0 * r.parts[1] + 1.0 * r.parts[2]);
+  c.loss.repetition = false;  // the ablation switch weighs the repetition reward 0
+  const std::string repeated = "blur blur blur blur blur blur blur blur blur blur blur blur";  // no answer: all is read
+  const auto with_rep = set.evaluate(repeated, 4.0);
+  const auto norep = RewardSet::from_config(c, ScoreRange{1.0, 5.0}).evaluate(repeated, 4.0);
+  EXPECT_LT(norep.parts[2], 0.0);
+  EXPECT_DOUBLE_EQ(norep.parts[2], with_rep.parts[2]);
+  EXPECT_DOUBLE_EQ(with_rep.total, 2.0 * with_rep.parts[0] + with_rep.parts[2]);
+  EXPECT_DOUBLE_EQ(norep.total, 2.0 * norep.parts[0]);
+}

@@ -2,6 +2,7 @@
 // built-ins are accuracy, format and repetition (weight 1 each: summed, as in the reference); a reward with
 // weight 0 is still computed and logged, so ablations show what they switched off.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,15 @@ class Reward {
   virtual std::string name() const = 0;
   virtual double compute(const RewardInput& in) const = 0;
 };
+
+// The registry of named rewards (as TRL's reward_funcs + reward_weights): each with the [rewards] key that
+// weighs it and its function. RewardSet::from_config builds the set from it, in this order.
+struct RewardEntry {
+  const char* name;
+  double RewardsSection::*weight;
+  std::function<double(const RewardInput&, const RewardConfig&)> compute;
+};
+const std::vector<RewardEntry>& reward_registry();
 
 std::shared_ptr<Reward> accuracy_reward_fn(const RewardConfig& config);
 std::shared_ptr<Reward> format_reward_fn(const RewardConfig& config);

@@ -155,7 +155,8 @@ int run(int argc, const char* const* argv) {
     // --check-args: parse the command line (command, options, their types and ranges, required ones) and stop
     // before any work: every command's callback becomes a no-op. The docs test runs every command the README
     // and docs show this way, so that they cannot rot.
-    const bool check_args = std::find(args.begin(), args.end(), "--check-args") != args.end();
+    const auto options_end = std::find(args.begin(), args.end(), "--");  // a file named --check-args after -- is a file
+    const bool check_args = std::find(args.begin(), options_end, "--check-args") != options_end;
     if (check_args) {
       std::function<void(CLI::App*)> mute = [&](CLI::App* a) {
         for (CLI::App* sub : a->get_subcommands({})) {

@@ -72,6 +72,12 @@ bool bare_key(const std::string& k) {
 }
 
 std::string toml_string(const std::string& v) {
+  // A literal string ('…', no escapes) when it can hold the text, as toml++ writes them; else a basic one.
+  const bool literal = std::none_of(v.begin(), v.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c == '\'' || c < 0x20 || c == 0x7F;
+  });
+  if (literal) return "'" + v + "'";
   std::string out = "\"";
   for (unsigned char c : v) {
     switch (c) {

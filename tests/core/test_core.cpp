@@ -205,3 +205,17 @@ TEST(Config, TomlFloatsAreShortAndExact) {
     EXPECT_EQ(back.require<double>("loss.v" + std::to_string(i)), values[i]) << i;
   }
 }
+
+// Strings: literal ('…') when they can be, basic with escapes otherwise; both read back exactly.
+TEST(Config, TomlStringsReadBackExactly) {
+  Config c;
+  const std::string values[] = {"data-work/runs/a", "it's", "tab\there", "line\nbreak", "back\\slash", "\"quoted\"", ""};
+  for (std::size_t i = 0; i < std::size(values); ++i) c.set("run.s" + std::to_string(i), values[i]);
+  c.set("model.freeze", nlohmann::json::array({"visual.", "visual_aux."}));
+  const std::string text = c.to_toml();
+  EXPECT_NE(text.find("s0 = 'data-work/runs/a'\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("freeze = [ 'visual.', 'visual_aux.' ]\n"), std::string::npos) << text;
+  const Config back = Config::parse_toml(text);
+  for (std::size_t i = 0; i < std::size(values); ++i) EXPECT_EQ(back.require<std::string>("run.s" + std::to_string(i)), values[i]) << i;
+  EXPECT_EQ(back.root(), c.root());
+}

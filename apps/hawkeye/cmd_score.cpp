@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <cstdio>
 #include <iostream>
@@ -49,10 +50,16 @@ struct ScoreCommand {
 const std::vector<std::string> kCsvColumns = {"path",   "score",   "range",  "direction", "status", "samples", "mean",
                                               "std",    "parsed",  "tokens", "reasoning", "completion", "error"};
 
+// The terminal's width; else $COLUMNS (as shells export it); else 80, so that a table piped to a file or a
+// pager fits a classic terminal.
 int terminal_columns() {
   winsize ws{};
   if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40) return ws.ws_col;
-  return 100;
+  if (const char* env = std::getenv("COLUMNS")) {
+    const int c = std::atoi(env);
+    if (c >= 40 && c <= 1000) return c;
+  }
+  return 80;
 }
 
 // Cuts text to `width` display columns (UTF-8 aware, one column per code point), with "…" when cut;
@@ -81,11 +88,14 @@ class TableWriter {
  public:
   TableWriter(std::ostream& out, std::size_t path_width, bool samples, bool reasoning)
       : out_(out), path_width_(path_width), samples_(samples), reasoning_(reasoning) {
-    const std::size_t used = 7 + (samples_ ? 8 : 0) + 18 + path_width_ + 2;
+    // Paths longer than the row allows keep their end ("…/imgs/sub/b.png").
+    const int fixed = 7 + (samples_ ? 8 : 0) + 18;
+    path_width_ = std::min<std::size_t>(path_width_, static_cast<std::size_t>(std::max(12, terminal_columns() - fixed)));
+    const std::size_t used = fixed + path_width_ + 2;
     reason_width_ = reasoning_ && terminal_columns() > static_cast<int>(used + 10) ? terminal_columns() - used : 0;
   }
   void header(const std::string& title) {
-    out_ << title << "\n";
+    out_ << fit(title, static_cast<std::size_t>(terminal_columns()), false, false) << "\n";
     out_ << fit("score", 7) << (samples_ ? fit("± std", 8) : "") << fit("status", 18)
          << (reason_width_ ? fit("path", path_width_ + 2) + "reasoning" : "path") << "\n";
     out_.flush();

@@ -250,6 +250,17 @@ TEST(ScoreCli, TableAndNoReasoning) {
   EXPECT_EQ(rows[1].rfind("score", 0), 0u);
   EXPECT_NE(rows[2].find("a.png"), std::string::npos);
   EXPECT_NE(rows[2].find(" ok "), std::string::npos);
+  // usable at 80 columns (issue 19): no row wider than the terminal ($COLUMNS when not a terminal; 80 by default)
+  auto columns = [](const std::string& line) {
+    std::size_t n = 0;
+    for (unsigned char c : line) n += (c & 0xC0) != 0x80;  // code points
+    return n;
+  };
+  for (const auto& r : rows) EXPECT_LE(columns(r), 80u) << r;
+  const auto wide = test::run_command("COLUMNS=60 '" + std::string(HAWKEYE_CLI) + "' -q score " + q(world().imgs) + model_arg() +
+                                      " --format table 2>/dev/null");
+  std::istringstream in60(wide.output);
+  for (std::string line; std::getline(in60, line);) EXPECT_LE(columns(line), 60u) << line;
   const auto n = jsonl_lines(cli("score " + q(world().imgs / "a.png") + model_arg() + " --no-reasoning").output);
   EXPECT_FALSE(n[1].contains("reasoning"));
   EXPECT_FALSE(n[1].contains("completion"));

@@ -55,14 +55,7 @@ ScoreScale parse_scale_option(const std::string& text) {
   const auto bad = [&](const std::string& why) {
     return Error(ErrorCode::invalid_argument, "--scale " + text + ": " + why + " (expected LO:HI:higher or LO:HI:lower, e.g. 0:100:higher)");
   };
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    const auto colon = text.find(':', start);
-    parts.push_back(text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
+  const std::vector<std::string> parts = split_on(text, ':');
   if (parts.size() != 2 && parts.size() != 3) throw bad("two or three fields");
   ScoreScale s;
   for (int i = 0; i < 2; ++i) {

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/text_util.h"
 
 namespace hawkeye {
 
@@ -36,17 +37,7 @@ nlohmann::json node_to_json(const toml::node& node) {
   return os.str();
 }
 
-std::vector<std::string> split_dotted(std::string_view dotted) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    const auto dot = dotted.find('.', start);
-    parts.emplace_back(dotted.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return parts;
-}
+std::vector<std::string> split_dotted(std::string_view dotted) { return split_on(dotted, '.'); }
 
 }  // namespace
 

@@ -36,6 +36,17 @@ std::string count_of(std::size_t n, std::string_view noun, std::string_view plur
   return out + (plural.empty() ? std::string(noun) + "s" : std::string(plural));
 }
 
+std::vector<std::string> split_on(std::string_view s, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t at = s.find(sep, start);
+    parts.emplace_back(s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) return parts;
+    start = at + 1;
+  }
+}
+
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

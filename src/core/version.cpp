@@ -1,5 +1,7 @@
 #include "hawkeye/core/version.h"
 
+#include "hawkeye/core/text_util.h"
+
 #include <cstdlib>
 
 namespace hawkeye {
@@ -16,15 +18,8 @@ std::filesystem::path resource_dir() {
 std::vector<std::filesystem::path> model_search_path() {
   std::vector<std::filesystem::path> out;
   if (const char* env = std::getenv("HAWKEYE_MODEL_PATH"); env && *env) {
-    std::string s = env;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-      const auto colon = s.find(':', start);
-      const auto part = s.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    for (const auto& part : split_on(env, ':'))
       if (!part.empty()) out.emplace_back(part);
-      if (colon == std::string::npos) break;
-      start = colon + 1;
-    }
   }
   out.emplace_back(HAWKEYE_SOURCE_MODELS_DIR);
   out.emplace_back(HAWKEYE_INSTALL_MODELS_DIR);

@@ -24,11 +24,6 @@ using ojson = nlohmann::ordered_json;
 
 std::string trim(std::string_view s) { return std::string(trim_space(s)); }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // A finite decimal number and nothing else (no "nan", "inf", trailing text).
 std::optional<double> parse_number(std::string_view text) {
   const std::string t = trim(text);
@@ -139,10 +134,10 @@ std::vector<std::pair<std::size_t, std::string>> csv_records(std::string_view te
 }
 
 bool names_reference(const std::string& h) {
-  const std::string l = lower(h);
+  const std::string l = ascii_lower(h);
   return l.find("ref") != std::string::npos || l.rfind("hq", 0) == 0;
 }
-bool names_distorted(const std::string& h) { return lower(h).find("dis") != std::string::npos; }
+bool names_distorted(const std::string& h) { return ascii_lower(h).find("dis") != std::string::npos; }
 
 }  // namespace
 
@@ -281,7 +276,7 @@ Manifest parse_manifest_csv(std::string_view text, const std::string& source, co
   std::optional<std::size_t> std_col, split_col;
   for (std::size_t i = 0; i < cols.size(); ++i) {
     if (i == image_col || i == score_col || (fr && i == ref_col)) continue;
-    const std::string l = lower(cols[i]);
+    const std::string l = ascii_lower(cols[i]);
     if (!std_col && (l == "std" || l == "sd")) std_col = i;
     else if (!split_col && l == "split") split_col = i;
   }
@@ -431,7 +426,7 @@ Manifest parse_manifest_jsonl(std::string_view text, const std::string& source, 
 }
 
 Manifest read_manifest(const std::filesystem::path& path, const ManifestReadOptions& options) {
-  const std::string ext = lower(path.extension().string());
+  const std::string ext = ascii_lower(path.extension().string());
   if (ext != ".csv" && ext != ".jsonl") {
     throw Error(ErrorCode::invalid_argument,
                 path.string() + ": unknown manifest type '" + ext + "' (expected .csv or .jsonl)");
@@ -511,7 +506,7 @@ std::string manifest_to_jsonl(const Manifest& m) {
 }
 
 void write_manifest(const std::filesystem::path& path, const Manifest& m) {
-  const std::string ext = lower(path.extension().string());
+  const std::string ext = ascii_lower(path.extension().string());
   if (ext == ".csv") {
     write_file_atomic(path, manifest_to_csv(m));
     std::filesystem::path sidecar = path;

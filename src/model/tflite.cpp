@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/text_util.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/log.h"
 #include "hawkeye/core/safetensors.h"
@@ -23,11 +24,6 @@ constexpr std::uint64_t kMaxTfliteBytes = std::uint64_t{2} << 30;  // flatbuffer
 constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 32;
 
 using tflite::BuiltinOperator;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // Bytes per element of the types we can dequantise; 0 for the others (strings, packed 4-bit, complex, ...).
 std::size_t element_size(tflite::TensorType type) {
@@ -496,7 +492,7 @@ void name_by_operator(const Reader& r, TfliteImport& out) {
   for (std::size_t k = 0; k < r.operator_count(); ++k) {
     const auto& o = r.op(k);
     const BuiltinOperator b = r.builtin(o);
-    const std::string prefix = "ops." + std::to_string(k) + "." + lower(r.op_name(o));
+    const std::string prefix = "ops." + std::to_string(k) + "." + ascii_lower(r.op_name(o));
     const bool layer = is_weight_layer(b) && r.is_constant(Reader::input(o, 1));
     if (layer) {
       out.layers.push_back(describe_layer(r, k, prefix));

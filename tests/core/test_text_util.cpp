@@ -24,3 +24,9 @@ TEST(TextUtil, ClosestNameOffersOnlyNearNames) {
   EXPECT_EQ(ascii_lower("SSIM_Ms"), "ssim_ms");
   EXPECT_EQ(trim_space("  a b \t\n"), "a b");
 }
+
+TEST(TextUtil, SplitOnKeepsEmptyParts) {
+  EXPECT_EQ(split_on("a:b::c", ':'), (std::vector<std::string>{"a", "b", "", "c"}));
+  EXPECT_EQ(split_on("", ','), (std::vector<std::string>{""}));
+  EXPECT_EQ(split_on("run.dir", '.'), (std::vector<std::string>{"run", "dir"}));
+}

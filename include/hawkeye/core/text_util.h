@@ -25,6 +25,9 @@ std::string closest_name(std::string_view word, const std::vector<std::string>& 
 // "1 image", "2 images": a count with its noun, plural when the count is not 1 (`plural` when not noun + "s").
 std::string count_of(std::size_t n, std::string_view noun, std::string_view plural = {});
 
+// `s` cut at every `sep`: "a:b::c" -> {"a", "b", "", "c"}; "" -> {""}.
+std::vector<std::string> split_on(std::string_view s, char sep);
+
 // ASCII lower case.
 std::string ascii_lower(std::string_view s);
 

@@ -92,15 +92,8 @@ void minmax_normalize(cv::Mat& m) {
 std::string trim(std::string_view s) { return std::string(trim_space(s)); }
 
 std::vector<std::string> split_list(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    const std::size_t comma = s.find(',', start);
-    const std::size_t end = comma == std::string_view::npos ? s.size() : comma;
-    out.push_back(trim(s.substr(start, end - start)));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
+  std::vector<std::string> out = split_on(s, ',');
+  for (auto& part : out) part = trim(part);
   return out;
 }
 

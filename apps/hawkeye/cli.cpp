@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -63,6 +64,42 @@ void check_output_file(const std::filesystem::path& out, const std::vector<std::
     throw Error(ErrorCode::invalid_argument, out.string() + ": exists and is an image; the output would replace it. "
                                              "Choose another file, or add --force");
   }
+}
+
+// "0:100:higher", "1:5:lower" (also "0:100" = higher is better). Errors: invalid_argument naming the form.
+ScoreScale parse_scale_option(const std::string& text) {
+  const auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::invalid_argument, "--scale " + text + ": " + why + " (expected LO:HI:higher or LO:HI:lower, e.g. 0:100:higher)");
+  };
+  const std::vector<std::string> parts = split_on(text, ':');
+  if (parts.size() != 2 && parts.size() != 3) throw bad("two or three fields");
+  ScoreScale s;
+  for (int i = 0; i < 2; ++i) {
+    char* end = nullptr;
+    const double v = std::strtod(parts[i].c_str(), &end);
+    if (parts[i].empty() || *end != '\0' || !std::isfinite(v)) throw bad("'" + parts[i] + "' is not a number");
+    (i == 0 ? s.lo : s.hi) = v;
+  }
+  if (!(s.lo < s.hi)) throw bad("LO must be below HI");
+  if (parts.size() == 3) {
+    if (parts[2] == "higher") s.higher_better = true;
+    else if (parts[2] == "lower") s.higher_better = false;
+    else throw bad("the direction is 'higher' or 'lower', not '" + parts[2] + "'");
+  }
+  return s;
+}
+
+Manifest read_manifest_option(const std::string& data, const std::string& scale, const std::string& root) {
+  ManifestReadOptions mo;
+  if (!scale.empty()) mo.scale = parse_scale_option(scale);
+  if (!root.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(root, ec)) throw Error(ErrorCode::not_found, "--root " + root + ": no such folder");
+    mo.root = root;
+  }
+  Manifest manifest = read_manifest(data, mo);
+  if (manifest.rows.empty()) throw Error(ErrorCode::invalid_argument, data + ": the manifest has no rows");
+  return manifest;
 }
 
 static void print_version(const GlobalOptions& g) {

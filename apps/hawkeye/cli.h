@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "hawkeye/data/manifest.h"
+
 namespace hawkeye::cli {
 
 struct GlobalOptions {
@@ -40,6 +42,14 @@ const std::vector<CommandEntry>& command_table();
 // existing image (an output never replaces a picture unless asked), unless `force`; and a folder.
 // Errors: invalid_argument, naming the file and --force.
 void check_output_file(const std::filesystem::path& out, const std::vector<std::filesystem::path>& inputs, bool force);
+
+// `--scale LO:HI:higher|lower` of eval and metric ("0:100" = higher is better). Errors: invalid_argument naming the
+// expected form.
+ScoreScale parse_scale_option(const std::string& text);
+
+// The manifest of `--data FILE` with eval's and metric's `--scale` and `--root` ("" = not given). Errors: those of
+// read_manifest; not_found for a missing --root folder; invalid_argument for a manifest without rows.
+Manifest read_manifest_option(const std::string& data, const std::string& scale, const std::string& root);
 
 // While one lives, the first Ctrl-C or SIGTERM (what schedulers send before SIGKILL) sets stop_flag(): the
 // command finishes what it is doing and stops cleanly (eval writes its partial report, train a checkpoint,

@@ -50,29 +50,6 @@ std::string fixed(const ordered_json& v, int decimals = 4) {
   return buf;
 }
 
-// "0:100:higher", "1:5:lower" (also "0:100" = higher is better). Errors: invalid_argument naming the form.
-ScoreScale parse_scale_option(const std::string& text) {
-  const auto bad = [&](const std::string& why) {
-    return Error(ErrorCode::invalid_argument, "--scale " + text + ": " + why + " (expected LO:HI:higher or LO:HI:lower, e.g. 0:100:higher)");
-  };
-  const std::vector<std::string> parts = split_on(text, ':');
-  if (parts.size() != 2 && parts.size() != 3) throw bad("two or three fields");
-  ScoreScale s;
-  for (int i = 0; i < 2; ++i) {
-    char* end = nullptr;
-    const double v = std::strtod(parts[i].c_str(), &end);
-    if (parts[i].empty() || *end != '\0' || !std::isfinite(v)) throw bad("'" + parts[i] + "' is not a number");
-    (i == 0 ? s.lo : s.hi) = v;
-  }
-  if (!(s.lo < s.hi)) throw bad("LO must be below HI");
-  if (parts.size() == 3) {
-    if (parts[2] == "higher") s.higher_better = true;
-    else if (parts[2] == "lower") s.higher_better = false;
-    else throw bad("the direction is 'higher' or 'lower', not '" + parts[2] + "'");
-  }
-  return s;
-}
-
 void run_eval(const EvalCommand& o, Context& ctx) {
   ctx.prepare(true);
   const torch::Device device = model::parse_device(o.device);
@@ -80,15 +57,7 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   if (readout != model::Readout::answer && o.samples > 0) {
     throw Error(ErrorCode::invalid_argument, "--readout " + o.readout + " reads a greedy answer; it cannot be combined with --samples");
   }
-  ManifestReadOptions mo;
-  if (!o.scale.empty()) mo.scale = parse_scale_option(o.scale);
-  if (!o.root.empty()) {
-    std::error_code ec;
-    if (!fs::is_directory(o.root, ec)) throw Error(ErrorCode::not_found, "--root " + o.root + ": no such folder");
-    mo.root = o.root;
-  }
-  const Manifest manifest = read_manifest(o.data, mo);
-  if (manifest.rows.empty()) throw Error(ErrorCode::invalid_argument, o.data + ": the manifest has no rows");
+  const Manifest manifest = read_manifest_option(o.data, o.scale, o.root);
 
   const auto t_load = std::chrono::steady_clock::now();
   auto m = model::IqaModel::load(o.model, device);

@@ -1,12 +1,16 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <stdexcept>
+#include <thread>
 #include <set>
 #include <sstream>
 
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/parallel.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/core/writers.h"
@@ -218,4 +222,35 @@ TEST(Config, TomlStringsReadBackExactly) {
   const Config back = Config::parse_toml(text);
   for (std::size_t i = 0; i < std::size(values); ++i) EXPECT_EQ(back.require<std::string>("run.s" + std::to_string(i)), values[i]) << i;
   EXPECT_EQ(back.root(), c.root());
+}
+
+// The base layer's one thread pool (core/parallel.h): every item once, worker ids in range, the first error
+// rethrown after all threads stopped, no threads for no items.
+TEST(Parallel, EveryItemOnceAndTheFirstErrorRethrown) {
+  for (int threads : {1, 2, 3, 8}) {
+    std::vector<std::atomic<int>> seen(100);
+    std::atomic<int> bad_worker{0};
+    const int workers = parallel_workers(seen.size(), threads);
+    EXPECT_EQ(workers, std::min(threads, 100));
+    parallel_for(seen.size(), threads, [&](std::size_t i, int worker) {
+      if (worker < 0 || worker >= workers) ++bad_worker;
+      ++seen[i];
+    });
+    for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].load(), 1) << i << " threads " << threads;
+    EXPECT_EQ(bad_worker.load(), 0);
+  }
+  EXPECT_EQ(parallel_workers(1, 8), 1);
+  EXPECT_EQ(parallel_workers(0, 8), 1);
+  bool called = false;
+  parallel_for(0, 4, [&](std::size_t, int) { called = true; });
+  EXPECT_FALSE(called);
+  // an error stops the others from taking items and reaches the caller
+  std::atomic<int> ran{0};
+  EXPECT_THROW(parallel_for(10000, 2,
+                            [&](std::size_t i, int) {
+                              ++ran;
+                              if (i == 5) throw std::runtime_error("item 5");
+                            }),
+               std::runtime_error);
+  EXPECT_LT(ran.load(), 10000);
 }

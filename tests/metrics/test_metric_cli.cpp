@@ -12,6 +12,7 @@
 #include "hawkeye/image/io.h"
 #include "hawkeye/metrics/correlation.h"
 #include "hawkeye/metrics/full_reference.h"
+#include "hawkeye/metrics/registry.h"
 
 using namespace hawkeye;
 
@@ -205,4 +206,133 @@ TEST(MetricCli, FilesFromAListOrStandardInputAndPatterns) {
   r = cli("metric ssim --ref " + q(kTid / "ref_dir") + " --files-from " + q(dir.path() / "empty.txt"), true);
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("the list of files is empty"), std::string::npos) << r.output;
+}
+
+// Issue 19 §4: several metrics in one call, and `--data MANIFEST`: the eval protocol for classical metrics
+// (scores.jsonl with a column per metric, report.json with SRCC/PLCC/KRCC against the manifest's labels).
+TEST(MetricCli, SeveralMetricsInOneCallKeepTheInputOrderOnAnyThreadCount) {
+  REQUIRE_CLI();
+  const std::string args = "metric ssim,gmsd,brisque --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir");
+  const auto one = test::run_command("'" + std::string(HAWKEYE_CLI) + "' -q --threads 1 " + args + " 2>/dev/null");
+  const auto two = test::run_command("'" + std::string(HAWKEYE_CLI) + "' -q --threads 2 " + args + " 2>/dev/null");
+  ASSERT_EQ(one.status, 0) << one.output;
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_EQ(one.output, two.output);  // the same records in the same order
+  const auto rows = jsonl(one.output);
+  ASSERT_EQ(rows.size(), 15u);  // 5 images x 3 metrics, image by image
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i]["metric"], (std::vector<std::string>{"ssim", "gmsd", "brisque"}[i % 3]));
+    EXPECT_EQ(rows[i]["image"], rows[i - i % 3]["image"]);
+  }
+  const fs::path first = rows[0]["image"].get<std::string>();
+  EXPECT_EQ(rows[1]["score"].get<double>(), gmsd(load_image(kTid / "ref_dir" / first.filename()), load_image(first)));
+  EXPECT_FALSE(rows[2].contains("reference"));  // a no-reference metric ignores --ref in a mixed list
+  // the mean of each metric follows the records on standard error
+  const auto with_mean = test::run_command("'" + std::string(HAWKEYE_CLI) + "' metric ssim,psnr --ref " + q(kTid / "ref_dir") + " " +
+                                           q(kTid / "dist_dir") + " 2>&1 >/dev/null");
+  EXPECT_NE(with_mean.output.find("mean over 5 images: ssim "), std::string::npos) << with_mean.output;
+  // mistakes
+  EXPECT_EQ(cli("metric ssim,ssmi --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir")).status, exit_status(ErrorCode::not_found));
+  EXPECT_EQ(cli("metric ssim,,psnr --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir")).status, 2);
+  EXPECT_EQ(cli("metric brisque,niqe --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir")).status, 2);
+  EXPECT_EQ(cli("metric brisque --out x " + q(kTid / "dist_dir")).status, 2);  // --out needs --data
+}
+
+namespace {
+
+// A full-reference manifest of the five TID2013 calibration pairs with made-up opinion scores on 0..9 and two
+// distortion types.
+fs::path write_tid_manifest(const fs::path& dir, const std::string& extra_row = "") {
+  std::string text = "{\"hawkeye_manifest\":1,\"form\":\"fr\",\"score_field\":\"mos\",\"score_range\":[0,9],\"higher_better\":true}\n";
+  const char* names[] = {"I03.bmp", "I04.bmp", "I06.bmp", "I08.bmp", "I19.bmp"};
+  const double mos[] = {5.1, 3.2, 6.0, 4.4, 2.5};
+  for (int i = 0; i < 5; ++i) {
+    text += "{\"image\":\"" + (kTid / "dist_dir" / names[i]).string() + "\",\"reference\":\"" + (kTid / "ref_dir" / names[i]).string() +
+            "\",\"mos\":" + std::to_string(mos[i]) + ",\"type_name\":\"" + (i < 2 ? "a" : "b") + "\"}\n";
+  }
+  text += extra_row;
+  write_file_atomic(dir / "m.jsonl", text);
+  return dir / "m.jsonl";
+}
+
+}  // namespace
+
+TEST(MetricCli, DataManifestGetsTheEvalProtocol) {
+  REQUIRE_CLI();
+  test::TempDir dir;
+  const fs::path manifest = write_tid_manifest(dir.path());
+  const fs::path out = dir.path() / "out";
+  auto r = cli("metric ssim,gmsd --data " + q(manifest) + " --out " + q(out));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 metrics on"), std::string::npos) << r.output;
+  const auto rows = jsonl(read_file(out / "scores.jsonl"));
+  ASSERT_EQ(rows.size(), 5u);
+  std::vector<double> s, g, label;
+  for (const auto& row : rows) {
+    const fs::path image = row["image"].get<std::string>(), ref = row["reference"].get<std::string>();
+    EXPECT_EQ(row["ssim"].get<double>(), ssim(load_image(ref), load_image(image)));
+    EXPECT_EQ(row["gmsd"].get<double>(), gmsd(load_image(ref), load_image(image)));
+    s.push_back(row["ssim"].get<double>());
+    g.push_back(-row["gmsd"].get<double>());  // lower is better: negated before the statistics
+    label.push_back(row["label"].get<double>());
+  }
+  EXPECT_NEAR(rows[0]["label"].get<double>(), 1 + 4 * 5.1 / 9, 1e-12);  // 0..9 mapped onto 1..5
+  EXPECT_EQ(rows[0]["type"], "a");
+  const auto report = nlohmann::json::parse(read_file(out / "report.json"));
+  ASSERT_EQ(report["metrics"].size(), 2u);
+  EXPECT_EQ(report["metrics"][0]["metric"], "ssim");
+  EXPECT_DOUBLE_EQ(report["metrics"][0]["srcc"].get<double>(), srcc(s, label).value);
+  EXPECT_DOUBLE_EQ(report["metrics"][0]["plcc"].get<double>(), plcc(s, label).value);
+  EXPECT_EQ(report["metrics"][1]["sign"], -1.0);
+  EXPECT_DOUBLE_EQ(report["metrics"][1]["srcc"].get<double>(), srcc(g, label).value);
+  EXPECT_EQ(report["metrics"][0]["n"], 5);
+  ASSERT_EQ(report["metrics"][0]["per_type"].size(), 2u);
+  EXPECT_EQ(report["metrics"][0]["per_type"][1]["n"], 3);
+  // straight into correlate: the same SRCC from the per-image file and the manifest
+  const auto c = cli("correlate --pred " + q(out / "scores.jsonl") + " --pred-col ssim --gt " + q(manifest) + " --gt-col mos");
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_NEAR(nlohmann::json::parse(c.output)["srcc"].get<double>(), srcc(s, label).value, 1e-12);
+  // an earlier run's results are kept unless --force
+  r = cli("metric ssim --data " + q(manifest) + " --out " + q(out), true);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("already holds the results"), std::string::npos) << r.output;
+  EXPECT_EQ(jsonl(read_file(out / "scores.jsonl"))[0].count("gmsd"), 1u);  // untouched
+  r = cli("metric psnr --data " + q(manifest) + " --out " + q(out) + " --force --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["metrics"][0]["metric"], "psnr");
+  // "all" on a full-reference manifest: every metric
+  r = cli("metric all --data " + q(manifest) + " --out " + q(dir.path() / "all") + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["metrics"].size(), list_metrics().size());
+}
+
+TEST(MetricCli, DataManifestMistakesAndFailedRows) {
+  REQUIRE_CLI();
+  test::TempDir dir;
+  // a row whose image is missing: counted, reported, the others scored; exit 12
+  const fs::path manifest = write_tid_manifest(
+      dir.path(), "{\"image\":\"missing.png\",\"reference\":\"" + (kTid / "ref_dir/I03.bmp").string() + "\",\"mos\":1,\"type_name\":\"a\"}\n");
+  auto r = cli("metric ssim --data " + q(manifest) + " --out " + q(dir.path() / "o") + " --json");
+  EXPECT_EQ(r.status, kExitSomeInputsFailed) << r.output;
+  const auto report = nlohmann::json::parse(r.output);
+  EXPECT_EQ(report["metrics"][0]["n"], 5);
+  EXPECT_EQ(report["metrics"][0]["failures"], 1);
+  const auto rows = jsonl(read_file(dir.path() / "o/scores.jsonl"));
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_TRUE(rows[5]["ssim"].is_null());
+  EXPECT_NE(rows[5]["errors"]["ssim"].get<std::string>().find("missing.png"), std::string::npos);
+  // a full-reference metric on a no-reference manifest
+  write_file_atomic(dir.path() / "nr.jsonl",
+                    "{\"hawkeye_manifest\":1,\"form\":\"nr\",\"score_field\":\"mos\",\"score_range\":[0,9],\"higher_better\":true}\n"
+                    "{\"image\":\"" + (kTid / "dist_dir/I03.bmp").string() + "\",\"mos\":3}\n");
+  r = cli("metric ssim --data " + q(dir.path() / "nr.jsonl") + " --out " + q(dir.path() / "nr"), true);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("ssim is a full-reference metric"), std::string::npos) << r.output;
+  // images and --data together; a missing manifest
+  EXPECT_EQ(cli("metric brisque --data " + q(manifest) + " " + q(kTid / "dist_dir")).status, 2);
+  EXPECT_EQ(cli("metric brisque --data " + q(dir.path() / "none.jsonl")).status, exit_status(ErrorCode::not_found));
+  // --out naming a file
+  write_file_atomic(dir.path() / "file", "x");
+  EXPECT_EQ(cli("metric brisque --data " + q(manifest) + " --out " + q(dir.path() / "file")).status, 2);
+  EXPECT_EQ(read_file(dir.path() / "file"), "x");
 }

@@ -1,9 +1,12 @@
-// Private: helpers for the batch builders (synth, pairs): a worker pool and fast file writes.
+// Private: helpers for the batch builders (synth, pairs): fast file writes and serial OpenCV inside their workers
+// (the worker pool itself is the base layer's parallel_for, hawkeye/core/parallel.h).
 #pragma once
 #include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <string_view>
+
+#include "hawkeye/core/parallel.h"
 
 namespace hawkeye {
 
@@ -12,9 +15,6 @@ namespace hawkeye {
 // with write_file_atomic is the commit point). Errors: io.
 void write_file_fast(const std::filesystem::path& path, std::string_view bytes);
 
-// Runs job(i) for i in [0, n) on `threads` threads (the caller's included). The first exception stops the
-// remaining jobs and is rethrown after all threads joined. after_each (optional) runs after every
-// successful job, e.g. to advance a progress bar.
 // While alive, OpenCV's own thread pool runs serially (our workers are the parallelism; nested pools would
 // oversubscribe the cores); the previous setting is restored on destruction.
 class SerialOpenCvScope {
@@ -28,7 +28,5 @@ class SerialOpenCvScope {
   int previous_;
 };
 
-void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& job,
-                  const std::function<void()>& after_each = {});
 
 }  // namespace hawkeye

@@ -99,7 +99,7 @@ PairsResult build_pairs(const PairsOptions& opt) {
   Progress progress("pairs", in.rows.size(), opt.progress);
   parallel_for(
       in.rows.size(), threads,
-      [&](std::size_t i) {
+      [&](std::size_t i, int) {
         const ManifestRow& row = in.rows[i];
         Image img;
         try {
@@ -111,8 +111,8 @@ PairsResult build_pairs(const PairsOptions& opt) {
         write_file_fast(opt.out_dir / twin_names[i], encode_image(p.twin, "png"));
         p.twin = Image();  // keep only the record
         pairs[i] = std::move(p);
-      },
-      [&] { progress.advance(); });
+        progress.advance();
+      });
   progress.finish();
 
   PairsResult result;

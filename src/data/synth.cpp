@@ -104,7 +104,7 @@ SynthResult synthesize(const SynthOptions& opt) {
 
   // 1. References at the target size.
   std::vector<Image> refs(files.size());
-  parallel_for(files.size(), threads, [&](std::size_t i) {
+  parallel_for(files.size(), threads, [&](std::size_t i, int) {
     refs[i] = resize_cover(load_image(files[i], opt.limits), opt.width, opt.height);
     write_file_fast(opt.out_dir / "references" / (ids[i] + ".png"), encode_image(refs[i], "png"));
   });
@@ -145,12 +145,12 @@ SynthResult synthesize(const SynthOptions& opt) {
   Progress progress("synth", jobs.size(), opt.progress);
   parallel_for(
       jobs.size(), threads,
-      [&](std::size_t i) {
+      [&](std::size_t i, int) {
         const Job& j = jobs[i];
         const Image out = apply_kadid(refs[j.ref], j.type, j.level, kadid_seed(opt.seed, ids[j.ref], j.type, j.level));
         write_file_fast(opt.out_dir / synth_image_name(ids[j.ref], j.type, j.level), encode_image(out, "png"));
-      },
-      [&] { progress.advance(); });
+        progress.advance();
+      });
   progress.finish();
 
   // 4. Manifests, one per split, rows in (reference, type, level) order.

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <exception>
 #include <future>
-#include <thread>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/parallel.h"
 #include "hawkeye/core/version.h"
 #include "hawkeye/model/runtime.h"
 
@@ -27,29 +27,23 @@ struct LoadedImage {
 std::vector<LoadedImage> load_range(const std::vector<fs::path>& paths, std::size_t first, std::size_t last, int threads,
                                     const ImageLimits& limits) {
   std::vector<LoadedImage> out(last - first);
-  std::atomic<std::size_t> next{first};
-  auto work = [&] {
-    for (std::size_t i = next++; i < last; i = next++) {
-      auto& slot = out[i - first];
-      try {
-        slot.image = load_image(paths[i], limits);
-      } catch (const Error& e) {
-        slot.error = e.what();
-        slot.code = e.code();
-      } catch (const std::bad_alloc&) {
-        slot.error = paths[i].string() + ": out of memory while decoding";
-        slot.code = ErrorCode::limit_exceeded;
-      } catch (const std::exception& e) {
-        slot.error = paths[i].string() + ": " + e.what();  // the decoder's own exceptions (OpenCV)
-        slot.code = ErrorCode::corrupt_data;
-      }
+  // Every image gets its slot: an error is that image's, never the batch's.
+  parallel_for(last - first, threads, [&](std::size_t k, int) {
+    const std::size_t i = first + k;
+    auto& slot = out[k];
+    try {
+      slot.image = load_image(paths[i], limits);
+    } catch (const Error& e) {
+      slot.error = e.what();
+      slot.code = e.code();
+    } catch (const std::bad_alloc&) {
+      slot.error = paths[i].string() + ": out of memory while decoding";
+      slot.code = ErrorCode::limit_exceeded;
+    } catch (const std::exception& e) {
+      slot.error = paths[i].string() + ": " + e.what();  // the decoder's own exceptions (OpenCV)
+      slot.code = ErrorCode::corrupt_data;
     }
-  };
-  const int n = std::clamp<int>(threads, 1, static_cast<int>(last - first));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  });
   return out;
 }
 

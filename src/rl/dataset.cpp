@@ -1,14 +1,11 @@
 #include "hawkeye/rl/dataset.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
-#include <mutex>
 #include <numeric>
-#include <thread>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/parallel.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/data/manifest.h"
@@ -87,28 +84,8 @@ double epoch_at(std::size_t n, std::int64_t step, std::int64_t batch) {
 
 std::vector<Image> load_batch(const std::vector<std::filesystem::path>& paths, const ImageLimits& limits, int threads) {
   std::vector<Image> out(paths.size());
-  const int n = std::max(1, std::min<int>(resolve_thread_count(threads), static_cast<int>(paths.size())));
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr error;
-  std::mutex mu;
-  auto work = [&] {
-    for (std::size_t i; (i = next++) < paths.size();) {
-      try {
-        out[i] = load_image(paths[i], limits);
-      } catch (...) {
-        std::lock_guard lock(mu);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  if (n == 1) {
-    work();
-  } else {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < n; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-  }
-  if (error) std::rethrow_exception(error);
+  // The first image that fails stops the batch: its error is the caller's (a training batch needs every image).
+  parallel_for(paths.size(), threads, [&](std::size_t i, int) { out[i] = load_image(paths[i], limits); });
   return out;
 }
 

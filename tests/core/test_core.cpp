@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -244,13 +245,21 @@ TEST(Parallel, EveryItemOnceAndTheFirstErrorRethrown) {
   bool called = false;
   parallel_for(0, 4, [&](std::size_t, int) { called = true; });
   EXPECT_FALSE(called);
-  // an error stops the others from taking items and reaches the caller
+  // an error stops the others from taking items and reaches the caller: items after 5 wait for it to be thrown,
+  // then take 1 ms each, so without the stop the call would run for 10 s
   std::atomic<int> ran{0};
+  std::atomic<bool> thrown{false};
   EXPECT_THROW(parallel_for(10000, 2,
                             [&](std::size_t i, int) {
                               ++ran;
-                              if (i == 5) throw std::runtime_error("item 5");
+                              if (i == 5) {
+                                thrown = true;
+                                throw std::runtime_error("item 5");
+                              }
+                              if (i < 5) return;
+                              for (int k = 0; k < 10000 && !thrown; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                              std::this_thread::sleep_for(std::chrono::milliseconds(1));
                             }),
                std::runtime_error);
-  EXPECT_LT(ran.load(), 10000);
+  EXPECT_LT(ran.load(), 5000);
 }

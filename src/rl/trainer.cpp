@@ -1,6 +1,7 @@
 #include "hawkeye/rl/trainer.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -308,6 +309,15 @@ TrainResult train_loop(Run& r, detail::TrainStep& step_impl, TrainerState& state
     rec["time_optimizer"] = times.optimizer;
     rec["time_step"] = detail::seconds_since(t_step);
     if (state.step % log_every == 0 || state.step == r.total_steps || !finite) log_json(r, rec);
+    if (bar.visible()) {  // the running loss (and GRPO's mean reward) on the progress line
+      char status[96];
+      if (rec.contains("reward_mean") && rec["reward_mean"].is_number()) {
+        std::snprintf(status, sizeof status, "loss %.4g reward %.3f", loss_sum, rec["reward_mean"].get<double>());
+      } else {
+        std::snprintf(status, sizeof status, "loss %.4g", loss_sum);
+      }
+      bar.set_status(status);
+    }
     bar.advance();
 
     const bool last = state.step == r.total_steps;

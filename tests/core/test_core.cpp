@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -11,6 +15,8 @@
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/log.h"
+#include "hawkeye/core/progress.h"
 #include "hawkeye/core/parallel.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/threads.h"
@@ -262,4 +268,63 @@ TEST(Parallel, EveryItemOnceAndTheFirstErrorRethrown) {
                             }),
                std::runtime_error);
   EXPECT_LT(ran.load(), 5000);
+}
+
+// Issue 19 §4: an ETA that is not wildly wrong in the first seconds (measured from the first advance, not from
+// the start-up before it), and log lines that do not land inside the bar.
+TEST(Progress, TheEstimateLeavesOutTheStartUp) {
+  // 10 s of start-up (a model load, the first batch), then 16 images per second in batches of 16
+  Progress::Estimate e = Progress::estimate(16, 160, 16, 10.0, 0.0);
+  EXPECT_LT(e.eta, 0);  // one batch: not known yet (the old estimate said 90 s)
+  e = Progress::estimate(32, 160, 16, 11.0, 1.0);
+  EXPECT_DOUBLE_EQ(e.rate, 16.0);
+  EXPECT_DOUBLE_EQ(e.eta, 8.0);  // the old estimate: 128 / (32 / 11) = 44 s
+  e = Progress::estimate(17, 160, 16, 10.2, 0.2);
+  EXPECT_LT(e.eta, 0);  // under a second after the first advance: too early to say
+  e = Progress::estimate(160, 160, 16, 19.0, 9.0);
+  EXPECT_EQ(e.eta, 0.0);
+  e = Progress::estimate(5, 0, 1, 2.0, 1.5);  // unknown total: a rate, no ETA
+  EXPECT_LT(e.eta, 0);
+  EXPECT_GT(e.rate, 0);
+}
+
+TEST(Progress, LogLinesDoNotLandInsideTheBar) {
+  test::TempDir dir;
+  const std::string file = (dir.path() / "stderr.txt").string();
+  std::fflush(stderr);
+  const int saved = ::dup(STDERR_FILENO);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+  ::setenv("HAWKEYE_PROGRESS", "always", 1);
+  log_setup("info", false);
+  {
+    Progress bar("work", 10);
+    EXPECT_TRUE(bar.visible());
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    bar.set_status("loss 0.5");
+    bar.advance(3);  // drawn: more than 100 ms since the start
+    spdlog::info("a log line");
+    bar.advance(7);
+    bar.finish();
+  }
+  ::unsetenv("HAWKEYE_PROGRESS");
+  std::fflush(stderr);
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  const std::string text = read_file(file);
+  // the bar, then its line cleared, the log line on a line of its own, then the bar again below it
+  const auto bar_at = text.find("\rwork [");
+  const auto clear_at = text.find("\r\x1b[K");
+  const auto log_at = text.find("a log line\n");
+  ASSERT_NE(bar_at, std::string::npos) << text;
+  ASSERT_NE(clear_at, std::string::npos) << text;
+  ASSERT_NE(log_at, std::string::npos) << text;
+  EXPECT_LT(bar_at, clear_at);
+  EXPECT_LT(clear_at, log_at);
+  EXPECT_NE(text.find("loss 0.5"), std::string::npos) << text;
+  EXPECT_NE(text.find("\rwork [", log_at), std::string::npos) << text;  // drawn again after the log line
+  EXPECT_EQ(text.substr(clear_at + 4, text.find("a log line") - clear_at - 4).find('\r'), std::string::npos) << text;
+  EXPECT_EQ(text.back(), '\n');
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Short libFuzzer run of every target in fuzz/ (tokenizer.json loader, answer parser, safetensors header), for CI.
+# Short libFuzzer run of every target in fuzz/ (tokenizer.json loader, answer parser, safetensors header, image
+# decoder, TOML configs), for CI.
 # Builds them with clang + ASan/UBSan in their own build directory, then runs each for SECONDS seconds,
 # starting from the seeds in fuzz/corpus/<target>. Exit status: 0 = no finding (or skipped: no clang),
 # 1 = a crash, leak, timeout or failed build (the reproducer is in $BUILD_DIR/fuzz-artifacts/).
@@ -20,7 +21,7 @@ if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
     -DHAWKEYE_BUILD_FUZZ=ON -DHAWKEYE_WITH_TORCH=OFF -DHAWKEYE_BUILD_TESTS=OFF -DHAWKEYE_BUILD_BENCH=OFF >/dev/null ||
     { say "cmake configure failed"; exit 1; }
 fi
-TARGETS=(tokenizer_loader answer_parser safetensors_header)
+TARGETS=(tokenizer_loader answer_parser safetensors_header image_decoder toml_config)
 cmake --build "$BUILD_DIR" --target "${TARGETS[@]/#/fuzz_}" || { say "build failed"; exit 1; }
 
 status=0

@@ -215,6 +215,9 @@ void Config::apply_override(std::string_view assignment) {
     value = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error&) {
     value = text;  // a bare word: a string
+  } catch (const nlohmann::json::exception& e) {  // e.g. 1e999: a number beyond double's range
+    throw Error(ErrorCode::invalid_argument, "override '" + std::string(assignment) + "': the value is not a usable number (" +
+                                                 (std::string(e.what()).find("overflow") != std::string::npos ? "out of range" : e.what()) + ")");
   }
   set(key, std::move(value));
 }

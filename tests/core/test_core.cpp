@@ -328,3 +328,19 @@ TEST(Progress, LogLinesDoNotLandInsideTheBar) {
   EXPECT_EQ(text.substr(clear_at + 4, text.find("a log line") - clear_at - 4).find('\r'), std::string::npos) << text;
   EXPECT_EQ(text.back(), '\n');
 }
+
+// Found by fuzz/fuzz_toml_config: a number beyond double's range in a key=value override escaped as a JSON
+// library exception (exit 1, "unexpected"); it is a usage error naming the override.
+TEST(Config, AnOverrideBeyondDoubleRangeIsAClearError) {
+  Config c;
+  try {
+    c.apply_override("train.lr=1e999");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("train.lr=1e999"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+  }
+  c.apply_override("train.lr=1e-5");
+  EXPECT_EQ(c.require<double>("train.lr"), 1e-5);
+}

@@ -156,3 +156,54 @@ if sft:
             mean, sd, t, p = t_test(diffs)
             cells += [f"{mean:+.4f} ± {sd:.4f}", f"{t:.2f}", f"{p:.3f}"]
         print(f"| {LABELS[key]} | {len(mine)} | " + " | ".join(cells) + " |")
+
+
+# What GRPO did in each row, from the runs' metrics.jsonl (training records every train.log_every steps, and the
+# validation records): the fraction of groups whose K rewards are all equal (zero advantage: they teach nothing),
+# the UADO weights (1 = no reweighting), the clip fraction, the reference KL at the end, the mean reward over the
+# first and last logged steps, and the validation SRCC at the end.
+def run_log(d):
+    path = os.path.join(d, "run", "metrics.jsonl")
+    train, val = [], []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get("kind") == "validation":
+                    val.append(rec)
+                elif "step" in rec and "loss" in rec:
+                    train.append(rec)
+    except OSError:
+        return None
+    return train, val
+
+
+def mean_of(recs, key):
+    vals = [r[key] for r in recs if isinstance(r.get(key), (int, float))]
+    return sum(vals) / len(vals) if vals else None
+
+
+diag = []
+for key in LABELS:
+    if key == "sft":
+        continue
+    for d in sorted(glob.glob(os.path.join(WORK, "ablation", key + "-s*"))):
+        log = run_log(d)
+        if not log or not log[0]:
+            continue
+        train, val = log
+        diag.append((key, d.rsplit("-s", 1)[1], mean_of(train, "zero_advantage_groups"), mean_of(train, "uado_weight_mean"),
+                     min((r["uado_weight_min"] for r in train if isinstance(r.get("uado_weight_min"), (int, float))), default=None),
+                     mean_of(train, "clip_fraction"), train[-1].get("kl_ref"), mean_of(train[:2], "reward_mean"),
+                     mean_of(train[-2:], "reward_mean"), val[-1].get("srcc") if val else None))
+if diag:
+    print()
+    print("| recipe | seed | zero-advantage groups (mean) | UADO weight: mean / smallest | clip fraction | reference KL at the end | "
+          "mean reward: first → last 20 steps | validation SRCC at the end |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key, seed, zero, wmean, wmin, clip, kl, r0, r1, v in diag:
+        print(f"| {LABELS[key]} | {seed} | {f4(zero)} | {f4(wmean)} / {f4(wmin)} | {f4(clip)} | {f4(kl)} | "
+              f"{f4(r0)} → {f4(r1)} | {f4(v)} |")

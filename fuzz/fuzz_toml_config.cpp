@@ -31,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;  // a value TOML cannot hold (refused with a message) is not a finding
   }
   const hawkeye::Config back = hawkeye::Config::parse_toml(written, "round-trip.toml");  // must not throw
-  if (back.root() != c.root()) __builtin_trap();
+  // compared as text: NaN (valid TOML) never equals itself, and dump() writes both sides' NaN as null
+  if (back.root().dump() != c.root().dump()) __builtin_trap();
   return 0;
 }

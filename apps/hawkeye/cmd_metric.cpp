@@ -128,6 +128,12 @@ std::vector<Worker> make_workers(int n, const std::vector<const MetricInfo*>& na
   return workers;
 }
 
+// An exception from below hawkeye (OpenCV's, out of memory) as the image's error, as eval's loader words it.
+Error foreign_error(const std::exception& e, const std::string& what) {
+  if (dynamic_cast<const std::bad_alloc*>(&e)) return Error(ErrorCode::limit_exceeded, what + ": out of memory");
+  return Error(ErrorCode::corrupt_data, what + ": " + e.what());
+}
+
 // One image's scores: score or error per metric (same order as the names).
 struct ImageResult {
   std::vector<double> score;
@@ -148,6 +154,8 @@ ImageResult score_image(Worker& w, const std::vector<const MetricInfo*>& names, 
     img = load_image(image, limits);
   } catch (const Error& e) {
     image_error = e;
+  } catch (const std::exception& e) {
+    image_error = foreign_error(e, image.string());
   }
   bool any_fr = false;
   for (const MetricInfo* m : names) any_fr = any_fr || is_fr(*m);
@@ -163,6 +171,8 @@ ImageResult score_image(Worker& w, const std::vector<const MetricInfo*>& names, 
       }
     } catch (const Error& e) {
       w.reference_error = e;
+    } catch (const std::exception& e) {
+      w.reference_error = foreign_error(e, reference);
     }
   }
   for (std::size_t k = 0; k < names.size(); ++k) {
@@ -178,6 +188,8 @@ ImageResult score_image(Worker& w, const std::vector<const MetricInfo*>& names, 
       r.score[k] = w.metrics[k]->compute(*img);
     } catch (const Error& e) {
       r.error[k] = e;
+    } catch (const std::exception& e) {
+      r.error[k] = foreign_error(e, image.string());
     }
   }
   return r;
@@ -219,6 +231,7 @@ void run_metric_on_images(const MetricCommand& o, const std::vector<const Metric
   if (any_fr && !ref_dir) load_image(ref_path, o.limits);  // a missing or broken single reference is the command's error
 
   const int threads = parallel_workers(images.size(), ctx.global.threads);
+  const SerialOpenCvScope serial_opencv;  // our workers are the parallelism
   std::vector<Worker> workers = make_workers(threads, names, metric_options(o));
 
   std::optional<JsonlWriter> jsonl;
@@ -230,6 +243,7 @@ void run_metric_on_images(const MetricCommand& o, const std::vector<const Metric
   std::vector<std::string> references(images.size());
   std::size_t failed_images = 0;
   std::optional<Error> only_error;
+  bool every_metric_failed = false;  // of the last image written (what decides a single image's status)
   std::vector<double> sum(names.size(), 0.0);
   std::vector<std::size_t> count(names.size(), 0);
   OrderedOutput output(images.size(), [&](std::size_t i) {
@@ -260,6 +274,7 @@ void run_metric_on_images(const MetricCommand& o, const std::vector<const Metric
       else jsonl->write(sanitize_json(rec));
     }
     if (failed) ++failed_images;
+    every_metric_failed = std::all_of(results[i].error.begin(), results[i].error.end(), [](const auto& e) { return e.has_value(); });
     results[i] = ImageResult();  // written: free it
   });
 
@@ -293,8 +308,8 @@ void run_metric_on_images(const MetricCommand& o, const std::vector<const Metric
   }
   if (failed_images == 0) {
     ctx.exit_code = kExitOk;
-  } else if (images.size() == 1 && names.size() == 1) {
-    throw *only_error;  // one image and one metric: its error decides the exit status (the record was written above)
+  } else if (images.size() == 1 && every_metric_failed) {
+    throw *only_error;  // one image that no metric could score: its error decides the exit status (records written above)
   } else {
     std::cerr << "hawkeye: " << failed_images << " of " << count_of(images.size(), "image") << " failed (see their \"error\")\n";
     ctx.exit_code = kExitSomeInputsFailed;
@@ -345,6 +360,7 @@ void run_metric_on_manifest(const MetricCommand& o, std::vector<const MetricInfo
   const auto t0 = std::chrono::steady_clock::now();
   const std::size_t n = manifest.rows.size();
   const int threads = parallel_workers(n, ctx.global.threads);
+  const SerialOpenCvScope serial_opencv;  // our workers are the parallelism
   std::vector<Worker> workers = make_workers(threads, names, metric_options(o));
   std::vector<ImageResult> results(n);
   std::string label = "metric ";
@@ -471,10 +487,10 @@ void run_metric_on_manifest(const MetricCommand& o, std::vector<const MetricInfo
   report["seconds"] = seconds;
   report["images_per_second"] = seconds > 0 ? n / seconds : kNaN;
   report = sanitize_json(report);
-  write_file_atomic(report_path, report.dump(2) + "\n");
+  write_file_atomic(report_path, report.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n");
 
   if (o.json) {
-    std::cout << report.dump() << "\n";
+    std::cout << report.dump(-1, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   } else {
     std::cout << "hawkeye metric: " << names.size() << (names.size() == 1 ? " metric" : " metrics") << " on " << o.data << " ("
               << count_of(n, "image") << ", " << fixed(seconds, 1) << " s)\n";

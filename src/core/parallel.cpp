@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <opencv2/core.hpp>
 #include <thread>
 #include <vector>
 
@@ -48,5 +49,8 @@ void parallel_for(std::size_t n, int threads, const std::function<void(std::size
   for (std::thread& th : pool) th.join();
   if (first_error) std::rethrow_exception(first_error);
 }
+
+SerialOpenCvScope::SerialOpenCvScope() : previous_(cv::getNumThreads()) { cv::setNumThreads(1); }
+SerialOpenCvScope::~SerialOpenCvScope() { cv::setNumThreads(previous_); }
 
 }  // namespace hawkeye

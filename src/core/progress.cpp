@@ -49,22 +49,25 @@ Progress::Estimate Progress::estimate(std::uint64_t done, std::uint64_t total, s
   return e;
 }
 
+void Progress::skip(std::uint64_t n) { done_.fetch_add(n); }
+
 void Progress::advance(std::uint64_t n) {
+  if (n == 0) return;
   const std::uint64_t d = done_.fetch_add(n) + n;
   if (!visible_) return;
   const auto now = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_, std::defer_lock);
-  if (!advanced_) {
+  if (!advanced_.load()) {
     lock.lock();  // the first advance is always recorded
-    if (!advanced_) {
-      advanced_ = true;
+    if (!advanced_.load()) {
       first_ = now;
       first_done_ = d;
+      advanced_ = true;
     }
   } else if (!lock.try_lock()) {
     return;
   }
-  if (finished_) return;
+  if (finished_ || logging_) return;
   if (now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   draw(false);
@@ -91,6 +94,7 @@ void Progress::before_log_line() {
   std::lock_guard lock(g_active_mutex);
   if (!g_active) return;
   std::lock_guard bar(g_active->mutex_);
+  g_active->logging_ = true;  // until after_log_line: no redraw between the clearing and the log line
   if (g_active->drawn_ && !g_active->finished_) {
     std::fputs("\r\x1b[K", stderr);
     g_active->drawn_ = false;
@@ -101,7 +105,8 @@ void Progress::after_log_line() {
   std::lock_guard lock(g_active_mutex);
   if (!g_active) return;
   std::lock_guard bar(g_active->mutex_);
-  if (!g_active->finished_ && g_active->advanced_) g_active->draw(false);
+  g_active->logging_ = false;
+  if (!g_active->finished_ && g_active->advanced_.load()) g_active->draw(false);
 }
 
 static std::string format_duration(double s) {

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <opencv2/core.hpp>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
@@ -28,7 +27,5 @@ void write_file_fast(const std::filesystem::path& path, std::string_view bytes) 
   }
 }
 
-SerialOpenCvScope::SerialOpenCvScope() : previous_(cv::getNumThreads()) { cv::setNumThreads(1); }
-SerialOpenCvScope::~SerialOpenCvScope() { cv::setNumThreads(previous_); }
 
 }  // namespace hawkeye

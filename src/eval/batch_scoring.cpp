@@ -28,7 +28,7 @@ std::vector<LoadedImage> load_range(const std::vector<fs::path>& paths, std::siz
                                     const ImageLimits& limits) {
   std::vector<LoadedImage> out(last - first);
   // Every image gets its slot: an error is that image's, never the batch's.
-  parallel_for(last - first, threads, [&](std::size_t k, int) {
+  parallel_for(last - first, std::max(1, threads), [&](std::size_t k, int) {
     const std::size_t i = first + k;
     auto& slot = out[k];
     try {

@@ -240,7 +240,7 @@ TrainResult train_loop(Run& r, detail::TrainStep& step_impl, TrainerState& state
   TrainResult result;
   result.run_dir = r.dir;
   Progress bar(grpo ? "grpo" : "sft", static_cast<std::uint64_t>(r.total_steps), options.progress && main);
-  bar.advance(static_cast<std::uint64_t>(state.step));
+  bar.skip(static_cast<std::uint64_t>(state.step));  // a resumed run's steps: not part of the rate
   ordered_json last_val;
 
   for (std::int64_t step = state.step; step < r.total_steps; ++step) {

@@ -283,6 +283,12 @@ TEST(Progress, TheEstimateLeavesOutTheStartUp) {
   EXPECT_LT(e.eta, 0);  // under a second after the first advance: too early to say
   e = Progress::estimate(160, 160, 16, 19.0, 9.0);
   EXPECT_EQ(e.eta, 0.0);
+  {
+    Progress quiet("x", 10, false);
+    quiet.skip(4);      // a resumed run's steps
+    quiet.advance(0);   // nothing
+    EXPECT_EQ(quiet.done(), 4u);
+  }
   e = Progress::estimate(5, 0, 1, 2.0, 1.5);  // unknown total: a rate, no ETA
   EXPECT_LT(e.eta, 0);
   EXPECT_GT(e.rate, 0);
@@ -297,6 +303,14 @@ TEST(Progress, LogLinesDoNotLandInsideTheBar) {
   ASSERT_GE(fd, 0);
   ::dup2(fd, STDERR_FILENO);
   ::close(fd);
+  struct Restore {  // stderr and the environment come back even when an assertion below ends the test
+    int saved;
+    ~Restore() {
+      std::fflush(stderr);
+      if (saved >= 0) ::dup2(saved, STDERR_FILENO), ::close(saved);
+      ::unsetenv("HAWKEYE_PROGRESS");
+    }
+  } restore{saved};
   ::setenv("HAWKEYE_PROGRESS", "always", 1);
   log_setup("info", false);
   {
@@ -309,10 +323,11 @@ TEST(Progress, LogLinesDoNotLandInsideTheBar) {
     bar.advance(7);
     bar.finish();
   }
-  ::unsetenv("HAWKEYE_PROGRESS");
   std::fflush(stderr);
   ::dup2(saved, STDERR_FILENO);
   ::close(saved);
+  restore.saved = -1;
+  ::unsetenv("HAWKEYE_PROGRESS");
   const std::string text = read_file(file);
   // the bar, then its line cleared, the log line on a line of its own, then the bar again below it
   const auto bar_at = text.find("\rwork [");

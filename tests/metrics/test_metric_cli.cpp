@@ -214,7 +214,7 @@ TEST(MetricCli, SeveralMetricsInOneCallKeepTheInputOrderOnAnyThreadCount) {
   REQUIRE_CLI();
   const std::string args = "metric ssim,gmsd,brisque --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir");
   const auto one = test::run_command("'" + std::string(HAWKEYE_CLI) + "' -q --threads 1 " + args + " 2>/dev/null");
-  const auto two = test::run_command("'" + std::string(HAWKEYE_CLI) + "' -q --threads 2 " + args + " 2>/dev/null");
+  const auto two = test::run_command("'" + std::string(HAWKEYE_CLI) + "' -q --threads 4 " + args + " 2>/dev/null");
   ASSERT_EQ(one.status, 0) << one.output;
   ASSERT_EQ(two.status, 0) << two.output;
   EXPECT_EQ(one.output, two.output);  // the same records in the same order

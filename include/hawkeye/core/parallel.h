@@ -16,4 +16,17 @@ int parallel_workers(std::size_t n, int threads);
 
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t item, int worker)>& body);
 
+// While alive, OpenCV's own thread pool runs serially (our workers are the parallelism; nested pools would
+// oversubscribe the cores); the previous setting is restored on destruction.
+class SerialOpenCvScope {
+ public:
+  SerialOpenCvScope();
+  ~SerialOpenCvScope();
+  SerialOpenCvScope(const SerialOpenCvScope&) = delete;
+  SerialOpenCvScope& operator=(const SerialOpenCvScope&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace hawkeye

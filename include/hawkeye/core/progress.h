@@ -23,7 +23,10 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  void advance(std::uint64_t n = 1);  // thread-safe
+  void advance(std::uint64_t n = 1);  // thread-safe; advance(0) does nothing
+  // Counts n items done before this run (a resumed training run's steps) without measuring them: the rate and
+  // ETA are measured from the next advance.
+  void skip(std::uint64_t n);
   void set_status(std::string status);  // drawn after the ETA (e.g. "loss 0.412 reward 0.71"); thread-safe
   void finish();                      // draws the final state and a newline (once)
   std::uint64_t done() const { return done_.load(); }
@@ -51,10 +54,11 @@ class Progress {
   std::uint64_t total_;
   bool visible_;
   bool finished_ = false;
-  bool drawn_ = false;  // something of the bar is on the current line
+  bool drawn_ = false;    // something of the bar is on the current line
+  bool logging_ = false;  // a log line is being written: advance() does not draw
   std::atomic<std::uint64_t> done_{0};
   std::uint64_t first_done_ = 0;
-  bool advanced_ = false;
+  std::atomic<bool> advanced_{false};
   std::string status_;
   std::chrono::steady_clock::time_point start_, first_, last_draw_;
   std::mutex mutex_;

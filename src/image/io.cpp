@@ -362,6 +362,15 @@ Image decode_image(std::string_view bytes, const ImageLimits& limits, std::strin
     corrupt(name, "cannot decode " + h.format + ": " + e.msg);
   }
   if (m.empty()) corrupt(name, "cannot decode " + h.format + " data (corrupt or truncated)");
+  // The limits were checked on the size read from the header above; a decoder that reads another size (an
+  // ambiguous header, e.g. a PNM comment that starts inside a number; found by fuzz/fuzz_image_decoder) would
+  // slip past them, so the two must agree (JPEG: either way round, as EXIF orientation may be counted).
+  const bool same = m.cols == h.width && m.rows == h.height;
+  const bool turned = h.format == "jpeg" && m.cols == h.height && m.rows == h.width;
+  if (!same && !turned) {
+    corrupt(name, "ambiguous " + h.format + " header: it reads as " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+                      " but decodes as " + std::to_string(m.cols) + "x" + std::to_string(m.rows));
+  }
   if (m.depth() == CV_16U) m.convertTo(m, CV_8U, 1.0 / 257.0);
   else if (m.depth() == CV_32F) m.convertTo(m, CV_8U, 255.0);
   else if (m.depth() != CV_8U) m.convertTo(m, CV_8U);

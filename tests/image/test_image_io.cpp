@@ -277,3 +277,19 @@ TEST(ImageInputs, PathListReadsOnePathPerLine) {
   write_file_atomic(dir.path() / "nul.txt", std::string("a\0b\n", 4));
   EXPECT_EQ(code_of((dir.path() / "nul.txt").string()), ErrorCode::parse);
 }
+
+// Found by fuzz/fuzz_image_decoder: a PNM header whose comment starts inside a number reads as 3x6 to hawkeye's
+// header check (comments end a number, as Netpbm reads them) but decodes as 3x3 in OpenCV. The limits are checked
+// on the header's size, so the two must agree: an ambiguous header is refused.
+TEST(ImageIo, AHeaderTheDecoderReadsAsAnotherSizeIsRefused) {
+  std::string bytes = "P6\n3#3\n6\n3#3\n##\n\r";
+  bytes += std::string(47, 'p') + "\n(##\n\r\n(P";
+  ASSERT_EQ(bytes.size(), 73u);
+  try {
+    hawkeye::decode_image(bytes, {}, "ambiguous.ppm");
+    FAIL() << "decoded";
+  } catch (const hawkeye::Error& e) {
+    EXPECT_EQ(e.code(), hawkeye::ErrorCode::corrupt_data);
+    EXPECT_NE(std::string(e.what()).find("ambiguous pnm header"), std::string::npos) << e.what();
+  }
+}

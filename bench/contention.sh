@@ -15,7 +15,10 @@
 #   torch2  a 2-thread torch job: `hawkeye --threads 2 score` in a loop with libgomp's own spin default
 #           (GOMP_SPINCOUNT=300000), i.e. a neighbour that does not yield either
 # Variants (how hawkeye is started):
-#   default   `hawkeye` as a user runs it (no environment; --threads defaults to every core)
+#   default   `hawkeye` as a user runs it (no environment, no --threads: score follows the machine's load
+#             with up to every core, training uses every core)
+#   fixed     `--threads 0`: every core, fixed (score's default before it followed the load)
+#   auto      `--threads auto` (score: the same as default; training refuses it)
 #   legacy    the same with GOMP_SPINCOUNT=300000: libgomp's built-in default, what hawkeye did before it
 #             chose its own wait policy (apps/hawkeye/main.cpp)
 #   t1        `--threads 1`
@@ -92,12 +95,14 @@ start_neighbours() { # condition
 }
 
 run_variant() { # variant workload -> prints seconds
-  local variant=$1 workload=$2 threads=0
-  local -a env_args=(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT)
+  local variant=$1 workload=$2
+  local -a env_args=(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT) threads=()
   case $variant in
     default) ;;
+    fixed) threads=(--threads 0);;
+    auto) threads=(--threads auto);;
     legacy) env_args+=(GOMP_SPINCOUNT=300000);;
-    t1) threads=1;;
+    t1) threads=(--threads 1);;
     passive) env_args+=(OMP_WAIT_POLICY=PASSIVE);;
     spin:*) env_args+=(GOMP_SPINCOUNT="${variant#spin:}");;
     *) echo "contention.sh: unknown variant $variant" >&2; exit 2;;
@@ -106,14 +111,14 @@ run_variant() { # variant workload -> prints seconds
   case $workload in
     score)
       t0=$(date +%s.%N)
-      "${env_args[@]}" timeout "$TIMEOUT" "$HAWKEYE" --threads "$threads" --quiet score --model "$MODEL" --batch 16 \
+      "${env_args[@]}" timeout "$TIMEOUT" "$HAWKEYE" "${threads[@]}" --quiet score --model "$MODEL" --batch 16 \
         "${IMAGES[@]}" >/dev/null 2>"$WORK/last.err" || rc=$?
       t1=$(date +%s.%N)
       if ((rc == 124)); then echo "$TIMEOUT"; elif ((rc != 0)); then cat "$WORK/last.err" >&2; exit 1;
       else awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'; fi;;
     grpo)
       rm -rf "$WORK/run"
-      "${env_args[@]}" timeout "$TIMEOUT" "$HAWKEYE" --threads "$threads" --quiet train \
+      "${env_args[@]}" timeout "$TIMEOUT" "$HAWKEYE" "${threads[@]}" --quiet train \
         --config configs/hawkeye-tiny-grpo.toml model.init="$MODEL" run.dir="$WORK/run" \
         data.train="$WORK/set/train.pairs.jsonl" train.steps=2 train.warmup_steps=0 \
         train.checkpoint_every=0 run.log_every=1 >/dev/null 2>"$WORK/last.err" || rc=$?

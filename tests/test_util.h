@@ -1,5 +1,7 @@
 // Helpers shared by the test suites.
 #pragma once
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -7,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace hawkeye::test {
 
@@ -69,5 +72,35 @@ inline CommandResult run_command(const std::string& cmd) {
   else r.signaled = true;
   return r;
 }
+
+// `n` child processes that spin on the CPU until this object ends (or `lifetime_s` passes: they never outlive a
+// crashed test), to make a machine busy.
+class SpinningChildren {
+ public:
+  explicit SpinningChildren(int n, unsigned lifetime_s = 60) {
+    for (int i = 0; i < n; ++i) {
+      const pid_t pid = ::fork();
+      if (pid < 0) break;
+      if (pid == 0) {
+        ::alarm(lifetime_s);
+        volatile unsigned long x = 0;
+        for (;;) x = x + 1;
+      }
+      pids_.push_back(pid);
+    }
+  }
+  ~SpinningChildren() { stop(); }
+  SpinningChildren(const SpinningChildren&) = delete;
+  SpinningChildren& operator=(const SpinningChildren&) = delete;
+  std::size_t started() const { return pids_.size(); }
+  void stop() {
+    for (const pid_t pid : pids_) ::kill(pid, SIGKILL);
+    for (const pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+    pids_.clear();
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
 
 }  // namespace hawkeye::test

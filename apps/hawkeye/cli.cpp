@@ -165,8 +165,30 @@ int run(int argc, const char* const* argv) {
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
   bool show_version = false;
   app.add_flag("--version", show_version, "Print version, git revision, libtorch version, BLAS and threads");
-  app.add_option("--threads", ctx.global.threads, "Threads for torch, BLAS and OpenCV (0 = all cores)")
-      ->check(CLI::Range(0, 4096));
+  app.add_option_function<std::string>(
+         "--threads",
+         [&ctx](const std::string& v) {
+           if (ascii_lower(v) == "auto") {
+             ctx.global.threads = 0;
+             ctx.global.thread_mode = GlobalOptions::ThreadMode::follow_load;
+           } else {
+             ctx.global.threads = std::stoi(v);
+             ctx.global.thread_mode = GlobalOptions::ThreadMode::fixed;
+           }
+         },
+         "Threads for torch, BLAS and OpenCV: N (0 = all cores) or auto. Default: score, eval and serve follow "
+         "the machine's load (fewer threads while other processes take cores), training uses all cores")
+      ->type_name("N|auto")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (ascii_lower(v) == "auto") return {};
+            if (v.empty() || v.size() > 4 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+                std::stoi(v) > 4096) {
+              return "--threads: expected a number 0 .. 4096 (0 = all cores) or auto, got '" + v + "'";
+            }
+            return {};
+          },
+          "N|auto"));
   app.add_option("--seed", ctx.global.seed, "Run seed (every item derives its own seed from it)");
   app.add_option("--log-level", ctx.global.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}));

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "hawkeye/eval/evaluator.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/iqa_model.h"
+#include "hawkeye/model/runtime.h"
 
 namespace hawkeye::cli {
 
@@ -59,6 +61,8 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   }
   const Manifest manifest = read_manifest_option(o.data, o.scale, o.root);
 
+  std::optional<ThreadGovernor> governor;  // unless --threads N: the thread count follows the machine's load
+  if (ctx.global.follow_load() && device.is_cpu()) governor.emplace(ctx.global.threads);
   const auto t_load = std::chrono::steady_clock::now();
   auto m = model::IqaModel::load(o.model, device);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
@@ -78,6 +82,7 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   eo.predictions = predictions;
   eo.resume = o.resume;
   eo.stop = &stop_flag();
+  eo.threads = governor ? &*governor : nullptr;
   std::size_t total = manifest.rows.size();
   if (o.max_images > 0) total = std::min<std::size_t>(total, o.max_images);
   Progress progress("eval " + m.id(), total, !ctx.global.quiet);

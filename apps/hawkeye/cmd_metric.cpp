@@ -317,14 +317,6 @@ void run_metric_on_images(const MetricCommand& o, const std::vector<const Metric
 }
 
 // The manifest column naming the distortion type ("" when there is none), as hawkeye eval chooses it.
-std::string type_column_of(const Manifest& m) {
-  for (const char* col : {"type_name", "type"}) {
-    for (const auto& row : m.rows)
-      if (!extra_text(row, col).empty()) return col;
-  }
-  return "";
-}
-
 std::string fixed(double v, int decimals = 4) {
   if (!std::isfinite(v)) return "n/a";
   char buf[32];
@@ -379,7 +371,7 @@ void run_metric_on_manifest(const MetricCommand& o, std::vector<const MetricInfo
   progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  const std::string type_column = type_column_of(manifest);
+  const std::string type_column = distortion_type_column(manifest);
   // scores.jsonl: one line per manifest row, a field per metric (null with the reason under "errors" when it
   // failed), so `hawkeye correlate --pred DIR/scores.jsonl --pred-col ssim --gt MANIFEST` works on it.
   std::size_t failed_rows = 0;

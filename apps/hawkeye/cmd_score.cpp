@@ -24,6 +24,7 @@
 #include "hawkeye/image/inputs.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/iqa_model.h"
+#include "hawkeye/model/runtime.h"
 
 namespace hawkeye::cli {
 
@@ -150,6 +151,10 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   }
   std::ostream& out = file ? file->stream() : std::cout;
 
+  // Unless --threads N fixed it, the thread count follows the machine's load from batch to batch; the first
+  // look covers the model's loading.
+  std::optional<ThreadGovernor> governor;
+  if (ctx.global.follow_load() && device.is_cpu()) governor.emplace(ctx.global.threads);
   const auto t_load = std::chrono::steady_clock::now();
   auto m = model::IqaModel::load(o.model, device);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
@@ -163,6 +168,7 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   bo.batch = o.batch;
   bo.loader_threads = std::clamp(resolve_thread_count(ctx.global.threads) / 2, 1, 4);
   if (o.max_pixels > 0) bo.limits.max_pixels = o.max_pixels;
+  bo.threads = governor ? &*governor : nullptr;
 
   // The run record: once per run, before the images.
   ordered_json run;
@@ -238,6 +244,10 @@ void run_score(const ScoreCommand& o, Context& ctx) {
                "{:.2f} s in {} decoding steps, {:.2f} s sampling, {:.2f} s writing records, model load {:.2f} s",
                summary.load_wait_seconds, t.preprocess_seconds, t.encode_seconds, t.prefill_seconds, t.decode_seconds,
                t.steps, t.sample_seconds, summary.output_seconds, load_seconds);
+  if (governor && governor->changes() > 0) {
+    spdlog::info("threads followed the machine's load: {} to {} of {} ({} changes)", summary.fewest_threads,
+                 summary.most_threads, governor->max_threads(), governor->changes());
+  }
   const std::size_t answered = summary.images - summary.load_failures;
   if (answered > 0 && summary.scored == 0) {
     std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\")\n";

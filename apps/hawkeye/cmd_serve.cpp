@@ -13,6 +13,7 @@
 #include "hawkeye/core/log.h"
 #include "hawkeye/model/device.h"
 #include "hawkeye/model/iqa_model.h"
+#include "hawkeye/model/runtime.h"
 #include "hawkeye/serve/server.h"
 
 namespace hawkeye::cli {
@@ -44,6 +45,7 @@ void run_serve(const ServeCommand& o, Context& ctx) {
   so.batching.max_wait = std::chrono::milliseconds(o.max_wait_ms);
   so.batching.max_queue = o.max_queue;
   so.batching.seed = ctx.global.seed;
+  so.batching.follow_load = ctx.global.follow_load() && device.is_cpu();
   so.max_body_bytes = static_cast<std::uint64_t>(o.max_body_mb * 1024 * 1024);
   so.workers = o.workers;
   so.read_timeout = so.write_timeout = std::chrono::seconds(o.timeout_s);

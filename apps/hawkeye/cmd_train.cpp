@@ -82,6 +82,12 @@ int launch_workers(const TrainCommandOptions& o, const std::string& name, const 
 // -----------------------------------------------------------------------------------------------------------
 
 int run_training(const TrainCommandOptions& o, const std::string& name, const std::string& kind, Context& ctx) {
+  if (ctx.global.thread_mode == GlobalOptions::ThreadMode::follow_load) {
+    // A training run's numbers depend on its thread count (the order of floating-point sums), and a seed must
+    // reproduce a run: its count is fixed and recorded (run.threads).
+    throw Error(ErrorCode::invalid_argument, name + ": --threads auto is for scoring; a training run needs a fixed count "
+                                             "(a number, 0 = all cores) so that its seed reproduces it");
+  }
   const auto env = dist::dist_env_from_environment();
   if (o.nproc > 1 && env) {
     throw Error(ErrorCode::invalid_argument, "--nproc starts its own workers; it cannot be used in a process started with RANK / WORLD_SIZE");

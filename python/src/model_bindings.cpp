@@ -53,6 +53,8 @@ class Model {
     apply_threads(threads.value_or(0));  // process-wide, as `hawkeye --threads N` (None: all cores)
     check_blas(true);
     device_ = model::parse_device(device);
+    // None: as `hawkeye score` without --threads, the count follows the machine's load from batch to batch.
+    if (!threads && device_.is_cpu()) governor_.emplace(0);
     model_ = std::make_unique<model::IqaModel>(model::IqaModel::load(name_or_dir, device_));
   }
 
@@ -91,6 +93,7 @@ class Model {
 
   torch::Device device_;
   std::unique_ptr<model::IqaModel> model_;
+  std::optional<ThreadGovernor> governor_;  // threads=None on the CPU: the thread count follows the load
   std::mutex mutex_;
 };
 
@@ -123,6 +126,7 @@ py::list Model::score(const py::handle& images, std::int64_t samples, bool reaso
   bo.batch = batch_size;
   bo.loader_threads = std::clamp(resolve_thread_count(0) / 2, 1, 4);  // as `hawkeye score`
   bo.limits = image_limits;
+  bo.threads = governor_ ? &*governor_ : nullptr;
   eval::RecordFields fields;
   fields.reasoning = reasoning;
   fields.completion = completion;
@@ -207,6 +211,7 @@ py::dict Model::evaluate(const std::string& manifest_path, std::int64_t samples,
   eo.score = score_options(samples, seed, readout);
   eo.batch = batch_size;
   eo.loader_threads = std::clamp(resolve_thread_count(0) / 2, 1, 4);
+  eo.threads = governor_ ? &*governor_ : nullptr;
   eo.max_images = max_images;
   eo.resume = resume;
   std::atomic<bool> stop{false};
@@ -255,7 +260,8 @@ void add_model_bindings(py::module_& m) {
       },
       py::arg("name") = "hawkeye-tiny", py::arg("device") = "cpu", py::arg("threads") = py::none(),
       "Loads a shipped model by name (hawkeye.list_models()) or a model directory. threads: torch/OpenMP threads "
-      "for the whole process (None: all cores, as the CLI).");
+      "for the whole process (None: as the CLI without --threads, up to all cores, fewer while other processes "
+      "take cores).");
 
   m.def(
       "evaluate",

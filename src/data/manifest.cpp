@@ -188,6 +188,14 @@ std::string extra_text(const ManifestRow& row, const std::string& key) {
   return it->dump();
 }
 
+std::string distortion_type_column(const Manifest& m) {
+  for (const char* col : {"type_name", "type"}) {
+    for (const auto& row : m.rows)
+      if (!extra_text(row, col).empty()) return col;
+  }
+  return "";
+}
+
 std::optional<double> extra_number(const ManifestRow& row, const std::string& key) {
   const auto it = row.extra.find(key);
   if (it == row.extra.end()) return std::nullopt;

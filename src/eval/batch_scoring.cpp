@@ -88,6 +88,11 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
     model::GenerationStats& stats = summary.model;
     const std::int64_t tokens_before = stats.generated_tokens;
     std::vector<model::ImageScore> scores;
+    if (options.threads && !ptrs.empty()) {
+      const int t = options.threads->update();
+      summary.fewest_threads = summary.fewest_threads == 0 ? t : std::min(summary.fewest_threads, t);
+      summary.most_threads = std::max(summary.most_threads, t);
+    }
     if (!ptrs.empty()) scores = model::score_images(model, ptrs, options.score, ids, &stats);
     summary.generated_tokens += stats.generated_tokens - tokens_before;
     const auto t_out = std::chrono::steady_clock::now();

@@ -24,14 +24,6 @@ namespace hawkeye::eval {
 namespace {
 
 // The manifest column naming the distortion type, "" when there is none.
-std::string type_column_of(const Manifest& m) {
-  for (const char* col : {"type_name", "type"}) {
-    for (const auto& row : m.rows)
-      if (!extra_text(row, col).empty()) return col;
-  }
-  return "";
-}
-
 std::string absolute_text(const std::string& path) {
   std::error_code ec;
   const auto abs = fs::absolute(path, ec);
@@ -164,7 +156,7 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
   r.data_form = manifest.form == ManifestForm::full_reference ? "fr" : "nr";
   r.score_name = manifest.score_name;
   r.scale = manifest.scale.describe();
-  r.type_column = type_column_of(manifest);
+  r.type_column = distortion_type_column(manifest);
   r.protocol = protocol_text(r, options.score);
 
   // Earlier predictions (resume), then the file this run appends to.
@@ -227,6 +219,7 @@ EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const Eval
   bo.loader_threads = options.loader_threads;
   bo.limits = options.limits;
   bo.stop = options.stop;
+  bo.threads = options.threads;
   const auto summary = score_files(model, paths, ids, bo, [&](const ScoredImage& s) {
     const std::size_t i = rows_to_score[s.index];
     Prediction& p = r.predictions[i];

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -32,6 +33,38 @@ int apply_threads(int n) {
     }
   });
   return n;
+}
+
+ThreadGovernor::ThreadGovernor(int max_threads, Sampler sampler, int cores)
+    : max_(std::max(1, resolve_thread_count(max_threads))), cores_(std::max(1, cores)), sampler_(std::move(sampler)) {
+  current_ = std::min(max_, std::max(1, at::get_num_threads()));
+  last_ = sampler_();
+}
+
+int ThreadGovernor::update() {
+  const CpuSample now = sampler_();
+  if (!now.valid || !last_.valid) {
+    last_ = now;
+  } else if (now.wall - last_.wall >= 0.25) {  // shorter: too short to tell; keep measuring from last_
+    const double others = others_busy_cores(last_, now);
+    last_ = now;
+    const int n = others < 0 ? current_ : threads_for_load(max_, cores_, others);
+    if (n != current_) {
+      spdlog::debug("threads: {} -> {} (other processes kept {:.2f} of {} cores busy)", current_, n, others, cores_);
+      current_ = n;
+      ++changes_;
+    }
+  }
+  // OpenMP's count belongs to the calling thread (another thread may call next time): set it where it differs.
+  // Only torch's (and through it this thread's OpenMP count, which OpenBLAS follows): OpenCV's pool (TBB) must not
+  // be resized while loader threads decode with it — that crashed inside libtbb (bench/contention.sh, busy2).
+  // torch's setter also resizes its process-wide pthreadpool: one governor at a time.
+  if (at::get_num_threads() != current_) {
+    static std::mutex set_threads;
+    const std::lock_guard lock(set_threads);
+    at::set_num_threads(current_);
+  }
+  return current_;
 }
 
 BlasKind classify_blas(const std::string& library) {

@@ -3,9 +3,11 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "hawkeye/eval/batch_scoring.h"
 #include "hawkeye/model/iqa_model.h"
+#include "hawkeye/model/runtime.h"
 #include "hawkeye/model/scoring.h"
 #include "hawkeye/serve/metrics.h"
 
@@ -19,7 +21,9 @@ ScoringBatcher::ScoringBatcher(model::IqaModel& model, BatcherOptions options, S
   // several times slower). The scoring thread takes the count of the thread that made the batcher.
   thread_ = std::thread([this, threads = at::get_num_threads()] {
     at::set_num_threads(threads);
-    run();
+    std::optional<ThreadGovernor> governor;
+    if (options_.follow_load) governor.emplace(threads);
+    run(governor ? &*governor : nullptr);
   });
 }
 
@@ -86,10 +90,11 @@ std::vector<ScoringBatcher::Pending> ScoringBatcher::next_batch() {
   return batch;
 }
 
-void ScoringBatcher::run() {
+void ScoringBatcher::run(ThreadGovernor* governor) {
   for (;;) {
     std::vector<Pending> batch = next_batch();
     if (batch.empty()) return;
+    if (governor) governor->update();
     const std::int64_t samples = batch.front().job.samples;
     try {
       std::vector<const Image*> images;

@@ -10,6 +10,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/text_util.h"
+#include "hawkeye/core/threads.h"
 #include "hawkeye/image/io.h"
 #include "image_fixtures.h"
 #include "test_util.h"
@@ -257,6 +258,35 @@ TEST(Cli, SmallThingsAreSaid) {
   EXPECT_LT(fs::file_size(dir.path() / "d40.jpg"), fs::file_size(dir.path() / "d.jpg"));
   r = hawkeye_cli("degrade " + q(dir.path() / "refs" / "one.png") + " --type jpeg --level 1 --quality 40 --out " + q(dir.path() / "d.png"));
   EXPECT_EQ(r.status, 2) << r.output;
+}
+
+// Issue 15: --threads N fixes the count, auto (and no --threads) lets score/eval/serve follow the machine's load,
+// training refuses auto; beside processes spinning on every core, scoring drops to one thread.
+TEST(Cli, ThreadsAreANumberOrAutoAndScoringFollowsTheLoad) {
+  const std::string img = std::string(HAWKEYE_SOURCE_DIR) + "/examples/plane-pristine.png";
+  EXPECT_EQ(hawkeye_cli("--check-args --threads auto score " + q(img)).status, 0);
+  EXPECT_EQ(hawkeye_cli("--check-args score --threads AUTO " + q(img)).status, 0);
+  EXPECT_EQ(hawkeye_cli("--check-args --threads 0 score " + q(img)).status, 0);
+  for (const std::string bad : {"abc", "-1", "5000", "1.5", ""}) {
+    const auto r = hawkeye_cli("--threads '" + bad + "' score " + q(img));
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.output;
+    EXPECT_NE(r.output.find("--threads: expected a number 0 .. 4096 (0 = all cores) or auto"), std::string::npos) << r.output;
+  }
+  const auto train = hawkeye_cli("--threads auto train --config " + q(std::string(HAWKEYE_SOURCE_DIR) + "/configs/hawkeye-tiny-grpo.toml"));
+  EXPECT_EQ(train.status, 2) << train.output;
+  EXPECT_NE(train.output.find("--threads auto is for scoring; a training run needs a fixed count"), std::string::npos) << train.output;
+
+  if (available_cores() < 2) GTEST_SKIP() << "one core: nothing to follow";
+  test::SpinningChildren children(available_cores(), 120);
+  std::string images;
+  for (int i = 0; i < 2; ++i)
+    for (const auto& e : fs::directory_iterator(fs::path(HAWKEYE_SOURCE_DIR) / "examples"))
+      if (e.path().extension() == ".png") images += " " + q(e.path());
+  const auto r = hawkeye_cli("--log-level debug score --batch 4 --format jsonl" + images);
+  children.stop();
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("threads: " + std::to_string(available_cores()) + " -> 1 (other processes kept"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("threads followed the machine's load: 1 to "), std::string::npos) << r.output;
 }
 
 // Issue 19 §2: every hawkeye command in a shell block of the README and docs/ parses (hawkeye --check-args: the

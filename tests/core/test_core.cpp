@@ -74,6 +74,47 @@ TEST(Threads, ResolvesZeroToAvailableCores) {
   EXPECT_EQ(resolve_thread_count(3), 3);
 }
 
+// The load a thread count follows (core/threads.h): /proc/stat's busy ticks of the cores this process may use,
+// less its own CPU time, per second of wall time.
+TEST(Threads, ProcStatBusyTimeOfTheAllowedCores) {
+  const std::string stat =
+      "cpu  1000 50 300 9000 20 5 5 10 0 0\n"
+      "cpu0 600 50 200 4000 10 3 2 5 0 0\n"
+      "cpu1 400 0 100 5000 10 2 3 5 0 0\n"
+      "cpuX 1 1 1 1\n"
+      "intr 12345 0 0\n"
+      "ctxt 999\n";
+  // machine line: user + nice + system + irq + softirq + steal = 1000 + 50 + 300 + 5 + 5 + 10 ticks at 100 per second
+  EXPECT_DOUBLE_EQ(*proc_stat_busy_seconds(stat, {}, 100.0), 13.7);
+  EXPECT_DOUBLE_EQ(*proc_stat_busy_seconds(stat, {1}, 100.0), 5.1);  // 400 + 0 + 100 + 2 + 3 + 5
+  EXPECT_DOUBLE_EQ(*proc_stat_busy_seconds(stat, {0, 1}, 100.0), 13.7);
+  EXPECT_FALSE(proc_stat_busy_seconds(stat, {7}, 100.0).has_value());
+  EXPECT_FALSE(proc_stat_busy_seconds("garbage\n", {}, 100.0).has_value());
+  EXPECT_FALSE(proc_stat_busy_seconds("", {}, 100.0).has_value());
+  EXPECT_FALSE(proc_stat_busy_seconds(stat, {}, 0.0).has_value());
+  EXPECT_TRUE(sample_cpu().valid) << "Linux has /proc/stat";
+}
+
+TEST(Threads, OtherProcessesLoadAndTheThreadCountItLeaves) {
+  CpuSample a{100.0, 50.0, 3.0, true};
+  CpuSample b{102.0, 53.0, 4.0, true};  // 3 busy CPU-seconds in 2 s, 1 of them ours: others kept 1 core busy
+  EXPECT_DOUBLE_EQ(others_busy_cores(a, b), 1.0);
+  b.self = 6.0;  // more own time than the machine's busy time (ticks are coarse): never below 0
+  EXPECT_DOUBLE_EQ(others_busy_cores(a, b), 0.0);
+  EXPECT_LT(others_busy_cores(a, CpuSample{100.01, 50.0, 3.0, true}), 0) << "a 10 ms window says nothing";
+  EXPECT_LT(others_busy_cores(a, CpuSample{}), 0);
+  // 2 cores: idle -> 2; a neighbour on one core (or most of it) -> 1; always at least 1, at most the maximum.
+  EXPECT_EQ(threads_for_load(2, 2, 0.0), 2);
+  EXPECT_EQ(threads_for_load(2, 2, 0.4), 2);
+  EXPECT_EQ(threads_for_load(2, 2, 0.6), 1);
+  EXPECT_EQ(threads_for_load(2, 2, 1.0), 1);
+  EXPECT_EQ(threads_for_load(2, 2, 5.0), 1);
+  EXPECT_EQ(threads_for_load(4, 16, 2.0), 4);
+  EXPECT_EQ(threads_for_load(16, 16, 2.2), 14);
+  EXPECT_EQ(threads_for_load(0, 2, 0.0), 1);
+  EXPECT_EQ(threads_for_load(2, 2, -1.0), 2) << "unknown load: the maximum";
+}
+
 TEST(Fs, AtomicWriteReplacesContent) {
   test::TempDir dir;
   const auto p = dir.path() / "a.txt";

@@ -6,6 +6,7 @@
 #include "hawkeye/eval/batch_scoring.h"
 #include "hawkeye/image/inputs.h"
 #include "hawkeye/model/iqa_model.h"
+#include "hawkeye/model/runtime.h"
 
 using namespace hawkeye;
 
@@ -161,5 +162,45 @@ TEST(BatchScoring, ScoresOutsideTheModelsRangeAreNeverReportedOrAveraged) {
     } else {
       EXPECT_GE(r.result.score, lo);
     }
+  }
+}
+
+// A thread count that follows the load changes between batches while the loader threads decode the next one
+// (OpenCV) — a first version also resized OpenCV's TBB pool there, which crashed inside libtbb beside two busy
+// processes. Here a scripted load flips the count before every batch of a 40-image run; every image is scored and
+// the greedy answers equal those of a fixed count.
+TEST(BatchScoring, TheThreadCountMayChangeBetweenBatches) {
+  auto m = model::IqaModel::load(world().model.string());
+  std::vector<fs::path> paths;
+  for (int i = 0; i < 20; ++i) {
+    paths.push_back(world().imgs / "a.png");
+    paths.push_back(world().imgs / "c.jpg");
+  }
+  double t = 0, busy = 0;
+  int call = 0;
+  ThreadGovernor governor(
+      2,
+      [&] {
+        // one second per look; others alternate between an idle machine and 1.5 busy cores
+        t += 1.0;
+        busy += (call++ % 2) ? 1.5 : 0.0;
+        return CpuSample{t, busy, 0.0, true};
+      },
+      2);
+  eval::BatchScoringOptions o;
+  o.score = model::default_score_options(m, 0, 11);
+  o.batch = 2;
+  o.loader_threads = 2;
+  o.threads = &governor;
+  std::vector<eval::ScoredImage> varied;
+  const auto s = eval::score_files(m, paths, {}, o, [&](const eval::ScoredImage& r) { varied.push_back(r); });
+  EXPECT_EQ(s.fewest_threads, 1);
+  EXPECT_EQ(s.most_threads, 2);
+  EXPECT_GE(governor.changes(), 10);
+  const auto fixed = run(m, paths, 2);
+  ASSERT_EQ(varied.size(), paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    EXPECT_TRUE(varied[i].scored()) << i;
+    EXPECT_EQ(varied[i].result.completion, fixed[i].result.completion) << i;
   }
 }

@@ -2,14 +2,15 @@
 // measurement (per CPU-second) does not call a fast BLAS slow when other processes keep every core busy.
 #include <gtest/gtest.h>
 
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include <ATen/Parallel.h>
 
 #include <vector>
 
 #include "hawkeye/core/threads.h"
 #include "hawkeye/model/runtime.h"
+#include "test_util.h"
 
 using namespace hawkeye;
 
@@ -30,27 +31,58 @@ TEST(BlasCheck, AFastBlasIsNotCalledSlowOnABusyMachine) {
   apply_threads(available_cores());
   const BlasCheck idle = check_blas(false);
   ASSERT_EQ(idle.kind, BlasKind::fast) << "scripts/setup.sh pins the OpenMP OpenBLAS; loaded: " << idle.library;
-  std::vector<pid_t> children;
-  for (int i = 0; i < 2 * available_cores(); ++i) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      alarm(60);  // never outlive the test
-      volatile unsigned long x = 0;
-      for (;;) x = x + 1;
-    }
-    children.push_back(pid);
-  }
+  test::SpinningChildren children(2 * available_cores());
+  ASSERT_EQ(children.started(), static_cast<std::size_t>(2 * available_cores()));
   usleep(200 * 1000);
   BlasCheck busy;
   for (int i = 0; i < 3; ++i) {
     busy = check_blas(false);
     EXPECT_FALSE(busy.slow) << busy.gflops_per_cpu_second << " GFLOP per CPU-second (wall: " << busy.gflops << ")";
   }
-  for (const pid_t pid : children) kill(pid, SIGKILL);
-  for (const pid_t pid : children) waitpid(pid, nullptr, 0);
+  children.stop();
   EXPECT_EQ(busy.kind, BlasKind::fast);
   EXPECT_GT(busy.gflops_per_cpu_second, 6.0);
   std::printf("BLAS probe: idle %.1f GFLOP/s wall, %.1f per CPU-second; busy %.1f wall, %.1f per CPU-second\n", idle.gflops,
               idle.gflops_per_cpu_second, busy.gflops, busy.gflops_per_cpu_second);
+}
+
+// ThreadGovernor (model/runtime.h) with a scripted load: the count follows the cores other processes leave free,
+// keeps its count over windows too short to judge, and sets torch's count on the calling thread.
+TEST(ThreadGovernor, FollowsTheLoadOtherProcessesPutOnTheMachine) {
+  std::vector<CpuSample> script = {
+      {0.0, 0.0, 0.0, true},    // constructed
+      {1.0, 0.1, 0.05, true},   // idle: 0.05 cores taken by others -> 2
+      {2.0, 1.6, 1.05, true},   // we used 1 CPU-second, others 0.5 -> round(1.5) = 2
+      {3.0, 3.6, 2.05, true},   // others 1.0 -> 1
+      {3.1, 3.8, 2.15, true},   // 0.1 s: too short, keep 1
+      {4.0, 5.0, 2.8, true},    // since 3.0: 1.4 busy - 0.75 own = 0.65 others -> 1
+      {5.0, 5.2, 3.8, true},    // others 0 -> 2
+      {6.0, 0.0, 0.0, false},   // /proc/stat unreadable: keep 2
+  };
+  std::size_t next = 0;
+  apply_threads(2);
+  ThreadGovernor governor(2, [&] { return script.at(next++); }, 2);
+  EXPECT_EQ(governor.threads(), 2);
+  const std::vector<int> expected = {2, 2, 1, 1, 1, 2, 2};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(governor.update(), expected[i]) << "update " << i;
+    EXPECT_EQ(at::get_num_threads(), expected[i]) << "update " << i;
+  }
+  EXPECT_EQ(governor.changes(), 2);
+  apply_threads(available_cores());
+}
+
+// The real sampler counts children spinning on every core as other processes' load.
+TEST(ThreadGovernor, ChildrenSpinningOnEveryCoreCountAsOthersLoad) {
+  const int cores = available_cores();
+  const CpuSample before = sample_cpu();
+  ASSERT_TRUE(before.valid);
+  test::SpinningChildren children(cores);
+  ASSERT_EQ(children.started(), static_cast<std::size_t>(cores));
+  usleep(600 * 1000);
+  const CpuSample after = sample_cpu();
+  children.stop();
+  const double others = others_busy_cores(before, after);
+  EXPECT_GE(others, cores - 0.5) << "children spinning on all " << cores << " cores";
+  EXPECT_EQ(threads_for_load(cores, cores, others), 1);
 }

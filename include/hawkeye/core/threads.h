@@ -1,7 +1,10 @@
 // Thread settings. hawkeye decides the thread count on purpose (default: the cores this process may use)
 // and hands it to every pool it uses, so OpenCV, OpenMP/BLAS and torch do not oversubscribe the machine.
 #pragma once
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hawkeye {
 
@@ -14,6 +17,30 @@ int resolve_thread_count(int requested);
 // Applies n threads to OpenCV's pool and to OpenMP (which OpenBLAS-openmp uses). The torch layer adds
 // its own intra-op setting (see hawkeye/model/runtime.h). Returns n.
 int apply_base_threads(int n);
+
+// How busy the machine's CPUs are, for choosing a thread count that does not fight other processes.
+// A sample: wall clock, busy CPU time of the cores this process may use (from /proc/stat), and this process's
+// own CPU time, all in seconds. valid = false where /proc/stat cannot be read (the count then stays fixed).
+struct CpuSample {
+  double wall = 0, busy = 0, self = 0;
+  bool valid = false;
+};
+CpuSample sample_cpu();
+
+// Busy CPU seconds in /proc/stat text: user + nice + system + irq + softirq + steal of the lines "cpuN" for N in
+// `cpus` (empty: the machine's "cpu" line). Niced processes count: where every job runs in its own cgroup (systemd
+// scopes, containers, CI runners), a nice-19 process still takes its cgroup's full share of a core. Empty when
+// no line matched.
+std::optional<double> proc_stat_busy_seconds(std::string_view text, const std::vector<int>& cpus, double ticks_per_second);
+
+// Cores that other processes kept busy between two samples: (busy - own CPU time) / wall, at least 0;
+// negative when unknown (a sample invalid, or too short to say).
+double others_busy_cores(const CpuSample& before, const CpuSample& after);
+
+// Threads to use on `cores` cores when other processes keep `others` of them busy: the free cores rounded to the
+// nearest whole one, at least 1 and at most max_threads. Threads that meet at barriers (OpenMP, BLAS) are only as
+// fast as the most descheduled one, so a core that is more than half taken is not worth a thread.
+int threads_for_load(int max_threads, int cores, double others);
 
 // Path of the BLAS library mapped into this process ("" if none is loaded yet), from /proc/self/maps.
 std::string loaded_blas_library();

@@ -68,6 +68,10 @@ struct Manifest {
 std::string extra_text(const ManifestRow& row, const std::string& key);
 std::optional<double> extra_number(const ManifestRow& row, const std::string& key);
 
+// The column that names each row's distortion type: "type_name" (hawkeye synth's manifests), else "type"
+// (pyiqa-style lists), whichever some row fills first in that order; "" when neither does.
+std::string distortion_type_column(const Manifest& m);
+
 struct ManifestReadOptions {
   std::optional<ScoreScale> scale;         // overrides the sidecar / header / known-list scale
   std::optional<ManifestForm> form;        // CSV: overrides the form recognised from the header

@@ -15,6 +15,10 @@
 #include "hawkeye/image/io.h"
 #include "hawkeye/model/scoring.h"
 
+namespace hawkeye {
+class ThreadGovernor;
+}
+
 namespace hawkeye::eval {
 
 // One image of a scoring run.
@@ -37,6 +41,8 @@ struct BatchScoringOptions {
   int loader_threads = 2;       // threads decoding the next batch while the model works
   ImageLimits limits;
   const std::atomic<bool>* stop = nullptr;  // when set to true, the run ends after the current batch
+  // When set, the model's thread count follows the machine's load: update() before each batch (model/runtime.h).
+  ThreadGovernor* threads = nullptr;
 };
 
 struct BatchScoringSummary {
@@ -51,6 +57,7 @@ struct BatchScoringSummary {
   // caller's on_image (writing the records).
   double load_wait_seconds = 0, output_seconds = 0;
   model::GenerationStats model;
+  int fewest_threads = 0, most_threads = 0;  // the model's thread counts over the batches (governor only)
   bool stopped = false;
   double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
 };

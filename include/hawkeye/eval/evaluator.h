@@ -21,6 +21,7 @@
 #include "hawkeye/core/lock.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/data/manifest.h"
+#include "hawkeye/eval/batch_scoring.h"
 #include "hawkeye/eval/reasoning_family.h"
 #include "hawkeye/image/io.h"
 #include "hawkeye/metrics/correlation.h"
@@ -39,6 +40,7 @@ struct EvalOptions {
   CorrelationOptions correlation;     // logistic fit and bootstrap settings
   const std::atomic<bool>* stop = nullptr;                  // true: stop after the current batch
   std::function<void(std::size_t done, std::size_t total)> on_progress;  // after every image
+  ThreadGovernor* threads = nullptr;  // when set, the thread count follows the machine's load (batch_scoring.h)
 };
 
 // One evaluated image.

@@ -17,6 +17,10 @@
 #include "hawkeye/core/writers.h"
 #include "hawkeye/image/image.h"
 
+namespace hawkeye {
+class ThreadGovernor;
+}
+
 namespace hawkeye::model {
 class IqaModel;
 }
@@ -30,6 +34,9 @@ struct BatcherOptions {
   std::chrono::milliseconds max_wait{10};       // longest wait for more images after the oldest queued one arrived
   std::size_t max_queue = 256;                  // images waiting to be scored; beyond: QueueFull (HTTP 503)
   std::uint64_t seed = 0;                       // run seed of sampled answers (derive_seed(seed, name))
+  // true: before each batch the scoring thread's thread count follows the machine's load, up to the count of
+  // the thread that made the batcher (ThreadGovernor, model/runtime.h); false: that count, fixed.
+  bool follow_load = false;
 };
 
 // One image to score. `name` (the client's file name) labels the record's "path" and seeds sampled answers,
@@ -68,7 +75,7 @@ class ScoringBatcher {
     std::promise<ordered_json> promise;
     std::chrono::steady_clock::time_point arrived;
   };
-  void run();
+  void run(ThreadGovernor* governor);
   std::vector<Pending> next_batch();
 
   model::IqaModel& model_;

@@ -594,7 +594,8 @@ On {ncpu} cores ({cpu}).
   images); its scores are calibrated to KADID's per-(type, level) human means, not to authentic (in-the-wild)
   distortions, which it has never seen.
 - The test sets use the same distortion generator as training; only their photographs are new (test-new: new
-  collections). Results on real IQA datasets may be lower.
+  collections). Results on real IQA datasets may be lower. A check on 12 of the types made by another
+  implementation (`scripts/independent_set.py`) is in docs/results.md, "Distortions made by another implementation".
 - The reasoning names the distortion the model believes it sees; it is learned from the data builder's
   descriptions and is as reliable as the family rate above, not a free-form critique.
 {licence}

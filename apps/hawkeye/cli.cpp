@@ -188,7 +188,7 @@ int run(int argc, const char* const* argv) {
             }
             return {};
           },
-          "N|auto"));
+          ""));
   app.add_option("--seed", ctx.global.seed, "Run seed (every item derives its own seed from it)");
   app.add_option("--log-level", ctx.global.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}));

@@ -15,7 +15,7 @@ namespace hawkeye::cli {
 
 struct GlobalOptions {
   int threads = 0;            // 0 = all available cores
-  // --threads absent: score, eval and serve follow the machine's load (up to `threads`), training is fixed;
+  // --threads absent: score, eval and serve follow the machine's load (up to all cores), training is fixed;
   // --threads N: fixed everywhere; --threads auto: follow the load (score, eval, serve; training refuses it).
   enum class ThreadMode { unset, fixed, follow_load } thread_mode = ThreadMode::unset;
   bool follow_load() const { return thread_mode != ThreadMode::fixed; }

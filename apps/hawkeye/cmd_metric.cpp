@@ -316,7 +316,6 @@ void run_metric_on_images(const MetricCommand& o, const std::vector<const Metric
   }
 }
 
-// The manifest column naming the distortion type ("" when there is none), as hawkeye eval chooses it.
 std::string fixed(double v, int decimals = 4) {
   if (!std::isfinite(v)) return "n/a";
   char buf[32];

@@ -55,6 +55,7 @@ class Model {
     device_ = model::parse_device(device);
     // None: as `hawkeye score` without --threads, the count follows the machine's load from batch to batch.
     if (!threads && device_.is_cpu()) governor_.emplace(0);
+    if (threads) fixed_threads_ = resolve_thread_count(*threads);
     model_ = std::make_unique<model::IqaModel>(model::IqaModel::load(name_or_dir, device_));
   }
 
@@ -93,7 +94,14 @@ class Model {
 
   torch::Device device_;
   std::unique_ptr<model::IqaModel> model_;
-  std::optional<ThreadGovernor> governor_;  // threads=None on the CPU: the thread count follows the load
+  std::optional<ThreadGovernor> governor_;
+  int fixed_threads_ = 0;  // threads=N: re-asserted on the calling thread before each call (another model's
+                           // governor may have changed that thread's count)
+  // Before scoring on the calling thread: the governor's choice, or this model's fixed count.
+  void keep_threads() {
+    if (governor_) governor_->update();
+    else if (fixed_threads_ > 0 && at::get_num_threads() != fixed_threads_) at::set_num_threads(fixed_threads_);
+  }  // threads=None on the CPU: the thread count follows the load
   std::mutex mutex_;
 };
 
@@ -157,6 +165,7 @@ py::list Model::score(const py::handle& images, std::int64_t samples, bool reaso
       // The pipeline of `hawkeye score`: the next batch decodes while the model scores this one.
       std::vector<fs::path> paths;
       for (const auto& in : inputs.items) paths.push_back(in.path);
+      keep_threads();
       eval::score_files(*model_, paths, {}, bo, on_image);
     } else {
       const auto B = static_cast<std::size_t>(batch_size);
@@ -181,7 +190,10 @@ py::list Model::score(const py::handle& images, std::int64_t samples, bool reaso
           }
         }
         std::vector<model::ImageScore> scores;
-        if (!pixels.empty()) scores = model::score_images(*model_, pixels, bo.score, ids);
+        if (!pixels.empty()) {
+          keep_threads();
+          scores = model::score_images(*model_, pixels, bo.score, ids);
+        }
         std::size_t next = 0;
         for (auto& s : batch) {
           if (!s.load_failed()) {
@@ -232,6 +244,7 @@ py::dict Model::evaluate(const std::string& manifest_path, std::int64_t samples,
       folder.emplace(eval::open_eval_folder(*out_dir, resume));
       eo.predictions = *out_dir / "predictions.jsonl";
     }
+    keep_threads();
     report = eval::evaluate(*model_, manifest, eo);
     report.model_load_seconds = model_load_seconds;
     if (out_dir) eval::write_eval_outputs(*out_dir, report);  // a stopped run's partial report too, as the CLI

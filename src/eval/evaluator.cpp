@@ -23,7 +23,6 @@ namespace hawkeye::eval {
 
 namespace {
 
-// The manifest column naming the distortion type, "" when there is none.
 std::string absolute_text(const std::string& path) {
   std::error_code ec;
   const auto abs = fs::absolute(path, ec);

@@ -354,12 +354,14 @@ Image decode_image(std::string_view bytes, const ImageLimits& limits, std::strin
       corrupt(name, "truncated BMP data: " + std::to_string(b.n) + " of " + std::to_string(needed) + " bytes");
     }
   }
-  // cv::imdecode takes the first of its decoders whose signature matches, in the order BMP, HDR, JPEG, WebP, PNG,
-  // DICOM (GDCM), PNM, PFM, TIFF, …; all but DICOM look at the first bytes, DICOM at "DICM" in bytes 128-131. So a
-  // WebP whose header libwebp rejects, or any PNM/TIFF/PFM/HDR file, with "DICM" there goes to GDCM, which aborts
-  // the process on malformed data (an assertion; found by fuzz/fuzz_image_decoder). hawkeye reads no DICOM: refuse.
+  // cv::imdecode takes the first of its decoders whose signature check passes (OpenCV 4.6: BMP, HDR, JPEG, WebP,
+  // Sun raster, PNM/PAM, PFM, TIFF, PNG, …, DICOM last). DICOM's check looks for "DICM" at bytes 128-131, the others
+  // at the first bytes; a WebP whose header libwebp rejects (its check decodes the header) falls through to
+  // GDCM, which aborts the process on malformed data (an assertion; found by fuzz/fuzz_image_decoder). hawkeye
+  // reads no DICOM: such data is refused. Conservatively for every format whose check is more than fixed magic
+  // bytes or that hawkeye's probe reads more loosely than OpenCV (all but BMP, JPEG and PNG).
   const bool dicom_signature = b.n >= 132 && std::memcmp(b.p + 128, "DICM", 4) == 0;
-  const bool decoded_before_dicom = h.format == "bmp" || h.format == "jpeg" || h.format == "png";  // plain magic, first
+  const bool decoded_before_dicom = h.format == "bmp" || h.format == "jpeg" || h.format == "png";  // plain magic
   if (dicom_signature && !decoded_before_dicom) {
     corrupt(name, "the " + h.format + " data carries a DICOM signature (\"DICM\" at byte 128), which OpenCV would hand to "
                   "its DICOM reader; hawkeye reads no DICOM");

@@ -45,6 +45,10 @@ int ThreadGovernor::update() {
   const CpuSample now = sampler_();
   if (!now.valid || !last_.valid) {
     last_ = now;
+  } else if (now.wall - last_.wall > 5.0) {
+    // A long pause (a server between requests, a Python session between calls): the average over it says little
+    // about the load now; measure afresh from here and keep the count for this batch.
+    last_ = now;
   } else if (now.wall - last_.wall >= 0.25) {  // shorter: too short to tell; keep measuring from last_
     const double others = others_busy_cores(last_, now);
     last_ = now;
@@ -58,7 +62,8 @@ int ThreadGovernor::update() {
   // OpenMP's count belongs to the calling thread (another thread may call next time): set it where it differs.
   // Only torch's (and through it this thread's OpenMP count, which OpenBLAS follows): OpenCV's pool (TBB) must not
   // be resized while loader threads decode with it — that crashed inside libtbb (bench/contention.sh, busy2).
-  // torch's setter also resizes its process-wide pthreadpool: one governor at a time.
+  // torch's setter also sets process-wide state (its default for new threads, its pthreadpool): governors take
+  // turns here (apply_threads, at start-up, does not take this lock).
   if (at::get_num_threads() != current_) {
     static std::mutex set_threads;
     const std::lock_guard lock(set_threads);

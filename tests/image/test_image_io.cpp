@@ -295,8 +295,8 @@ TEST(ImageIo, AHeaderTheDecoderReadsAsAnotherSizeIsRefused) {
 }
 
 // fuzz/fuzz_image_decoder found a WebP header that libwebp rejects, with "DICM" at byte 128: cv::imdecode then hands
-// it to its DICOM reader (GDCM), which aborts the process. Such data is refused before OpenCV sees it, as is a PNM
-// with the same signature (OpenCV tries DICOM before PNM).
+// it to its DICOM reader (GDCM), which aborts the process. Such data is refused before OpenCV sees it, and so
+// (conservatively: OpenCV would try its PNM reader first) is a PNM with the same signature.
 TEST(ImageIo, DataThatOpenCvWouldHandToItsDicomReaderIsRefused) {
   const unsigned char webp[] = {
       0x52, 0x49, 0x46, 0x46, 0x16, 0x49, 0x29, 0xd5, 0x57, 0x45, 0x42, 0x50, 0x56, 0x50, 0x38, 0x20,

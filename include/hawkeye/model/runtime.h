@@ -26,8 +26,9 @@ class ThreadGovernor {
  public:
   using Sampler = std::function<CpuSample()>;
   explicit ThreadGovernor(int max_threads, Sampler sampler = sample_cpu, int cores = available_cores());
-  // Re-chooses the count from the load since the previous call (windows under 0.25 s keep the current count)
-  // and applies it when it changed. Returns the count in use.
+  // Re-chooses the count from the load since the previous call (windows under 0.25 s keep the current count and
+  // go on measuring; windows over 5 s, a pause between requests, keep it and start a fresh window) and sets it on
+  // the calling thread where that thread's count differs. Returns the count in use.
   int update();
   int threads() const { return current_; }
   int max_threads() const { return max_; }

@@ -90,12 +90,16 @@ std::optional<double> proc_stat_busy_seconds(std::string_view text, const std::v
   return ticks / ticks_per_second;
 }
 
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 CpuSample sample_cpu() {
   CpuSample s;
   s.wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  s.self = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  s.self = process_cpu_seconds();
   std::ifstream stat("/proc/stat");
   if (!stat) return s;
   std::ostringstream text;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <mutex>
 
 #include "hawkeye/core/log.h"
@@ -79,14 +78,6 @@ BlasKind classify_blas(const std::string& library) {
   if (library.find("/blas/") != std::string::npos) return BlasKind::reference;  // netlib's libblas.so.3
   return BlasKind::unknown;
 }
-
-namespace {
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-}  // namespace
 
 BlasCheck check_blas(bool warn) {
   BlasCheck check;

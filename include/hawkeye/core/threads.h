@@ -27,6 +27,9 @@ struct CpuSample {
 };
 CpuSample sample_cpu();
 
+// CPU time this process has used, all its threads, in seconds (CLOCK_PROCESS_CPUTIME_ID).
+double process_cpu_seconds();
+
 // Busy CPU seconds in /proc/stat text: user + nice + system + irq + softirq + steal of the lines "cpuN" for N in
 // `cpus` (empty: the machine's "cpu" line). Niced processes count: where every job runs in its own cgroup (systemd
 // scopes, containers, CI runners), a nice-19 process still takes its cgroup's full share of a core. Empty when

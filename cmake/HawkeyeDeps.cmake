@@ -10,6 +10,7 @@ find_package(tomlplusplus QUIET)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
+pkg_check_modules(OPENJPEG REQUIRED IMPORTED_TARGET libopenjp2)  # KADID type 9 with the 9/7 wavelet
 if(HAWKEYE_WITH_TORCH)
   find_package(Torch REQUIRED)
   # hawkeye serve's HTTP server (src/serve) and the tests' client: Debian's libcpp-httplib-dev, whose .pc

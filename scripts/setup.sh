@@ -18,7 +18,7 @@ PACKAGES=(
   libopencv-dev libopencv-contrib-dev opencv-data
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libpcre2-dev libutf8proc-dev libtomlplusplus-dev libcairo2-dev
+  libpcre2-dev libutf8proc-dev libtomlplusplus-dev libcairo2-dev libopenjp2-7-dev
   flatbuffers-compiler libflatbuffers-dev
   clang libclang-rt-14-dev
   python3 python3-torch python3-numpy

@@ -13,7 +13,8 @@
 #   5. hawkeye train  — Q-Hawkeye GRPO     (configs/hawkeye-tiny-grpo.toml)
 #   6. hawkeye eval   — the held-out test sets: test-old greedy and K = 8 samples, test-new greedy
 #   7. writes models/hawkeye-tiny/ (model directory + MODEL_CARD.md + split files + evaluation reports)
-# Usage: bash scripts/train-default.sh [--threads N] [--out models/hawkeye-tiny] [--train-sample 8]
+# Usage: bash scripts/train-default.sh [--threads N] [--out models/hawkeye-tiny] [--train-sample 8] [--jpeg2000 opencv53]
+# (--jpeg2000: type 9's coder of the train and val sets, scripts/default-data.sh; the shipped model: opencv53)
 # (HAWKEYE=path/to/hawkeye selects another build of the binary; default ./build/hawkeye)
 # Every stage is skipped when its output exists (delete data-work/ to start over); a stage that was
 # interrupted resumes from its last checkpoint.
@@ -22,11 +23,13 @@ cd "$(dirname "$0")/.."
 THREADS=0
 OUT=models/hawkeye-tiny
 TRAIN_SAMPLE=8
+JPEG2000=opencv53
 while (($#)); do
   case $1 in
     --threads) THREADS=$2; shift 2;;
     --out) OUT=$2; shift 2;;
     --train-sample) TRAIN_SAMPLE=$2; shift 2;;
+    --jpeg2000) JPEG2000=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -54,10 +57,11 @@ H() { "$HAWKEYE" --threads "$THREADS" --quiet "$@"; }
 
 T0=$(now)
 if [[ ! -f $WORK/train/synth.json || ! -f $WORK/val/synth.json || ! -f $WORK/test-old/synth.json || ! -f $WORK/test-new/synth.json ]]; then
-  stage synth bash scripts/default-data.sh --threads "$THREADS" --work "$WORK" --train-sample "$TRAIN_SAMPLE"
+  stage synth bash scripts/default-data.sh --threads "$THREADS" --work "$WORK" --train-sample "$TRAIN_SAMPLE" --jpeg2000 "$JPEG2000"
 fi
 if [[ ! -f $WORK/train/train.pairs.jsonl ]]; then
-  stage pairs H pairs --data "$WORK/train/train.jsonl" --out "$WORK/train" --json
+  # --force: twins an interrupted run of this stage left behind are its own, and are made again
+  stage pairs H pairs --data "$WORK/train/train.jsonl" --out "$WORK/train" --force --json
 fi
 
 run_stage() { # name, kind (sft|train), config, run dir, [key=value overrides of the config]

@@ -80,7 +80,7 @@ void print_distortion_list(bool json) {
 
 void add_degrade_command(CLI::App& app, Context& ctx) {
   struct Options {
-    std::string image, type, out, id;
+    std::string image, type, out, id, jpeg2000 = "opencv53";
     int level = 0;
     int quality = 95;  // JPEG quality of a .jpg/.jpeg --out
     bool force = false, list = false, json = false;
@@ -95,6 +95,7 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
                   "KADID type id or name (1..25, e.g. jpeg, gaussian_blur), or qh-noise, qh-blur, qh-jpeg, qh-darken");
   sub->add_option("--level", opts->level, "KADID level 1..5; for qh-* the stage, 1 or 2");
   sub->add_option("--out", opts->out, "Output image (.png, .jpg, .bmp)");
+  sub->add_option("--jpeg2000", opts->jpeg2000, "Type 9's coder: opencv53 (5/3, default), wavelet97 (9/7), both (as synth)");
   auto* quality = sub->add_option("--quality", opts->quality,
                                   "JPEG quality of a .jpg/.jpeg --out (default 95; its compression adds to the distortion: "
                                   "use .png for the distortion alone)")
@@ -126,7 +127,9 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
                              derive_seed(ctx.global.seed, "degrade|" + id + "|" + opts->type));
     } else {
       const KadidDistortion& d = kadid_distortion(opts->type);
-      out = apply_kadid(img, d.id, opts->level, kadid_seed(ctx.global.seed, id, d.id, opts->level));
+      KadidOptions kadid;
+      kadid.jpeg2000 = parse_jpeg2000_coder(opts->jpeg2000);
+      out = apply_kadid(img, d.id, opts->level, kadid_seed(ctx.global.seed, id, d.id, opts->level), kadid);
     }
     const std::string ext = ascii_lower(std::filesystem::path(opts->out).extension().string());
     const bool jpeg = ext == ".jpg" || ext == ".jpeg";

@@ -31,7 +31,7 @@ void add_synth_command(CLI::App& app, Context& ctx) {
   struct Options {
     std::vector<std::string> refs;
     std::string out, size = "512x384", types = "all", levels = "1-5", split = "train=0.8,test=0.2";
-    std::string format = "jsonl", labels;
+    std::string format = "jsonl", labels, jpeg2000 = "opencv53";
     bool force = false, json = false;
     int train_sample = 0;
   };
@@ -49,6 +49,9 @@ void add_synth_command(CLI::App& app, Context& ctx) {
                   "Per reference of a train* split, only N type x level combinations (seeded, spread over the types); "
                   "other splits get all")
       ->check(CLI::Range(0, 1000));
+  sub->add_option("--jpeg2000", opts->jpeg2000,
+                  "Type 9's coder: opencv53 (or 5/3: OpenCV's writer, the default), wavelet97 (or 9/7: libopenjp2's "
+                  "irreversible wavelet at KADID's exact ratios, as MATLAB), both (one of the two per image and level)");
   sub->add_option("--format", opts->format, "Manifest format")->check(CLI::IsMember({"jsonl", "csv", "both"}));
   sub->add_option("--labels", opts->labels, "Label table (default: resources/kadid_type_level_dmos.csv)");
   sub->add_flag("--force", opts->force, "Write into a non-empty output folder");
@@ -62,6 +65,7 @@ void add_synth_command(CLI::App& app, Context& ctx) {
     o.types = parse_kadid_types(opts->types);
     o.levels = parse_kadid_levels(opts->levels);
     o.train_sample = opts->train_sample;
+    o.jpeg2000 = parse_jpeg2000_coder(opts->jpeg2000);
     o.splits = parse_split_fractions(opts->split);
     o.seed = ctx.global.seed;
     o.threads = ctx.global.threads;

@@ -143,11 +143,13 @@ SynthResult synthesize(const SynthOptions& opt) {
     jobs.insert(jobs.end(), picked.begin(), picked.end());
   }
   Progress progress("synth", jobs.size(), opt.progress);
+  KadidOptions kadid;
+  kadid.jpeg2000 = opt.jpeg2000;
   parallel_for(
       jobs.size(), threads,
       [&](std::size_t i, int) {
         const Job& j = jobs[i];
-        const Image out = apply_kadid(refs[j.ref], j.type, j.level, kadid_seed(opt.seed, ids[j.ref], j.type, j.level));
+        const Image out = apply_kadid(refs[j.ref], j.type, j.level, kadid_seed(opt.seed, ids[j.ref], j.type, j.level), kadid);
         write_file_fast(opt.out_dir / synth_image_name(ids[j.ref], j.type, j.level), encode_image(out, "png"));
         progress.advance();
       });
@@ -210,6 +212,7 @@ SynthResult synthesize(const SynthOptions& opt) {
   info["types"] = types;
   info["levels"] = opt.levels;
   info["train_sample"] = opt.train_sample;
+  info["jpeg2000"] = std::string(jpeg2000_coder_name(opt.jpeg2000));
   info["splits"] = nlohmann::ordered_json::object();
   for (const auto& [name, f] : opt.splits) info["splits"][name] = f;
   info["references"] = result.references;

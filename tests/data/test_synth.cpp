@@ -1,6 +1,7 @@
 // The synthetic set builder: files, labels from the KADID table, splits by reference, determinism.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "hawkeye/core/error.h"
@@ -194,4 +195,27 @@ TEST(Synth, TrainSampleSpreadsOverTheTypesAndLeavesOtherSplitsWhole) {
   again.out_dir = dir.path() / "again";
   synthesize(again);
   EXPECT_EQ(read_file(o.out_dir / "train.jsonl"), read_file(again.out_dir / "train.jsonl"));
+}
+
+TEST(Synth, TheJpeg2000CoderChangesOnlyType9AndIsRecorded) {
+  test::TempDir dir;
+  SynthOptions o = small_options(dir.path() / "default");
+  o.types = {9, 10};
+  o.levels = {2, 4};
+  synthesize(o);
+  SynthOptions w = o;
+  w.out_dir = dir.path() / "wavelet97";
+  w.jpeg2000 = Jpeg2000Coder::wavelet97;
+  synthesize(w);
+  EXPECT_EQ(nlohmann::json::parse(read_file(o.out_dir / "synth.json")).at("jpeg2000"), "opencv53");
+  EXPECT_EQ(nlohmann::json::parse(read_file(w.out_dir / "synth.json")).at("jpeg2000"), "wavelet97");
+  std::size_t rows = 0;
+  for (const auto& row : read_manifest(o.out_dir / "test.jsonl").rows) {
+    const int type = static_cast<int>(*extra_number(row, "type_id"));
+    const std::string a = read_file(o.out_dir / row.image), b = read_file(w.out_dir / row.image);
+    if (type == 9) EXPECT_NE(a, b) << row.image;
+    else EXPECT_EQ(a, b) << row.image;
+    ++rows;
+  }
+  EXPECT_GT(rows, 0u);
 }

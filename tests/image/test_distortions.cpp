@@ -429,3 +429,64 @@ TEST(PerceptionDegradations, KeepTheSizeAndBehaveLikeTheReferenceCode) {
   bad.darken_factor = 1.5;
   EXPECT_THROW(apply_perception(ref, PerceptionKind::darken, bad, 0), Error);
 }
+
+TEST(KadidSpotChecks, Jpeg2000With97WaveletHitsKadidsRatiosAndIsNotOpenCvs) {
+  // `--jpeg2000 9/7` (spec 3.09): libopenjp2's irreversible wavelet at KADID's exact ratios 16 ... 400.
+  const Image ref = reference("kodak/kodim20.png", 512, 384);
+  cv::Mat rgb;
+  cv::Mat(ref.height, ref.width, CV_8UC3, const_cast<std::uint8_t*>(ref.pixels.data())).convertTo(rgb, CV_32F, 1.0 / 255);
+  const double raw = 3.0 * ref.width * ref.height;
+  KadidOptions wavelet97{false, Jpeg2000Coder::wavelet97};
+  KadidOptions opencv53{false, Jpeg2000Coder::opencv53};
+  double previous = std::numeric_limits<double>::infinity();
+  for (int level = 1; level <= 5; ++level) {
+    const double ratio = kadid_distortion(9).levels[level - 1];
+    const double bytes = static_cast<double>(kadid::jpeg2000_97_coded_bytes(rgb, ratio));
+    // The rate allocation reaches the target within a few per cent (headers included).
+    EXPECT_NEAR(raw / bytes, ratio, 0.08 * ratio) << "level " << level << ": " << bytes << " bytes";
+    const Image a = apply_kadid(ref, 9, level, 0, wavelet97);
+    EXPECT_EQ(a, apply_kadid(ref, 9, level, 7, wavelet97)) << "the 9/7 coder is deterministic";
+    EXPECT_NE(a, apply_kadid(ref, 9, level, 0, opencv53)) << "level " << level;
+    const double p = psnr(ref, a);
+    EXPECT_LT(p, previous) << "level " << level;
+    previous = p;
+  }
+  // At the same ratio the 9/7 wavelet keeps more than OpenCV's 5/3 writer at its rounded ratio (level 4: 120
+  // vs 125) -- the reason the default's ratios were rounded towards more bits.
+  EXPECT_GT(psnr(ref, apply_kadid(ref, 9, 4, 0, wavelet97)), psnr(ref, apply_kadid(ref, 9, 4, 0, opencv53)));
+}
+
+TEST(KadidRegistry, Jpeg2000CoderIsChosenByNameAndBothDrawsEachPerImage) {
+  EXPECT_EQ(parse_jpeg2000_coder("opencv53"), Jpeg2000Coder::opencv53);
+  EXPECT_EQ(parse_jpeg2000_coder("5/3"), Jpeg2000Coder::opencv53);
+  EXPECT_EQ(parse_jpeg2000_coder(" 9/7 "), Jpeg2000Coder::wavelet97);
+  EXPECT_EQ(parse_jpeg2000_coder("wavelet97"), Jpeg2000Coder::wavelet97);
+  EXPECT_EQ(parse_jpeg2000_coder("both"), Jpeg2000Coder::both);
+  for (auto c : {Jpeg2000Coder::opencv53, Jpeg2000Coder::wavelet97, Jpeg2000Coder::both})
+    EXPECT_EQ(parse_jpeg2000_coder(jpeg2000_coder_name(c)), c);
+  for (const char* bad : {"9-7", "", "openjpeg"}) {
+    try {
+      parse_jpeg2000_coder(bad);
+      ADD_FAILURE() << "'" << bad << "' was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("valid: opencv53"), std::string::npos) << e.what();
+    }
+  }
+
+  const Image ref = reference("wikipedia/010.png", 128, 96);
+  int used53 = 0, used97 = 0;
+  for (std::uint64_t seed = 0; seed < 16; ++seed) {
+    const Image mixed = apply_kadid(ref, 9, 3, seed, {true, Jpeg2000Coder::both});
+    const bool is53 = mixed == apply_kadid(ref, 9, 3, seed, {true, Jpeg2000Coder::opencv53});
+    const bool is97 = mixed == apply_kadid(ref, 9, 3, seed, {true, Jpeg2000Coder::wavelet97});
+    EXPECT_NE(is53, is97) << "seed " << seed << ": `both` gives exactly one of the two coders";
+    used53 += is53;
+    used97 += is97;
+  }
+  EXPECT_GE(used53, 3);
+  EXPECT_GE(used97, 3);
+  // Only type 9 depends on the coder.
+  for (int type : {1, 10, 11})
+    EXPECT_EQ(apply_kadid(ref, type, 3, 5, {true, Jpeg2000Coder::both}), apply_kadid(ref, type, 3, 5)) << type;
+}

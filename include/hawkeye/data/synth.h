@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hawkeye/data/splits.h"
+#include "hawkeye/image/distortions/kadid.h"
 #include "hawkeye/image/io.h"
 
 namespace hawkeye {
@@ -33,6 +34,7 @@ struct SynthOptions {
   // once at a random level before any type gets a second level, ...). Other splits always get every
   // combination. 0 = every combination everywhere.
   int train_sample = 0;
+  Jpeg2000Coder jpeg2000 = Jpeg2000Coder::opencv53;  // type 9's encoder (image/distortions/kadid.h)
   SplitFractions splits = {{"train", 0.8}, {"test", 0.2}};
   std::uint64_t seed = 0;
   int threads = 0;                         // 0 = all available cores

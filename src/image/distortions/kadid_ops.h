@@ -31,7 +31,11 @@ void color_saturation_lab(cv::Mat& rgb, double factor, Rng& rng);
 std::vector<cv::Vec3f> minimum_variance_palette(const cv::Mat& rgb, int n);
 
 // ---- compression.cpp (types 09-10) ----
-void jpeg2000(cv::Mat& rgb, double ratio, Rng& rng);
+void jpeg2000(cv::Mat& rgb, double ratio, Rng& rng);  // OpenCV's writer: reversible 5/3, ratio as jpeg2000_x1000
+// libopenjp2: the irreversible 9/7 wavelet at the exact ratio (MATLAB imwrite's lossy mode).
+void jpeg2000_97(cv::Mat& rgb, double ratio, Rng& rng);
+// The size of the 9/7 codestream jpeg2000_97 makes of rgb (CV_32FC3 in [0, 1]) at `ratio`, for tests.
+std::size_t jpeg2000_97_coded_bytes(const cv::Mat& rgb, double ratio);
 void jpeg(cv::Mat& rgb, double quality, Rng& rng);
 // The OpenCV JPEG 2000 rate parameter (IMWRITE_JPEG2000_COMPRESSION_X1000, an integer) used for a ratio.
 int jpeg2000_x1000(double ratio);

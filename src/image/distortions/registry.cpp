@@ -149,12 +149,36 @@ Image apply_kadid(const Image& image, int type, int level, std::uint64_t seed, c
   as_mat(rgb8).convertTo(rgb, CV_32F, 1.0 / 255.0);
   if (options.minmax_normalize) minmax_normalize(rgb);
   Rng rng(seed);
-  entries()[static_cast<std::size_t>(info.id - 1)].fn(rgb, info.levels[static_cast<std::size_t>(level - 1)], rng);
+  kadid::DistortFn fn = entries()[static_cast<std::size_t>(info.id - 1)].fn;
+  if (info.id == 9 && options.jpeg2000 != Jpeg2000Coder::opencv53) {
+    // Type 9 draws nothing from rng, so the coder's draw has a stream of its own (the other types are unchanged).
+    const bool use97 = options.jpeg2000 == Jpeg2000Coder::wavelet97 || (derive_seed(seed, "jpeg2000-coder") & 1U) == 1U;
+    if (use97) fn = kadid::jpeg2000_97;
+  }
+  fn(rgb, info.levels[static_cast<std::size_t>(level - 1)], rng);
   if (options.minmax_normalize) minmax_normalize(rgb);
   Image out(rgb8.width, rgb8.height, 3);
   cv::Mat dst = as_mat(out);
   rgb.convertTo(dst, CV_8U, 255.0);  // rounds and saturates
   return out;
+}
+
+Jpeg2000Coder parse_jpeg2000_coder(std::string_view name) {
+  const std::string key = trim(name);
+  if (key == "opencv53" || key == "5/3") return Jpeg2000Coder::opencv53;
+  if (key == "wavelet97" || key == "9/7") return Jpeg2000Coder::wavelet97;
+  if (key == "both") return Jpeg2000Coder::both;
+  throw Error(ErrorCode::invalid_argument,
+              "unknown JPEG 2000 coder '" + key + "' (valid: opencv53 or 5/3, wavelet97 or 9/7, both)");
+}
+
+std::string_view jpeg2000_coder_name(Jpeg2000Coder coder) {
+  switch (coder) {
+    case Jpeg2000Coder::opencv53: return "opencv53";
+    case Jpeg2000Coder::wavelet97: return "wavelet97";
+    case Jpeg2000Coder::both: return "both";
+  }
+  return "opencv53";
 }
 
 std::vector<int> parse_kadid_types(std::string_view spec) {

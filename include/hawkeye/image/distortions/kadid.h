@@ -35,10 +35,21 @@ const std::vector<KadidDistortion>& kadid_distortions();
 const KadidDistortion& kadid_distortion(int id);
 const KadidDistortion& kadid_distortion(std::string_view name_or_id);
 
+// The encoder of type 9 (JPEG 2000). KADID's MATLAB generator calls imwrite's lossy JPEG 2000 mode: the
+// irreversible 9/7 wavelet at an exact compression ratio (`wavelet97`, through libopenjp2). hawkeye's first sets
+// and the shipped model used OpenCV's writer (`opencv53`: the reversible 5/3 wavelet, the ratio rounded as in
+// docs/distortions.md 3.09), which stays the default so that recorded sets are rebuilt byte for byte. `both`:
+// one of the two per (image, level), drawn from the seed (for training sets that should know both).
+enum class Jpeg2000Coder { opencv53, wavelet97, both };
+// "opencv53" | "5/3", "wavelet97" | "9/7", "both". Errors: invalid_argument, listing the valid names.
+Jpeg2000Coder parse_jpeg2000_coder(std::string_view name);
+std::string_view jpeg2000_coder_name(Jpeg2000Coder coder);  // "opencv53", "wavelet97", "both"
+
 struct KadidOptions {
   // The MATLAB generator min-max normalises the image globally (one min and max over all channels) before
   // and after every distortion. Off only for tests that check a distortion's raw semantics.
   bool minmax_normalize = true;
+  Jpeg2000Coder jpeg2000 = Jpeg2000Coder::opencv53;
 };
 
 // Applies KADID type `type` (1..25) at `level` (1..5) to an RGB (or grey, which is replicated) image and

@@ -75,7 +75,7 @@ for _ in 1 2 3 4 5 6; do IMAGES+=(examples/*.png); done
 if [[ $WORKLOADS == *grpo* && ! -f $WORK/set/train.pairs.jsonl ]]; then
   "$HAWKEYE" --threads 1 --quiet synth --refs examples/parrots-pristine.png examples/plane-pristine.png \
     --out "$WORK/set" --size 512x384 --types 1,10,16 --levels 1,3,5 --split train=1 >/dev/null
-  "$HAWKEYE" --threads 1 --quiet pairs --data "$WORK/set/train.jsonl" --out "$WORK/set" >/dev/null
+  "$HAWKEYE" --threads 1 --quiet pairs --data "$WORK/set/train.jsonl" --out "$WORK/set" --force >/dev/null
 fi
 
 start_neighbours() { # condition

@@ -21,7 +21,7 @@ KODAK=../shared/data/kodak
 if [[ ! -f "$WORK/set/train.pairs.jsonl" ]]; then
   nice -n "$NICE" "$HAWKEYE" --threads "${SYNTH_THREADS:-1}" --quiet synth --refs "$KODAK/kodim01.png" "$KODAK/kodim02.png" \
     --out "$WORK/set" --size 512x384 --types 1,10,16 --levels 1,3,5 --split train=1
-  nice -n "$NICE" "$HAWKEYE" --threads "${SYNTH_THREADS:-1}" --quiet pairs --data "$WORK/set/train.jsonl" --out "$WORK/set"
+  nice -n "$NICE" "$HAWKEYE" --threads "${SYNTH_THREADS:-1}" --quiet pairs --data "$WORK/set/train.jsonl" --out "$WORK/set" --force
 fi
 rm -rf "$WORK/run"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

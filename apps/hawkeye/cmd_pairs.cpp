@@ -28,7 +28,7 @@ void add_pairs_command(CLI::App& app, Context& ctx) {
                   "(default: SSIM 0.90, PSNR 30 dB)");
   sub->add_option("--kinds", opts->kinds, "Stage-1 degradations to draw from");
   sub->add_option("--name", opts->output_name, "Output manifest file name (default: <input>.pairs.<ext>)");
-  sub->add_flag("--force", opts->force, "Overwrite an existing output manifest");
+  sub->add_flag("--force", opts->force, "Overwrite an existing output manifest and twins (never an input)");
   sub->add_flag("--json", opts->json, "Print the summary as JSON");
   sub->callback([opts, &ctx] {
     ctx.prepare(false);

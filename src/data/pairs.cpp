@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "data/batch.h"
 #include "hawkeye/core/error.h"
@@ -80,9 +81,6 @@ PairsResult build_pairs(const PairsOptions& opt) {
   std::error_code ec;
   require(opt.force || !std::filesystem::exists(out_manifest, ec), ErrorCode::invalid_argument,
           out_manifest.string() + ": exists (use --force to overwrite)");
-  std::filesystem::create_directories(opt.out_dir / "twins", ec);
-  if (ec) throw Error(ErrorCode::io, opt.out_dir.string() + ": cannot create folders: " + ec.message());
-  const std::filesystem::path out_abs = std::filesystem::absolute(opt.out_dir);
 
   // Twin names: the image's stem, made unique in manifest order.
   std::vector<std::string> twin_names(in.rows.size());
@@ -92,6 +90,29 @@ PairsResult build_pairs(const PairsOptions& opt) {
     const int n = used[stem]++;
     twin_names[i] = "twins/" + stem + (n ? "-" + std::to_string(n) : "") + ".png";
   }
+  // Nothing the user gave is overwritten: a twin may never land on an input image or the manifest (not even
+  // with --force, as the inputs are still being read), and replaces an existing file only with --force.
+  // Checked before any folder is made or any image is decoded.
+  auto canonical = [](const std::filesystem::path& p) {
+    std::error_code e;
+    std::filesystem::path c = std::filesystem::weakly_canonical(p, e);
+    return e ? std::filesystem::absolute(p).lexically_normal() : c;
+  };
+  std::set<std::filesystem::path> inputs = {canonical(opt.manifest)};
+  for (const ManifestRow& row : in.rows) {
+    inputs.insert(canonical(in.image_path(row)));
+    if (!row.reference.empty()) inputs.insert(canonical(in.root / row.reference));
+  }
+  for (const std::string& name : twin_names) {
+    const std::filesystem::path twin = opt.out_dir / name;
+    require(!inputs.count(canonical(twin)), ErrorCode::invalid_argument,
+            twin.string() + ": is one of the inputs; choose another --out");
+    require(opt.force || !std::filesystem::exists(twin, ec), ErrorCode::invalid_argument,
+            twin.string() + ": exists (use --force to overwrite, or choose another --out)");
+  }
+  std::filesystem::create_directories(opt.out_dir / "twins", ec);
+  if (ec) throw Error(ErrorCode::io, opt.out_dir.string() + ": cannot create folders: " + ec.message());
+  const std::filesystem::path out_abs = std::filesystem::absolute(opt.out_dir);
 
   std::vector<Pair> pairs(in.rows.size());
   const int threads = resolve_thread_count(opt.threads);

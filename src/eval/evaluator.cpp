@@ -382,9 +382,20 @@ PathLock open_eval_folder(const fs::path& dir, bool resume) {
   PathLock lock = lock_directory(dir, "evaluation folder " + dir.string());
   remove_stale_temporaries(dir);
   std::error_code ec;
-  if (!resume && fs::exists(dir / "predictions.jsonl", ec)) {
+  const bool earlier_run = fs::exists(dir / "predictions.jsonl", ec);
+  if (!resume && earlier_run) {
     throw Error(ErrorCode::invalid_argument, dir.string() + " already holds predictions.jsonl: add --resume to continue that "
                                                             "evaluation, or choose another --out");
+  }
+  // report.json and scatter.png are replaced only when they belong to the evaluation being continued: without
+  // its predictions.jsonl they are somebody else's files.
+  if (!earlier_run) {
+    for (const char* name : {"report.json", "scatter.png"}) {
+      if (fs::exists(dir / name, ec)) {
+        throw Error(ErrorCode::invalid_argument, (dir / name).string() + ": exists and is not the output of an evaluation "
+                                                 "here (no predictions.jsonl beside it); choose another --out");
+      }
+    }
   }
   return lock;
 }

@@ -142,3 +142,57 @@ TEST(Pairs, ManifestGetsATwinColumnWithRebasedPaths) {
     EXPECT_NE(std::string(e.what()).find("set.jsonl:3"), std::string::npos) << e.what();
   }
 }
+
+TEST(Pairs, ATwinNeverOverwritesAnInputAndAnExistingFileOnlyWithForce) {
+  // Issue "nothing lost" item 1 for `pairs`: the manifest's own folder as --out, with images under twins/.
+  test::TempDir dir;
+  const std::filesystem::path root = dir.path() / "set";
+  std::filesystem::create_directories(root / "twins");
+  Manifest m;
+  m.scale = ScoreScale{1, 5, false};
+  for (int i = 0; i < 2; ++i) {
+    const std::string name = "twins/p" + std::to_string(i) + ".png";  // an input where a twin would be written
+    save_image(root / name, resize_cover(load_image(test::fixtures() / "kodak" / "kodim03.png"), 64, 48));
+    ManifestRow r;
+    r.image = name;
+    r.score = 3;
+    m.rows.push_back(r);
+  }
+  write_manifest(root / "set.jsonl", m);
+  const std::string before = read_file(root / "twins" / "p0.png");
+  PairsOptions po;
+  po.manifest = root / "set.jsonl";
+  po.out_dir = root;
+  po.pair = ssim_options();
+  po.progress = false;
+  for (bool force : {false, true}) {
+    po.force = force;
+    try {
+      build_pairs(po);
+      ADD_FAILURE() << "a twin was allowed onto an input (force " << force << ")";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("is one of the inputs"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(read_file(root / "twins" / "p0.png"), before);
+  EXPECT_FALSE(std::filesystem::exists(root / "set.pairs.jsonl"));
+
+  // An existing file (not an input) where a twin goes: refused without --force, replaced with it.
+  const std::filesystem::path out = dir.path() / "out";
+  std::filesystem::create_directories(out / "twins");
+  write_file_atomic(out / "twins" / "p0.png", "somebody's file");
+  po.out_dir = out;
+  po.force = false;
+  try {
+    build_pairs(po);
+    ADD_FAILURE() << "an existing file was overwritten without --force";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("exists (use --force"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(out / "twins" / "p0.png"), "somebody's file");
+  EXPECT_FALSE(std::filesystem::exists(out / "set.pairs.jsonl"));
+  po.force = true;
+  EXPECT_EQ(build_pairs(po).rows, 2u);
+  EXPECT_EQ(load_image(out / "twins" / "p0.png").width, 64);
+}

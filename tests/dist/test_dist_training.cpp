@@ -437,31 +437,41 @@ TEST(TrainingCli, ResumeWithAChangedConfigNeedsAllowConfigChange) {
 // (a checkpoint, exit 130) alternating, at a random step and a random moment within it — and resumed each time
 // ends with the same weights as one uninterrupted run, bit for bit; each start removes what the killed run left
 // half-written, and nothing of it is left at the end.
-TEST(TrainingCliSlow, KilledTwentyTimesAtRandomPointsResumesExactly) {
-  REQUIRE_CLI();
-  test::TinyTrainingSetup s(false);
-  const auto config = s.dir.path() / "crash.toml";
-  std::ofstream(config) << s.model_toml() << "[run]\nseed = 5\nlog_every = 1\n"
-                        << "[train]\nsteps = 240\nbatch_size = 4\nlr = 1e-3\nwarmup_steps = 5\nval_every = 0\n"
-                           "checkpoint_every = 2\nkeep_last = 2\n[augment]\ncrop = [48, 32]\nhflip = true\n";
-  const auto ref = s.dir.path() / "ref", run = s.dir.path() / "run";
+namespace {
+
+// The crash test of one training command: an uninterrupted run, then the same run killed 20 times and resumed.
+// After each restart has logged a step, nothing the killed process left half-written is still there.
+void kill_twenty_times_and_resume(const std::string& command, const test::TinyTrainingSetup& s, const fs::path& config,
+                                  std::size_t steps) {
+  const auto ref = s.dir.path() / (command + "-ref"), run = s.dir.path() / (command + "-run");
   auto start = [&](const fs::path& dir, const std::string& log) {
-    std::vector<std::string> args = {cli(), "sft", "--threads", "1", "-q", "--config", config.string(), "run.dir=" + dir.string()};
+    std::vector<std::string> args = {cli(), command, "--threads", "1", "-q", "--config", config.string(), "run.dir=" + dir.string()};
     if (rl::latest_checkpoint(dir)) args.insert(args.end(), {"--resume", dir.string()});
-    return spawn(args, {}, s.dir.path() / log);
+    return spawn(args, {}, s.dir.path() / (command + "-" + log));
   };
   Proc whole = start(ref, "ref.log");
-  wait_for(whole, 600);
+  wait_for(whole, 900);
   ASSERT_EQ(whole.status, 0) << slurp(whole.log);
 
   Rng rng(20261206);
-  int kills = 0, sigterms_with_checkpoint = 0;
+  int kills = 0, sigterms_with_checkpoint = 0, leftovers_checked = 0;
+  int dead_pid = 0;  // the process killed last; its temporaries must be gone once the next one has logged a step
+  auto of_pid = [](const std::vector<std::string>& names, int pid) {
+    std::vector<std::string> out;
+    for (const auto& n : names)
+      if (n.find(".tmp-" + std::to_string(pid) + "-") != std::string::npos) out.push_back(n);
+    return out;
+  };
   for (int attempt = 0; kills < 20 && attempt < 60; ++attempt) {
     const std::size_t lines = metric_lines(run);
     Proc p = start(run, "run-" + std::to_string(attempt) + ".log");
     // a random number of steps further (1..6 metrics lines), then a random moment within the next step
     const std::size_t target = lines + 1 + rng.below(6);
-    eventually([&] { return metric_lines(run) >= target || fs::exists(run / "final"); }, 120);
+    eventually([&] { return metric_lines(run) >= target || fs::exists(run / "final"); }, 180);
+    if (dead_pid != 0 && metric_lines(run) > lines) {
+      EXPECT_EQ(of_pid(temporaries(run), dead_pid), std::vector<std::string>{}) << "left by the killed pid " << dead_pid;
+      ++leftovers_checked;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(120)));
     if (fs::exists(run / "final")) {  // finished before the kill
       wait_for(p, 60);
@@ -470,6 +480,7 @@ TEST(TrainingCliSlow, KilledTwentyTimesAtRandomPointsResumesExactly) {
     const bool term = kills % 2 == 1;
     ::kill(p.pid, term ? SIGTERM : SIGKILL);
     wait_for(p, 120);
+    dead_pid = p.pid;
     ++kills;
     if (term) {
       // SIGTERM: a checkpoint of the last finished step and exit 130 (or 0 when the run had just finished)
@@ -481,17 +492,42 @@ TEST(TrainingCliSlow, KilledTwentyTimesAtRandomPointsResumesExactly) {
   }
   EXPECT_GE(kills, 20) << "the run finished before 20 kills: make it longer";
   EXPECT_GE(sigterms_with_checkpoint, 5);
+  EXPECT_GE(leftovers_checked, 15);
   Proc last = start(run, "run-last.log");
-  wait_for(last, 600);
+  wait_for(last, 900);
   ASSERT_EQ(last.status, 0) << slurp(last.log);
   EXPECT_EQ(temporaries(run), std::vector<std::string>{});
   EXPECT_FALSE(fs::exists(run / ".lock"));
   const double diff = max_parameter_diff(ref / "final", run / "final");
-  std::cout << "killed " << kills << " times; max |parameter difference| to the uninterrupted run: " << diff << "\n";
+  std::cout << command << ": killed " << kills << " times; max |parameter difference| to the uninterrupted run: " << diff << "\n";
   EXPECT_EQ(diff, 0.0);
   // metrics.jsonl: each step once, in order
-  std::vector<std::int64_t> steps;
-  for (const auto& j : test::read_step_metrics(run)) steps.push_back(j["step"].get<std::int64_t>());
-  ASSERT_EQ(steps.size(), 240u);
-  for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], static_cast<std::int64_t>(i + 1));
+  std::vector<std::int64_t> logged;
+  for (const auto& j : test::read_step_metrics(run)) logged.push_back(j["step"].get<std::int64_t>());
+  ASSERT_EQ(logged.size(), steps);
+  for (std::size_t i = 0; i < logged.size(); ++i) EXPECT_EQ(logged[i], static_cast<std::int64_t>(i + 1));
+}
+
+}  // namespace
+
+TEST(TrainingCliSlow, KilledTwentyTimesAtRandomPointsResumesExactly) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto config = s.dir.path() / "crash.toml";
+  std::ofstream(config) << s.model_toml() << "[run]\nseed = 5\nlog_every = 1\n"
+                        << "[train]\nsteps = 240\nbatch_size = 4\nlr = 1e-3\nwarmup_steps = 5\nval_every = 0\n"
+                           "checkpoint_every = 2\nkeep_last = 2\n[augment]\ncrop = [48, 32]\nhflip = true\n";
+  kill_twenty_times_and_resume("sft", s, config, 240);
+}
+
+// The same for Q-Hawkeye GRPO (`train`): rollouts, UADO, the perception twins and the reference model are in the
+// checkpoint as well.
+TEST(TrainingCliSlow, GrpoKilledTwentyTimesAtRandomPointsResumesExactly) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(true);
+  const auto config = s.dir.path() / "grpo-crash.toml";
+  std::ofstream(config) << s.model_toml() << "[run]\nseed = 5\nlog_every = 1\n"
+                        << "[train]\nsteps = 300\nbatch_size = 2\nlr = 1e-3\nwarmup_steps = 2\nval_every = 0\n"
+                           "checkpoint_every = 2\nkeep_last = 2\n[rollout]\nk = 3\nmax_new_tokens = 8\n[loss]\ngamma0 = 0.01\n";
+  kill_twenty_times_and_resume("train", s, config, 300);
 }

@@ -269,3 +269,33 @@ TEST(EvalCli, ScaleAndRootMakeAnyPyiqaListWork) {
           q(t.path() / "nowhere"), true);
   EXPECT_EQ(r.status, exit_status(ErrorCode::not_found)) << r.output;
 }
+
+TEST(EvalCli, FilesInTheOutFolderThatNoEvaluationWroteAreNotReplaced) {
+  // Issue "nothing lost" item 1 for eval: report.json and scatter.png are the outputs; without a predictions.jsonl
+  // beside them they are somebody else's files.
+  REQUIRE_CLI();
+  for (const char* name : {"scatter.png", "report.json"}) {
+    test::TempDir out;
+    write_file_atomic(out.path() / name, "mine");
+    const std::string args = "eval --model " + q(world().model) + " --data " + q(world().data) + " --out " + q(out.path());
+    for (const std::string& extra : {std::string(), std::string(" --resume")}) {
+      const auto r = cli(args + extra, true);
+      EXPECT_EQ(r.status, exit_status(ErrorCode::invalid_argument)) << name << extra << ": " << r.output;
+      EXPECT_NE(r.output.find(std::string(name) + ": exists and is not the output of an evaluation"), std::string::npos) << r.output;
+      EXPECT_EQ(read_file(out.path() / name), "mine");
+      EXPECT_FALSE(fs::exists(out.path() / "predictions.jsonl")) << name << extra;
+    }
+  }
+}
+
+TEST(EvalCli, AFailedWriteOfThePredictionsSaysWhy) {
+  // Issue "nothing lost" item 12: a streamed write that fails names the file and the system's reason. A file-size
+  // limit of 1 KiB with SIGXFSZ ignored makes write(2) fail with EFBIG part way through predictions.jsonl.
+  REQUIRE_CLI();
+  test::TempDir out;
+  const auto r = test::run_command("trap '' XFSZ; ulimit -f 2; '" + std::string(HAWKEYE_CLI) + "' -q --threads 1 eval --model " +
+                                   q(world().model) + " --data " + q(world().data) + " --out " + q(out.path()) + " 2>&1");
+  EXPECT_EQ(r.status, exit_status(ErrorCode::io)) << r.output;
+  EXPECT_NE(r.output.find("predictions.jsonl: write failed: File too large"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out.path() / "report.json")) << "no report from a failed run";
+}

@@ -52,7 +52,7 @@ struct PairsOptions {
   std::uint64_t seed = 0;
   int threads = 0;
   bool progress = true;
-  bool force = false;              // overwrite an existing output manifest
+  bool force = false;              // overwrite an existing output manifest and twins (never an input)
 };
 
 struct PairsResult {

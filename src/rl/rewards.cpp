@@ -20,18 +20,22 @@ class RegisteredReward : public Reward {
 
 }  // namespace
 
-// THE list of rewards. Adding one: a line here (name, its weight key in [rewards], its function) and the
-// weight's field in RewardsSection (rl/train_config.h, default and range). Everything else — the config key
-// rewards.<name>, the per-reward columns reward_<name> of metrics.jsonl, the sum — follows from this table.
+// THE list of rewards. Adding one is a line here: its name (= its config key rewards.<name> and its metrics
+// columns reward_<name>_mean/std), its default weight and its function. The config reader, its range check, the
+// resolved config.toml, the per-reward logging and the weighted sum all follow from this table (docs/training.md).
 const std::vector<RewardEntry>& reward_registry() {
   static const std::vector<RewardEntry> table = {
-      {"accuracy", &RewardsSection::accuracy,
-       [](const RewardInput& in, const RewardConfig& c) { return accuracy_reward(in.answer, in.target, c); }},
-      {"format", &RewardsSection::format, [](const RewardInput& in, const RewardConfig& c) { return format_reward(in.completion, c); }},
-      {"repetition", &RewardsSection::repetition,
-       [](const RewardInput& in, const RewardConfig& c) { return repetition_reward(in.completion, c); }},
+      {"accuracy", 1.0, [](const RewardInput& in, const RewardConfig& c) { return accuracy_reward(in.answer, in.target, c); }},
+      {"format", 1.0, [](const RewardInput& in, const RewardConfig& c) { return format_reward(in.completion, c); }},
+      {"repetition", 1.0, [](const RewardInput& in, const RewardConfig& c) { return repetition_reward(in.completion, c); }},
   };
   return table;
+}
+
+std::map<std::string, double, std::less<>> default_reward_weights() {
+  std::map<std::string, double, std::less<>> w;
+  for (const auto& e : reward_registry()) w.emplace(e.name, e.default_weight);
+  return w;
 }
 
 namespace {
@@ -84,7 +88,8 @@ RewardSet RewardSet::from_config(const GrpoConfig& config, ScoreRange range) {
   RewardSet set;
   set.config_ = c;
   for (const auto& e : reward_registry()) {
-    double weight = w.*e.weight;
+    const auto it = w.weights.find(e.name);
+    double weight = it != w.weights.end() ? it->second : e.default_weight;
     // The repetition ablation switch: loss.repetition = false weights it 0 (still logged).
     if (std::string_view(e.name) == "repetition" && !config.loss.repetition) weight = 0.0;
     set.add(std::make_shared<RegisteredReward>(e, c), weight);

@@ -1,5 +1,7 @@
 #include "hawkeye/rl/train_config.h"
 
+#include "hawkeye/rl/rewards.h"
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -164,9 +166,7 @@ void loss_fields(S& s, F& f) {
 
 template <typename S, typename F>
 void rewards_fields(S& s, F& f) {
-  f("accuracy", s.accuracy, any_number());
-  f("format", s.format, any_number());
-  f("repetition", s.repetition, any_number());
+  for (const auto& e : reward_registry()) f(e.name, s.weights.at(e.name), any_number());  // rewards.<name>: its weight
   f("tau", s.tau, above(0));
   f("format_value", s.format_value, any_number());
   f("repetition_threshold", s.repetition_threshold, at_least(0));

@@ -154,8 +154,8 @@ TEST(Rewards, TheSetIsBuiltFromTheRegistryWithTheConfigsWeights) {
   }
   EXPECT_EQ(default_rewards().names(), names);
   GrpoConfig c;
-  c.rewards.format = 0.0;
-  c.rewards.accuracy = 2.0;
+  c.rewards.weights["format"] = 0.0;
+  c.rewards.weights["accuracy"] = 2.0;
   const RewardSet set = RewardSet::from_config(c, ScoreRange{1.0, 5.0});
   const auto r = set.evaluate("<think>sharp and clean</think><answer>4.0</answer>", 4.0);
   ASSERT_EQ(r.parts.size(), 3u);

@@ -320,3 +320,29 @@ TEST(TrainConfig, DocsListExactlyTheKeysAndDefaults) {
   }
   for (const auto& [key, cells] : rows) EXPECT_TRUE(seen.count(key)) << key << " is documented but is no key";
 }
+
+// Issue 16 §4: a reward's weight is the key rewards.<name> of its registry entry (rl/rewards.cpp), read, checked
+// and written back like every other key; a name the registry lacks is an unknown key.
+TEST(TrainConfig, RewardWeightsAreTheRegistrysNames) {
+  test::TempDir dir;
+  auto c = with(dir.path() / "r", "rewards.format = 0.25; rewards.accuracy = 2");
+  const auto grpo = std::get<rl::GrpoConfig>(rl::read_train_config(c, "grpo"));
+  EXPECT_EQ(grpo.rewards.weights.at("format"), 0.25);
+  EXPECT_EQ(grpo.rewards.weights.at("accuracy"), 2.0);
+  EXPECT_EQ(grpo.rewards.weights.at("repetition"), 1.0);  // the registry's default
+  const Config back = rl::to_config(grpo);
+  EXPECT_EQ(back.get<double>("rewards.format", -1), 0.25);
+  EXPECT_EQ(back.get<double>("rewards.repetition", -1), 1.0);
+  try {
+    rl::read_train_config(with(dir.path() / "r", "rewards.brevity = 1"), "grpo");
+    FAIL() << "a reward that is not registered was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rewards.brevity"), std::string::npos) << e.what();
+  }
+  try {
+    rl::read_train_config(with(dir.path() / "r", "rewards.format = 'high'"), "grpo");
+    FAIL() << "a weight that is not a number was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rewards.format"), std::string::npos) << e.what();
+  }
+}

@@ -650,6 +650,9 @@ TEST(Trainer, ThePaperRecipeConfigHoldsThePaperValues) {
   EXPECT_EQ(contract.score_max, 5.0);
   EXPECT_EQ(contract.sampling.max_new_tokens, 2048);
   EXPECT_EQ(contract.sampling.top_k, 50);
+  // The reference run's image cap (its max_pixels), which the Instruct checkpoints' own 12,845,056 would replace.
+  EXPECT_EQ(j["image"]["min_pixels"], 3136);
+  EXPECT_EQ(j["image"]["max_pixels"], 786432);
 }
 
 // The shipped GRPO configs state their reward rule.

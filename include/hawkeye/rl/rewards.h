@@ -29,8 +29,8 @@ class Reward {
 // The registry of named rewards (as TRL's reward_funcs + reward_weights): each with the [rewards] key that
 // weighs it and its function. RewardSet::from_config builds the set from it, in this order.
 struct RewardEntry {
-  const char* name;
-  double RewardsSection::*weight;
+  const char* name;        // also its config key, rewards.<name>, and its metrics columns reward_<name>_mean/std
+  double default_weight;   // the weight when a config does not set rewards.<name>
   std::function<double(const RewardInput&, const RewardConfig&)> compute;
 };
 const std::vector<RewardEntry>& reward_registry();

@@ -5,6 +5,7 @@
 // numbers are refused together in one invalid_argument error, each as "key = value: expected …".
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -119,11 +120,14 @@ struct LossSection {
   bool freeze_norm = true;
 };
 
-// [rewards]: weights and the rules' parameters (text/answer.h RewardConfig).
+// The weight of every reward of rl/rewards.cpp's reward_registry() at its default (defined there, so that the
+// registry is the one place a reward is declared).
+std::map<std::string, double, std::less<>> default_reward_weights();
+
+// [rewards]: a weight per registered reward (key rewards.<name>; accuracy, format and repetition are built in)
+// and the rules' parameters (text/answer.h RewardConfig).
 struct RewardsSection {
-  double accuracy = 1.0;
-  double format = 1.0;
-  double repetition = 1.0;
+  std::map<std::string, double, std::less<>> weights = default_reward_weights();
   double tau = 0.30;
   double format_value = 0.8;
   int repetition_threshold = 5;

@@ -28,7 +28,7 @@ torch::Tensor score_uncertainty(const torch::Tensor& scores, const UadoOptions& 
   const auto mean = x.sum(1) / n.clamp_min(1);
   const auto dev = (x - mean.unsqueeze(1)).masked_fill(ok.logical_not(), 0.0);
   const auto var = dev.pow(2).sum(1) / n.clamp_min(1);  // population variance
-  auto u = (var / ((o.hi - o.lo) * (o.hi - o.lo) / 4.0)).clamp(0.0, 1.0);
+  auto u = (var / ((o.hi - o.lo) * (o.hi - o.lo) / 4.0 + 1e-8)).clamp(0.0, 1.0);  // + 1e-8: the reference's
   u = u.masked_fill(n < 2, 0.0);
   return u.to(torch::kFloat32);
 }

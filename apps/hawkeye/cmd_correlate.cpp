@@ -31,7 +31,6 @@ struct Table {
   bool has(const std::string& c) const { return std::find(columns.begin(), columns.end(), c) != columns.end(); }
 };
 
-std::string trim(const std::string& s) { return std::string(trim_space(s)); }
 
 Table read_table(const fs::path& path) {
   Table t;
@@ -44,7 +43,7 @@ Table read_table(const fs::path& path) {
   if (ext == ".jsonl" || ext == ".json" || ext == ".ndjson") {
     while (std::getline(in, line)) {
       ++n;
-      if (trim(line).empty()) continue;
+      if (trim_space(line).empty()) continue;
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(line);
@@ -68,13 +67,13 @@ Table read_table(const fs::path& path) {
   if (!std::getline(in, line)) throw Error(ErrorCode::parse, t.source + ": empty file (a CSV needs a header row)");
   ++n;
   if (line.rfind("\xEF\xBB\xBF", 0) == 0) line = line.substr(3);  // UTF-8 byte order mark
-  for (const std::string& c : csv_split(trim(line))) t.columns.push_back(trim(c));
+  for (const std::string& c : csv_split(std::string(trim_space(line)))) t.columns.emplace_back(trim_space(c));
   while (std::getline(in, line)) {
     ++n;
-    if (trim(line).empty()) continue;
+    if (trim_space(line).empty()) continue;
     std::vector<std::string> cells;
     try {
-      cells = csv_split(trim(line));
+      cells = csv_split(std::string(trim_space(line)));
     } catch (const Error& e) {
       throw Error(ErrorCode::parse, t.source + " line " + std::to_string(n) + ": " + e.what());
     }
@@ -84,7 +83,7 @@ Table read_table(const fs::path& path) {
     }
     Table::Row row;
     row.line = n;
-    for (std::size_t i = 0; i < cells.size(); ++i) row.cells[t.columns[i]] = trim(cells[i]);
+    for (std::size_t i = 0; i < cells.size(); ++i) row.cells[t.columns[i]] = trim_space(cells[i]);
     t.rows.push_back(std::move(row));
   }
   return t;

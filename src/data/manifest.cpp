@@ -22,11 +22,10 @@ using ojson = nlohmann::ordered_json;
   throw Error(ErrorCode::parse, source + (line ? ":" + std::to_string(line) : "") + ": " + what);
 }
 
-std::string trim(std::string_view s) { return std::string(trim_space(s)); }
 
 // A finite decimal number and nothing else (no "nan", "inf", trailing text).
 std::optional<double> parse_number(std::string_view text) {
-  const std::string t = trim(text);
+  const std::string t(trim_space(text));
   if (t.empty()) return std::nullopt;
   double v = 0;
   const char* b = t.data();
@@ -244,7 +243,7 @@ Manifest parse_manifest_csv(std::string_view text, const std::string& source, co
   }
   const auto records = csv_records(text);
   std::size_t first = 0;
-  while (first < records.size() && trim(records[first].second).empty()) ++first;
+  while (first < records.size() && trim_space(records[first].second).empty()) ++first;
   if (first == records.size()) fail(source, 0, "empty manifest: no header line");
   auto split_record = [&](const std::pair<std::size_t, std::string>& rec) {
     try {
@@ -258,7 +257,7 @@ Manifest parse_manifest_csv(std::string_view text, const std::string& source, co
   std::vector<std::string> cols = split_record(records[first]);
   std::unordered_map<std::string, int> name_count;
   for (auto& c : cols) {
-    c = trim(c);
+    c = std::string(trim_space(c));
     if (c.empty()) fail(source, header_line, "empty column name in the header");
     const int k = name_count[c]++;
     if (k > 0) c += "." + std::to_string(k);
@@ -305,7 +304,7 @@ Manifest parse_manifest_csv(std::string_view text, const std::string& source, co
 
   for (std::size_t r = first + 1; r < records.size(); ++r) {
     const auto& rec = records[r];
-    if (trim(rec.second).empty()) continue;
+    if (trim_space(rec.second).empty()) continue;
     const std::vector<std::string> cells = split_record(rec);
     if (cells.size() != cols.size()) {
       fail(source, rec.first, std::to_string(cells.size()) + " cell" + (cells.size() == 1 ? "" : "s") + ", but the header (line " +
@@ -313,22 +312,22 @@ Manifest parse_manifest_csv(std::string_view text, const std::string& source, co
     }
     ManifestRow row;
     row.line = rec.first;
-    row.image = trim(cells[image_col]);
+    row.image = trim_space(cells[image_col]);
     if (row.image.empty()) fail(source, rec.first, "empty image name in column '" + cols[image_col] + "'");
     if (fr) {
-      row.reference = trim(cells[ref_col]);
+      row.reference = trim_space(cells[ref_col]);
       if (row.reference.empty()) fail(source, rec.first, "empty reference name in column '" + cols[ref_col] + "'");
     }
     const auto score = parse_number(cells[score_col]);
     if (!score) fail(source, rec.first, "score '" + cells[score_col] + "' in column '" + cols[score_col] + "' is not a number");
     row.score = *score;
     check_score(m, rec.first, row.score);
-    if (std_col && !trim(cells[*std_col]).empty()) {
+    if (std_col && !trim_space(cells[*std_col]).empty()) {
       const auto s = parse_number(cells[*std_col]);
       if (!s || *s < 0) fail(source, rec.first, "std '" + cells[*std_col] + "' in column '" + cols[*std_col] + "' is not a number >= 0");
       row.std = *s;
     }
-    if (split_col) row.split = trim(cells[*split_col]);
+    if (split_col) row.split = trim_space(cells[*split_col]);
     for (std::size_t i = 0; i < cols.size(); ++i) {
       if (i == image_col || i == score_col || (fr && i == ref_col) || i == std_col || i == split_col) continue;
       row.extra[cols[i]] = cells[i];
@@ -352,7 +351,7 @@ Manifest parse_manifest_jsonl(std::string_view text, const std::string& source, 
   while (pos < text.size()) {
     std::size_t nl = text.find('\n', pos);
     if (nl == std::string_view::npos) nl = text.size();
-    const std::string l = trim(text.substr(pos, nl - pos));
+    const std::string l(trim_space(std::string_view(text).substr(pos, nl - pos)));
     pos = nl + 1;
     ++line;
     if (l.empty()) continue;
@@ -395,10 +394,10 @@ Manifest parse_manifest_jsonl(std::string_view text, const std::string& source, 
         if (required) fail(source, line, std::string("missing field \"") + key + "\"");
         return "";
       }
-      if (!j[key].is_string() || trim(j[key].get<std::string>()).empty()) {
+      if (!j[key].is_string() || trim_space(j[key].get<std::string>()).empty()) {
         fail(source, line, std::string("field \"") + key + "\" must be a non-empty string");
       }
-      return trim(j[key].get<std::string>());
+      return std::string(trim_space(j[key].get<std::string>()));
     };
     row.image = text_field("image", true);
     row.reference = text_field("reference", m.form == ManifestForm::full_reference);

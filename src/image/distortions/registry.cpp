@@ -89,11 +89,9 @@ void minmax_normalize(cv::Mat& m) {
   if (hi > lo) m = (m - lo) / (hi - lo);
 }
 
-std::string trim(std::string_view s) { return std::string(trim_space(s)); }
-
 std::vector<std::string> split_list(std::string_view s) {
   std::vector<std::string> out = split_on(s, ',');
-  for (auto& part : out) part = trim(part);
+  for (auto& part : out) part = std::string(trim_space(part));
   return out;
 }
 
@@ -123,7 +121,7 @@ const KadidDistortion& kadid_distortion(int id) {
 }
 
 const KadidDistortion& kadid_distortion(std::string_view name_or_id) {
-  const std::string key = trim(name_or_id);
+  const std::string key(trim_space(name_or_id));
   int id = 0;
   if (parse_int(key, id)) return kadid_distortion(id);
   std::string lower;
@@ -164,7 +162,7 @@ Image apply_kadid(const Image& image, int type, int level, std::uint64_t seed, c
 }
 
 Jpeg2000Coder parse_jpeg2000_coder(std::string_view name) {
-  const std::string key = trim(name);
+  const std::string key(trim_space(name));
   if (key == "opencv53" || key == "5/3") return Jpeg2000Coder::opencv53;
   if (key == "wavelet97" || key == "9/7") return Jpeg2000Coder::wavelet97;
   if (key == "both") return Jpeg2000Coder::both;
@@ -208,7 +206,7 @@ std::vector<int> parse_kadid_levels(std::string_view spec) {
     if (dash == std::string::npos) {
       if (!parse_int(item, lo)) throw bad("'" + item + "' is not a level");
       hi = lo;
-    } else if (!parse_int(trim(item.substr(0, dash)), lo) || !parse_int(trim(item.substr(dash + 1)), hi) || lo > hi) {
+    } else if (!parse_int(trim_space(std::string_view(item).substr(0, dash)), lo) || !parse_int(trim_space(std::string_view(item).substr(dash + 1)), hi) || lo > hi) {
       throw bad("'" + item + "' is not a range");
     }
     if (lo < 1 || hi > kKadidLevelCount) throw bad("levels are 1..5");

@@ -49,6 +49,22 @@ void Context::prepare(bool torch) const {
   }
 }
 
+void end_run(Context& ctx, const RunEnding& e) {
+  if (e.interrupted) {
+    std::cerr << "hawkeye: interrupted; " << e.resume_hint << "\n";
+    ctx.exit_code = exit_status(ErrorCode::interrupted);
+  } else if (e.answered > 0 && e.parsed == 0) {
+    std::cerr << "hawkeye: no answer of the model could be parsed (see " << e.details << ")\n";
+    ctx.exit_code = kExitNothingParsed;
+  } else if (e.failed > 0) {
+    std::cerr << "hawkeye: " << e.failed << " of " << count_of(e.inputs, "image") << " failed"
+              << (e.breakdown.empty() ? "" : ": " + e.breakdown) << " (see " << e.details << ")\n";
+    ctx.exit_code = kExitSomeInputsFailed;
+  } else {
+    ctx.exit_code = kExitOk;
+  }
+}
+
 void check_output_file(const std::filesystem::path& out, const std::vector<std::filesystem::path>& inputs, bool force) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -47,6 +47,22 @@ const std::vector<CommandEntry>& command_table();
 // Errors: invalid_argument, naming the file and --force.
 void check_output_file(const std::filesystem::path& out, const std::vector<std::filesystem::path>& inputs, bool force);
 
+// How a command over many inputs (score, eval, metric) ends: the exit status of docs/cli.md and one line on
+// stderr saying why it is not 0. In this order: interrupted -> 130 ("interrupted; <resume_hint>"); the model
+// answered inputs but none parsably -> 13; some inputs failed -> 12 ("N of M images failed: <breakdown> (see
+// <details>)"); else 0.
+struct RunEnding {
+  bool interrupted = false;
+  std::string resume_hint;   // after "interrupted; "
+  std::size_t inputs = 0;    // images the run was given
+  std::size_t answered = 0;  // of those, answered by a model (0 for metric: no model)
+  std::size_t parsed = 0;    // of the answered, with a parsable score
+  std::size_t failed = 0;    // inputs that failed (not loaded, no parsable answer, a metric error)
+  std::string breakdown;     // optional: what the failures were, e.g. "2 not loaded, 1 without a parsable answer"
+  std::string details;       // where each input's outcome is, e.g. "\"error\" in predictions.jsonl"
+};
+void end_run(Context& ctx, const RunEnding& ending);
+
 // `--scale LO:HI:higher|lower` of eval and metric ("0:100" = higher is better). Errors: invalid_argument naming the
 // expected form.
 ScoreScale parse_scale_option(const std::string& text);

@@ -130,19 +130,16 @@ void run_eval(const EvalCommand& o, Context& ctx) {
     spdlog::warn("{} is undefined: {}", it.key(), it.value().get<std::string>());
   }
 
-  const std::size_t answered = report.correlation.n + report.parse_failures;
-  if (!report.complete) {
-    std::cerr << "hawkeye: interrupted; continue with --resume (the predictions so far are kept)\n";
-    ctx.exit_code = exit_status(ErrorCode::interrupted);
-  } else if (answered > 0 && report.correlation.n == 0) {
-    std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\" in " << predictions.string() << ")\n";
-    ctx.exit_code = kExitNothingParsed;
-  } else if (report.load_failures > 0) {
-    std::cerr << "hawkeye: " << count_of(report.load_failures, "image") << " could" << " not be loaded (see \"error\" in " << predictions.string() << ")\n";
-    ctx.exit_code = kExitSomeInputsFailed;
-  } else {
-    ctx.exit_code = kExitOk;
-  }
+  RunEnding ending;
+  ending.interrupted = !report.complete;
+  ending.resume_hint = "continue with --resume (the predictions so far are kept)";
+  ending.inputs = report.evaluated_rows;
+  ending.answered = report.correlation.n + report.parse_failures;
+  ending.parsed = report.correlation.n;
+  ending.failed = report.load_failures;  // a row without a parsable answer is a result of the evaluation, not a failure
+  ending.breakdown = "not loaded";
+  ending.details = "\"status\" and \"error\" in " + predictions.string();
+  end_run(ctx, ending);
 }
 
 }  // namespace

@@ -306,14 +306,13 @@ void run_metric_on_images(const MetricCommand& o, const std::vector<const Metric
     }
     std::cerr << "\n";
   }
-  if (failed_images == 0) {
-    ctx.exit_code = kExitOk;
-  } else if (images.size() == 1 && every_metric_failed) {
-    throw *only_error;  // one image that no metric could score: its error decides the exit status (records written above)
-  } else {
-    std::cerr << "hawkeye: " << failed_images << " of " << count_of(images.size(), "image") << " failed (see their \"error\")\n";
-    ctx.exit_code = kExitSomeInputsFailed;
-  }
+  // One image that no metric could score: its error decides the exit status (records written above).
+  if (failed_images > 0 && images.size() == 1 && every_metric_failed) throw *only_error;
+  RunEnding ending;
+  ending.inputs = images.size();
+  ending.failed = failed_images;
+  ending.details = "their \"error\"";
+  end_run(ctx, ending);
 }
 
 std::string fixed(double v, int decimals = 4) {
@@ -498,13 +497,12 @@ void run_metric_on_manifest(const MetricCommand& o, std::vector<const MetricInfo
               << scores_path.string() << "\n";
   }
   std::cout.flush();
-  if (failed_rows > 0) {
-    std::cerr << "hawkeye: " << failed_rows << " of " << count_of(n, "image") << " could not be scored by every metric (see \"errors\" in "
-              << scores_path.string() << ")\n";
-    ctx.exit_code = kExitSomeInputsFailed;
-  } else {
-    ctx.exit_code = kExitOk;
-  }
+  RunEnding ending;
+  ending.inputs = n;
+  ending.failed = failed_rows;
+  ending.breakdown = "not scored by every metric";
+  ending.details = "\"errors\" in " + scores_path.string();
+  end_run(ctx, ending);
 }
 
 void run_metric(const MetricCommand& o, Context& ctx) {

@@ -248,17 +248,15 @@ void run_score(const ScoreCommand& o, Context& ctx) {
     spdlog::info("threads followed the machine's load: {} to {} of {} ({} changes)", summary.fewest_threads,
                  summary.most_threads, governor->max_threads(), governor->changes());
   }
-  const std::size_t answered = summary.images - summary.load_failures;
-  if (answered > 0 && summary.scored == 0) {
-    std::cerr << "hawkeye: no answer of the model could be parsed (see \"status\" and \"completion\")\n";
-    ctx.exit_code = kExitNothingParsed;
-  } else if (summary.load_failures + summary.parse_failures > 0) {
-    std::cerr << "hawkeye: " << summary.load_failures << " of " << count_of(summary.images, "image") << " failed to load and "
-              << summary.parse_failures << " got no parsable answer (see their \"status\")\n";
-    ctx.exit_code = kExitSomeInputsFailed;
-  } else {
-    ctx.exit_code = kExitOk;
-  }
+  RunEnding ending;
+  ending.inputs = summary.images;
+  ending.answered = summary.images - summary.load_failures;
+  ending.parsed = summary.scored;
+  ending.failed = summary.load_failures + summary.parse_failures;
+  ending.breakdown = std::to_string(summary.load_failures) + " not loaded, " + std::to_string(summary.parse_failures) +
+                     " without a parsable answer";
+  ending.details = "their \"status\"";
+  end_run(ctx, ending);
 }
 
 }  // namespace

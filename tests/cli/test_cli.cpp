@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "cli.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/core/text_util.h"
@@ -338,4 +339,42 @@ TEST(Cli, EveryCommandInTheReadmeAndDocsParses) {
     }
   }
   EXPECT_GE(checked, 25) << "the extraction found too few commands";
+}
+
+// Issue 19 §5: score, eval and metric end through one helper (cli.h end_run): the status and its one line.
+TEST(Cli, RunEndingsGiveTheDocumentedStatusAndSayWhy) {
+  struct Case {
+    hawkeye::cli::RunEnding e;
+    int status;
+    const char* said;  // a part of the stderr line; "" = nothing said
+  };
+  auto ending = [](bool interrupted, std::size_t inputs, std::size_t answered, std::size_t parsed, std::size_t failed) {
+    hawkeye::cli::RunEnding e;
+    e.interrupted = interrupted;
+    e.resume_hint = "continue with --resume";
+    e.inputs = inputs;
+    e.answered = answered;
+    e.parsed = parsed;
+    e.failed = failed;
+    e.details = "their \"status\"";
+    return e;
+  };
+  std::vector<Case> cases = {
+      {ending(false, 4, 4, 4, 0), 0, ""},
+      {ending(true, 4, 4, 1, 2), 130, "hawkeye: interrupted; continue with --resume"},
+      {ending(false, 4, 3, 0, 4), 13, "hawkeye: no answer of the model could be parsed (see their \"status\")"},
+      {ending(false, 4, 3, 2, 2), 12, "hawkeye: 2 of 4 images failed (see their \"status\")"},
+      {ending(false, 1, 0, 0, 1), 12, "hawkeye: 1 of 1 image failed: not loaded (see"},  // metric: no model answers
+  };
+  cases.back().e.breakdown = "not loaded";
+  for (const auto& c : cases) {
+    hawkeye::cli::Context ctx;
+    ctx.exit_code = -1;
+    testing::internal::CaptureStderr();
+    hawkeye::cli::end_run(ctx, c.e);
+    const std::string said = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(ctx.exit_code, c.status) << c.said;
+    if (*c.said == '\0') EXPECT_EQ(said, "");
+    else EXPECT_NE(said.find(c.said), std::string::npos) << said;
+  }
 }

@@ -19,7 +19,7 @@ namespace {
 
 const Image& reference() {
   static const Image img =
-      resize_cover(load_image(std::filesystem::path(HAWKEYE_SHARED_DATA) / "kodak" / "kodim05.png"), 512, 384);
+      resize_cover(load_image(std::filesystem::path(HAWKEYE_FIXTURES) / "kodak" / "kodim05.png"), 512, 384);
   return img;
 }
 
@@ -52,7 +52,7 @@ void BM_EncodePng(benchmark::State& state) {
 BENCHMARK(BM_EncodePng)->Unit(benchmark::kMillisecond);
 
 void BM_PrepareReference(benchmark::State& state) {
-  const Image full = load_image(std::filesystem::path(HAWKEYE_SHARED_DATA) / "kodak" / "kodim05.png");
+  const Image full = load_image(std::filesystem::path(HAWKEYE_FIXTURES) / "kodak" / "kodim05.png");
   for (auto _ : state) benchmark::DoNotOptimize(resize_cover(full, 512, 384));
 }
 BENCHMARK(BM_PrepareReference)->Unit(benchmark::kMillisecond);

@@ -14,7 +14,7 @@ WORK=${2:-$(mktemp -d /tmp/hawkeye-bench-grpo.XXXXXX)}
 THREADS=${THREADS:-1}
 NICE=${NICE:-10}
 STEPS=${STEPS:-6}
-KODAK=../shared/data/kodak
+KODAK=${KODAK:-data-work/refs/kodak}  # scripts/get-data.sh fills data-work/refs
 [[ -x "$HAWKEYE" ]] || { echo "grpo_step.sh: no hawkeye binary at $HAWKEYE (build it: cmake --build build-bench --target hawkeye)" >&2; exit 2; }
 [[ -f "$KODAK/kodim01.png" ]] || { echo "grpo_step.sh: $KODAK/kodim01.png not found" >&2; exit 3; }
 

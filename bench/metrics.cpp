@@ -35,7 +35,7 @@ cv::Mat to_bgr(const Image& img) {
 // kodim01 resized (bicubic) as the reference; its JPEG at quality 20 as the distorted image.
 Pair resized_pair(int width, int height) {
   Pair p;
-  const Image src = load_image(HAWKEYE_SHARED_DATA "/kodak/kodim01.png");
+  const Image src = load_image(HAWKEYE_DATA_DIR "/kodak/kodim01.png");
   cv::Mat m;
   cv::resize(as_mat(src), m, cv::Size(width, height), 0, 0, cv::INTER_CUBIC);
   p.ref = from_mat(m);
@@ -48,8 +48,8 @@ Pair resized_pair(int width, int height) {
 const Pair& pair_of(int size) {
   static const Pair small = [] {
     Pair p;
-    p.ref = load_image(HAWKEYE_SHARED_DATA "/tid2013_pyiqa_calibra/ref_dir/I08.bmp");
-    p.dist = load_image(HAWKEYE_SHARED_DATA "/tid2013_pyiqa_calibra/dist_dir/I08.bmp");
+    p.ref = load_image(HAWKEYE_FIXTURES "/tid2013_pyiqa_calibra/ref_dir/I08.bmp");
+    p.dist = load_image(HAWKEYE_FIXTURES "/tid2013_pyiqa_calibra/dist_dir/I08.bmp");
     p.ref_bgr = to_bgr(p.ref);
     p.dist_bgr = to_bgr(p.dist);
     return p;
@@ -116,7 +116,7 @@ BENCHMARK(ssim_cached_opencv)->ArgsProduct({{0, 1}, {1, 2}})->Unit(benchmark::kM
 
 void niqe_hawkeye(benchmark::State& state) {
   setup(state);
-  static const Niqe model = Niqe::load(HAWKEYE_SHARED_DATA "/niqe_pristine_params/niqe_image_params.mat");
+  static const Niqe model = Niqe::load(HAWKEYE_SOURCE_DIR "/resources/niqe_image_params.mat");
   const Pair& p = pair_of(static_cast<int>(state.range(0)));
   for (auto _ : state) benchmark::DoNotOptimize(model.compute(p.dist));
 }

@@ -59,13 +59,8 @@ struct Pair {
   }
 };
 
-// The repository root: bench targets know the shared data folder, "<root>/../shared/data".
-std::string source_dir() {
-  std::string s = HAWKEYE_SHARED_DATA;
-  const std::string tail = "/../shared/data";
-  if (s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0) s.resize(s.size() - tail.size());
-  return s;
-}
+// The repository root (bench targets are compiled with it).
+std::string source_dir() { return HAWKEYE_SOURCE_DIR; }
 
 std::vector<torch::Tensor> tiny_model_gradients() {
   std::ifstream in(source_dir() + "/configs/hawkeye-tiny.json");

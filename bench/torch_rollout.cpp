@@ -24,7 +24,7 @@
 //
 // Config: --config=PATH or HAWKEYE_BENCH_CONFIG (default <source dir>/configs/hawkeye-tiny.json, the source
 // dir from HAWKEYE_SOURCE_DIR or this file's location); images: the first 8 Kodak references of
-// ../shared/data centre-cropped to 512x384 (random pixels when absent). Threads: --threads=N or
+// data-work/refs (scripts/get-data.sh) centre-cropped to 512x384 (random pixels when absent). Threads: --threads=N or
 // HAWKEYE_BENCH_THREADS (default: all cores).
 //
 //   HAWKEYE_BENCH_THREADS=1 nice -n 10 build-bench/bench/bench_torch_rollout
@@ -110,7 +110,7 @@ struct Fixture {
     policy->eval();
     model = std::make_unique<IqaModel>(md, policy, Tokenizer::load(tokenizer_path));
 
-    const fs::path kodak = fs::path(HAWKEYE_SHARED_DATA) / "kodak";
+    const fs::path kodak = fs::path(HAWKEYE_DATA_DIR) / "kodak";
     for (int i = 0; i < kImages; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "kodim%02d.png", i + 1);

@@ -9,7 +9,7 @@
 // Every answer is exactly max_new_tokens = 40 tokens (no stop token can end it: a random model would stop at
 // an arbitrary point), the length of a short "<think>...</think><answer>3.42</answer>". Counters: images/s
 // (items_per_second), tokens per image, prefill/decode seconds per batch, and peak RSS of the process.
-// Images: the Kodak references of ../shared/data centre-cropped to 512x384 (random pixels when absent).
+// Images: the Kodak references of data-work/refs (scripts/get-data.sh) centre-cropped to 512x384 (random pixels when absent).
 // Threads: all cores (HAWKEYE_BENCH_THREADS overrides).
 //
 //   HAWKEYE_BENCH_THREADS=1 build/bench/bench_torch_score
@@ -63,7 +63,7 @@ struct Fixture {
     fs::create_directories(dir / "images");
     model::save_model_dir(model_dir, *policy, config, contract, resource_dir() / "tokenizers" / "hawkeye-byte" / "tokenizer.json");
 
-    const fs::path kodak = fs::path(HAWKEYE_SHARED_DATA) / "kodak";
+    const fs::path kodak = fs::path(HAWKEYE_DATA_DIR) / "kodak";
     for (int i = 0; i < 64; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "kodim%02d.png", i % 24 + 1);

@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   // labels
   std::map<std::pair<int, int>, float> table;
   {
-    std::ifstream f(std::string(HAWKEYE_SHARED_DATA) + "/kadid_type_level_dmos.csv");
+    std::ifstream f(std::string(HAWKEYE_SOURCE_DIR) + "/resources/kadid_type_level_dmos.csv");
     std::string line;
     std::getline(f, line);
     while (std::getline(f, line)) {
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   }
   std::vector<fs::path> refs;
   for (const char* d : {"kodak", "wikipedia"})
-    for (auto& e : fs::directory_iterator(fs::path(HAWKEYE_SHARED_DATA) / d))
+    for (auto& e : fs::directory_iterator(fs::path(HAWKEYE_DATA_DIR) / d))
       if (e.path().extension() == ".png") refs.push_back(e.path());
   std::sort(refs.begin(), refs.end());
   Rng rng(7);

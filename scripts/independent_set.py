@@ -14,13 +14,13 @@ comparing with its score on hawkeye-made distortions shows how much of the
 model's accuracy survives a change of implementation.
 
 Each distorted image is labelled with the KADID-10k mean DMOS of its
-(type, level) over KADID's 81 references (shared/data/kadid_type_level_dmos.csv),
+(type, level) over KADID's 81 references (resources/kadid_type_level_dmos.csv),
 so labels are per-(type, level) averages, not per-image opinions.
 
 Output: DIR/references/<name>.png, DIR/images/<name>_<typeid:02d>_<level>.png,
 DIR/test.jsonl (hawkeye JSON Lines manifest, form "fr").  Photos: the first N
-(default 24) of shared/data/photos/sun_hays80 in sorted order and the 7 LIVE
-references in shared/data/live_refs_cilissa; each is rotated by 90 degrees
+(default 24) of data-work/refs/photos/sun_hays80 in sorted order and the 7 LIVE
+references in data-work/refs/live_refs_cilissa; each is rotated by 90 degrees
 (PIL ROTATE_90, counter-clockwise) if portrait, scaled with Pillow LANCZOS so it
 covers 512x384, and centre-cropped to 512x384.
 
@@ -582,8 +582,9 @@ def main(argv=None):
                     help="how many sun_hays80 photos (sorted order), default 24")
     ap.add_argument("--types", default=",".join(map(str, DEFAULT_TYPES)),
                     help="comma list of KADID type ids (default: the 12 implemented defaults)")
-    ap.add_argument("--shared", default=str(repo.parent / "shared" / "data"),
-                    help="shared data folder (default: ../shared/data of the repository)")
+    ap.add_argument("--shared", default=str(repo / "data-work" / "refs"),
+                    help="the photographs' folder (default: data-work/refs, filled by scripts/get-data.sh; "
+                         "../shared/data has the same layout)")
     ap.add_argument("--force", action="store_true",
                     help="write into a non-empty --out (replaces this script's own outputs)")
     args = ap.parse_args(argv)
@@ -597,7 +598,7 @@ def main(argv=None):
         ap.error("this Pillow has no JPEG 2000 support; leave type 9 out")
 
     shared = Path(args.shared)
-    dmos = read_dmos(shared / "kadid_type_level_dmos.csv")
+    dmos = read_dmos(repo / "resources" / "kadid_type_level_dmos.csv")
     sun = sorted((shared / "photos" / "sun_hays80").glob("*.jpg"))[:args.photos]
     live = sorted((shared / "live_refs_cilissa").glob("*.bmp"))
     if len(sun) < args.photos or len(live) != 7:

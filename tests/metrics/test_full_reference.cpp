@@ -63,7 +63,7 @@ std::string error_text_of(F&& f) {
 
 }  // namespace
 
-// ---- ../shared/data/tid2013_pyiqa_calibra/results_official.csv (pyiqa ResultsCalibra: the original
+// ---- pyiqa's ResultsCalibra file results_official.csv of the TID2013 calibration images (SOURCES.md; the original
 // MATLAB scripts on MATLAB rgb2gray input; PSNR from skimage on RGB). Printed with 2 (PSNR) or 4 (SSIM,
 // MS-SSIM) decimals, so the tolerance is half a unit of the last printed digit unless noted.
 TEST(FullReferenceCalibration, PsnrMatchesPyiqaOfficialValues) {
@@ -95,7 +95,7 @@ TEST(FullReferenceCalibration, GmsdMatchesPyiqaOfficialValues) {
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(near_reference(gmsd(tid_pair(i).ref, tid_pair(i).dist), want[i], 1e-9)) << kTidNames[i];
 }
 
-// ---- ../shared/data/generated_reference_vectors/opencv_skimage_values.csv: scikit-image 0.19.3
+// ---- tests/fixtures/generated_reference_vectors/opencv_skimage_values.csv: scikit-image 0.19.3
 // (10 decimals printed). PSNR pools RGB; ssim_gaussian is the mean over R, G, B of the Gaussian SSIM
 // with population covariance, i.e. our FrColour::channels.
 TEST(FullReferenceCalibration, PsnrAndRgbSsimMatchScikitImage) {
@@ -155,7 +155,7 @@ TEST(FullReferenceCalibration, PerChannelValuesMatchOpenCvQuality) {
   }
 }
 
-// ---- ../shared/data/piq_assets/reference_values.csv (piq tests @ 9948a52).
+// ---- piq's tests/assets reference values (piq @ 9948a52; SOURCES.md).
 TEST(FullReferenceCalibration, PiqMatlabValuesOnTid2013I01) {
   const Image ref = fixture_image("piq_assets/I01.BMP"), dist = fixture_image("piq_assets/i01_01_5.bmp");
   // MATLAB GMSD on "Y of YIQ" (tests/test_gmsd.py): we use rgb2gray rounded to 8 bits, 2.7e-5 away.

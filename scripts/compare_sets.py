@@ -98,7 +98,7 @@ def main():
     ap.add_argument('--metric-a')
     ap.add_argument('--metric-b')
     ap.add_argument('--metric', default='gmsd')
-    ap.add_argument('--lower-better', action='store_true', help='negate the metric (default: on for gmsd, niqe, brisque)')
+    ap.add_argument('--lower-better', action='store_true', help='negate the metric (default: on for gmsd, niqe, brisque_opencv)')
     args = ap.parse_args()
     a, b = predictions(args.a), predictions(args.b)
     types = sorted({t for _, t, _, _ in a} & {t for _, t, _, _ in b})
@@ -106,7 +106,7 @@ def main():
         sys.exit('compare_sets.py: the two evaluations share no distortion type')
     pa, pb = per_type(a), per_type(b)
     with_metric = args.metric_a and args.metric_b
-    sign = -1.0 if (args.lower_better or args.metric in ('gmsd', 'niqe', 'brisque')) else 1.0
+    sign = -1.0 if (args.lower_better or args.metric in ('gmsd', 'niqe', 'brisque', 'brisque_opencv')) else 1.0
     if with_metric:
         ma, mb = metric_scores(args.metric_a, args.metric), metric_scores(args.metric_b, args.metric)
         qa, qb = per_type(ma, sign), per_type(mb, sign)

@@ -66,10 +66,12 @@ ordered_json info_json(const MetricInfo& m) {
 
 void print_list(const MetricCommand& o, bool format_given) {
   if (!format_given) {
-    std::cout << std::left << std::setw(10) << "name" << std::setw(5) << "kind" << std::setw(18) << "range"
+    int width = 6;  // the name column: the longest name and two spaces
+    for (const MetricInfo& m : list_metrics()) width = std::max(width, static_cast<int>(m.name.size()) + 2);
+    std::cout << std::left << std::setw(width) << "name" << std::setw(5) << "kind" << std::setw(18) << "range"
               << std::setw(8) << "better" << "description\n";
     for (const MetricInfo& m : list_metrics()) {
-      std::cout << std::left << std::setw(10) << m.name << std::setw(5)
+      std::cout << std::left << std::setw(width) << m.name << std::setw(5)
                 << (m.kind == MetricKind::full_reference ? "FR" : "NR") << std::setw(18) << range_text(m) << std::setw(8)
                 << (m.higher_is_better ? "higher" : "lower") << m.description << "\n";
     }

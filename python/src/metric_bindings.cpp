@@ -16,45 +16,22 @@ namespace hawkeye::python {
 
 namespace {
 
-// hawkeye's BRISQUE is OpenCV's variant (docs/metrics.md, "BRISQUE: which variant"); pyiqa's `brisque` is the
-// LIVE release, which scores differently. In Python it keeps a name of its own so that it cannot pass for
-// pyiqa's.
-constexpr const char* kBrisqueOpenCv = "brisque_opencv";
-
-// The Python name of a registry metric: the registry's name, except BRISQUE.
-std::string python_name(const std::string& name) { return name == "brisque" ? kBrisqueOpenCv : name; }
-
-// The registry name of a Python name (case-insensitive). Errors: not_found, with the Python names.
-std::string registry_name(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (name == kBrisqueOpenCv) return "brisque";
-  if (name == "brisque") {
-    throw Error(ErrorCode::not_found,
-                "no metric 'brisque' in Python: pyiqa's brisque is the LIVE release, hawkeye's is OpenCV's variant, which "
-                "scores differently (TID2013 I03: 84.46 vs pyiqa's 94.64); use 'brisque_opencv' for it");
-  }
-  for (const MetricInfo& m : list_metrics()) {
-    if (m.name == name && m.name != "brisque") return name;
-  }
-  std::string known;
-  for (const MetricInfo& m : list_metrics()) known += (known.empty() ? "" : ", ") + python_name(m.name);
-  throw Error(ErrorCode::not_found, "no metric named '" + name + "' (known: " + known + ")");
-}
+// The Python names are the registry's (case-insensitive): hawkeye's BRISQUE is `brisque_opencv` everywhere, and
+// `brisque` (pyiqa's LIVE release, which scores differently) is refused by the registry with that explanation.
+// The registry name of a Python name. Errors: not_found, with the known names (metrics/registry.cpp).
+std::string registry_name(std::string name) { return metric_info(name).name; }
 
 ordered_json info_json(const MetricInfo& m) {
   ordered_json j;
-  j["name"] = python_name(m.name);
+  j["name"] = m.name;
   j["kind"] = m.kind == MetricKind::full_reference ? "FR" : "NR";
   j["lowest"] = m.lowest;
   j["highest"] = m.highest;  // None when unbounded
   j["lower_better"] = !m.higher_is_better;
   j["unit"] = m.unit;
   // The names that mean the same metric in pyiqa (calibrated against its values, docs/metrics.md).
-  j["pyiqa"] = m.name == "psnr_luma" || m.name == "brisque" ? ordered_json(nullptr) : ordered_json(m.name);
-  j["description"] = m.name == "brisque" ? m.description +
-                                               ". Not pyiqa's brisque (the LIVE release): another model, other scores "
-                                               "(TID2013 I03 84.46 vs 94.64)"
-                                         : m.description;
+  j["pyiqa"] = m.name == "psnr_luma" || m.name == "brisque_opencv" ? ordered_json(nullptr) : ordered_json(m.name);
+  j["description"] = m.description;
   return sanitize_json(j);
 }
 
@@ -100,7 +77,7 @@ class PyMetric {
     return py::cast(scores);
   }
 
-  std::string name() const { return python_name(metric_->info().name); }
+  std::string name() const { return metric_->info().name; }
   const MetricInfo& info() const { return metric_->info(); }
 
  private:

@@ -82,8 +82,10 @@ const std::vector<Entry>& entries() {
                  full_reference(MsSsimOptions{})});
     t.push_back({{"gmsd", fr, 0, 1, false, "", "GMSD (GMSD.m) on rgb2gray luma; 0 = identical"},
                  full_reference(GmsdOptions{})});
-    t.push_back({{"brisque", nr, 0, 100, false, "",
-                  "BRISQUE as OpenCV's cv::quality (LIVE SVR model of Debian's opencv-data); clamped to 0..100"},
+    // Not pyiqa's "brisque" (the LIVE release, another model): a name of its own, so that it cannot pass for it.
+    t.push_back({{"brisque_opencv", nr, 0, 100, false, "",
+                  "BRISQUE as OpenCV's cv::quality (LIVE SVR model of Debian's opencv-data); clamped to 0..100. Not "
+                  "pyiqa's brisque (the LIVE release): another model, other scores (TID2013 I03 84.46 vs 94.64)"},
                  [](const MetricInfo& info, const MetricOptions& o) -> std::unique_ptr<Metric> {
                    return std::make_unique<NoReferenceAdapter<Brisque>>(
                        info, Brisque::load(o.brisque_model.empty() ? Brisque::kDefaultModel : o.brisque_model,
@@ -104,6 +106,11 @@ const Entry& entry(std::string_view name) {
   const std::string lower = ascii_lower(name);
   for (const Entry& e : entries()) {
     if (e.info.name == lower) return e;
+  }
+  if (lower == "brisque") {
+    throw Error(ErrorCode::not_found,
+                "no metric named 'brisque': pyiqa's brisque is the LIVE release, hawkeye's is OpenCV's variant, which scores "
+                "differently (TID2013 I03: 84.46 vs pyiqa's 94.64); use 'brisque_opencv' for it (docs/metrics.md)");
   }
   std::string known;
   std::vector<std::string> names;

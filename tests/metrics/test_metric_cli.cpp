@@ -46,7 +46,8 @@ TEST(MetricCli, ListsTheMetrics) {
   REQUIRE_CLI();
   auto r = cli("metric --list");
   EXPECT_EQ(r.status, 0);
-  EXPECT_NE(r.output.find("brisque   NR   0 .. 100"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("brisque_opencv  NR   0 .. 100"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("psnr            FR"), std::string::npos) << r.output;  // one column width for every name
   r = cli("metric --list --format jsonl");
   const auto rows = jsonl(r.output);
   ASSERT_EQ(rows.size(), 7u);
@@ -87,7 +88,7 @@ TEST(MetricCli, BatchErrorsAreRecordsSingleErrorsAreStatuses) {
   EXPECT_EQ(rows[2]["error_code"], "invalid_argument");
   EXPECT_NE(rows[2]["error"].get<std::string>().find("512x384 but the distorted image is 100x80"), std::string::npos);
   // One image: its error is the exit status.
-  EXPECT_EQ(cli("metric brisque " + q(dir.path() / "missing.png")).status, exit_status(ErrorCode::not_found));
+  EXPECT_EQ(cli("metric brisque_opencv " + q(dir.path() / "missing.png")).status, exit_status(ErrorCode::not_found));
   // A folder of references without the image's name.
   r = cli("metric ssim --ref " + q(dir.path()) + " " + q(kTid / "dist_dir/I03.bmp"));
   EXPECT_EQ(r.status, exit_status(ErrorCode::not_found));
@@ -107,9 +108,9 @@ TEST(MetricCli, UsageMistakes) {
   EXPECT_EQ(cli("metric ssim " + img).status, 2);                    // full-reference without --ref
   EXPECT_EQ(cli("metric niqe --ref " + img + " " + img).status, 2);  // no-reference with --ref
   EXPECT_EQ(cli("metric vif " + img).status, exit_status(ErrorCode::not_found));
-  EXPECT_EQ(cli("metric brisque").status, 2);  // no images
+  EXPECT_EQ(cli("metric brisque_opencv").status, 2);  // no images
   EXPECT_EQ(cli("metric").status, 2);          // no name
-  EXPECT_EQ(cli("metric brisque --format xml " + img).status, 2);
+  EXPECT_EQ(cli("metric brisque_opencv --format xml " + img).status, 2);
   const auto r = cli("metric niqe --niqe-model /nonexistent.mat " + img, true);
   EXPECT_EQ(r.status, exit_status(ErrorCode::not_found));
 }
@@ -212,7 +213,7 @@ TEST(MetricCli, FilesFromAListOrStandardInputAndPatterns) {
 // (scores.jsonl with a column per metric, report.json with SRCC/PLCC/KRCC against the manifest's labels).
 TEST(MetricCli, SeveralMetricsInOneCallKeepTheInputOrderOnAnyThreadCount) {
   REQUIRE_CLI();
-  const std::string args = "metric ssim,gmsd,brisque --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir");
+  const std::string args = "metric ssim,gmsd,brisque_opencv --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir");
   const auto one = test::run_command("'" + std::string(HAWKEYE_CLI) + "' -q --threads 1 " + args + " 2>/dev/null");
   const auto two = test::run_command("'" + std::string(HAWKEYE_CLI) + "' -q --threads 4 " + args + " 2>/dev/null");
   ASSERT_EQ(one.status, 0) << one.output;
@@ -221,7 +222,7 @@ TEST(MetricCli, SeveralMetricsInOneCallKeepTheInputOrderOnAnyThreadCount) {
   const auto rows = jsonl(one.output);
   ASSERT_EQ(rows.size(), 15u);  // 5 images x 3 metrics, image by image
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    EXPECT_EQ(rows[i]["metric"], (std::vector<std::string>{"ssim", "gmsd", "brisque"}[i % 3]));
+    EXPECT_EQ(rows[i]["metric"], (std::vector<std::string>{"ssim", "gmsd", "brisque_opencv"}[i % 3]));
     EXPECT_EQ(rows[i]["image"], rows[i - i % 3]["image"]);
   }
   const fs::path first = rows[0]["image"].get<std::string>();
@@ -234,8 +235,8 @@ TEST(MetricCli, SeveralMetricsInOneCallKeepTheInputOrderOnAnyThreadCount) {
   // mistakes
   EXPECT_EQ(cli("metric ssim,ssmi --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir")).status, exit_status(ErrorCode::not_found));
   EXPECT_EQ(cli("metric ssim,,psnr --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir")).status, 2);
-  EXPECT_EQ(cli("metric brisque,niqe --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir")).status, 2);
-  EXPECT_EQ(cli("metric brisque --out x " + q(kTid / "dist_dir")).status, 2);  // --out needs --data
+  EXPECT_EQ(cli("metric brisque_opencv,niqe --ref " + q(kTid / "ref_dir") + " " + q(kTid / "dist_dir")).status, 2);
+  EXPECT_EQ(cli("metric brisque_opencv --out x " + q(kTid / "dist_dir")).status, 2);  // --out needs --data
 }
 
 namespace {
@@ -329,10 +330,10 @@ TEST(MetricCli, DataManifestMistakesAndFailedRows) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("ssim is a full-reference metric"), std::string::npos) << r.output;
   // images and --data together; a missing manifest
-  EXPECT_EQ(cli("metric brisque --data " + q(manifest) + " " + q(kTid / "dist_dir")).status, 2);
-  EXPECT_EQ(cli("metric brisque --data " + q(dir.path() / "none.jsonl")).status, exit_status(ErrorCode::not_found));
+  EXPECT_EQ(cli("metric brisque_opencv --data " + q(manifest) + " " + q(kTid / "dist_dir")).status, 2);
+  EXPECT_EQ(cli("metric brisque_opencv --data " + q(dir.path() / "none.jsonl")).status, exit_status(ErrorCode::not_found));
   // --out naming a file
   write_file_atomic(dir.path() / "file", "x");
-  EXPECT_EQ(cli("metric brisque --data " + q(manifest) + " --out " + q(dir.path() / "file")).status, 2);
+  EXPECT_EQ(cli("metric brisque_opencv --data " + q(manifest) + " --out " + q(dir.path() / "file")).status, 2);
   EXPECT_EQ(read_file(dir.path() / "file"), "x");
 }

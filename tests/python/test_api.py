@@ -11,7 +11,7 @@ import hawkeye
 from conftest import EXAMPLES, jsonl, run_cli
 
 FR_METRICS = ["psnr", "psnr_luma", "ssim", "ms_ssim", "gmsd"]
-NR_METRICS = {"niqe": "niqe", "brisque_opencv": "brisque"}  # Python name -> CLI name
+NR_METRICS = {"niqe": "niqe", "brisque_opencv": "brisque_opencv"}  # Python name -> CLI name (the same)
 
 
 def rgb(path):

@@ -1,10 +1,10 @@
 // Every classical metric by name, like pyiqa's list_models/create_metric: its kind (full- or
 // no-reference), score range and direction, and one interface to compute it.
 //
-//   auto m = create_metric("ssim");          // or "psnr", "psnr_luma", "ms_ssim", "gmsd", "brisque", "niqe"
+//   auto m = create_metric("ssim");          // or "psnr", "psnr_luma", "ms_ssim", "gmsd", "brisque_opencv", "niqe"
 //   m->set_reference(ref);                   // full-reference metrics: cached for all later calls
 //   double s = m->compute(dist);
-//   double t = compute_metric("brisque", img);  // one-shot
+//   double t = compute_metric("brisque_opencv", img);  // one-shot
 #pragma once
 #include <filesystem>
 #include <limits>

@@ -378,3 +378,35 @@ TEST(Cli, RunEndingsGiveTheDocumentedStatusAndSayWhy) {
     else EXPECT_NE(said.find(c.said), std::string::npos) << said;
   }
 }
+
+// Issue 20 §1 / 19: `cmake --install --prefix P` gives a working hawkeye and Python module wherever P is: the
+// library finds P/share/hawkeye from where it is loaded (core/version.h installed_data_dir), not only the prefix
+// configured at build time. The installed model is renamed, so only the installation can hold it.
+TEST(CliSlow, AnInstallAtAnyPrefixFindsItsOwnModels) {
+  const fs::path build = fs::path(HAWKEYE_CLI).parent_path();
+  if (!fs::exists(build / "cmake_install.cmake")) GTEST_SKIP() << "no build tree with install rules at " << build;
+  test::TempDir dir;
+  const fs::path prefix = dir.path() / "prefix with space";
+  const auto install = test::run_command("cmake --install '" + build.string() + "' --prefix '" + prefix.string() + "' 2>&1");
+  ASSERT_EQ(install.status, 0) << install.output;
+  const fs::path models = prefix / "share" / "hawkeye" / "models";
+  ASSERT_TRUE(fs::is_directory(models / "hawkeye-tiny")) << install.output;
+  fs::rename(models / "hawkeye-tiny", models / "installed-tiny");
+  const auto listed = test::run_command("cd / && env -u HAWKEYE_MODEL_PATH '" + (prefix / "bin" / "hawkeye").string() +
+                                        "' models --json 2>&1");
+  ASSERT_EQ(listed.status, 0) << listed.output;
+  EXPECT_NE(listed.output.find("\"name\":\"installed-tiny\""), std::string::npos) << listed.output;
+  const auto scored = test::run_command("cd / && env -u HAWKEYE_MODEL_PATH '" + (prefix / "bin" / "hawkeye").string() +
+                                        "' --threads 1 score --model installed-tiny --format jsonl '" +
+                                        (test::source_dir() / "examples" / "plane-pristine.png").string() + "' 2>&1");
+  ASSERT_EQ(scored.status, 0) << scored.output;
+  EXPECT_NE(scored.output.find("\"status\":\"ok\""), std::string::npos) << scored.output;
+  const fs::path site = prefix / "lib" / "python3" / "dist-packages";
+  if (fs::exists(site / "hawkeye") && fs::exists("/usr/bin/python3")) {
+    const auto py = test::run_command("cd / && env -u HAWKEYE_MODEL_PATH PYTHONPATH='" + site.string() +
+                                      "' /usr/bin/python3 -c 'import hawkeye; print(hawkeye.__file__); print(hawkeye.list_models())' 2>&1");
+    ASSERT_EQ(py.status, 0) << py.output;
+    EXPECT_NE(py.output.find(site.string()), std::string::npos) << "the installed module was imported: " << py.output;
+    EXPECT_NE(py.output.find("installed-tiny"), std::string::npos) << py.output;
+  }
+}

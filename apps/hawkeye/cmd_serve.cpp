@@ -28,6 +28,7 @@ struct ServeCommand {
   int max_wait_ms = 10;
   double max_body_mb = 32;
   int workers = 32;
+  std::size_t max_waiting = 64;
   std::size_t max_queue = 256;
   int timeout_s = 10;
   std::string device = "cpu";
@@ -48,6 +49,7 @@ void run_serve(const ServeCommand& o, Context& ctx) {
   so.batching.follow_load = ctx.global.follow_load() && device.is_cpu();
   so.max_body_bytes = static_cast<std::uint64_t>(o.max_body_mb * 1024 * 1024);
   so.workers = o.workers;
+  so.max_waiting = o.max_waiting;
   so.read_timeout = so.write_timeout = std::chrono::seconds(o.timeout_s);
   serve::Server server(m, so);
   const int port = server.bind();
@@ -92,6 +94,9 @@ void add_serve_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(0.001, 4096.0));
   sub->add_option("--workers", o->workers, "HTTP worker threads (default 32; each waits for its request's scores)")
       ->check(CLI::Range(1, 1024));
+  sub->add_option("--max-waiting", o->max_waiting,
+                  "Most connections waiting for a free worker; more get 503 with Retry-After (default 64)")
+      ->check(CLI::Range(0, 1 << 20));
   sub->add_option("--max-queue", o->max_queue, "Most images waiting for the model; more get 503 (default 256)")
       ->check(CLI::Range(1, 1 << 20));
   sub->add_option("--timeout", o->timeout_s, "Seconds a client may stall while sending or receiving (default 10)")

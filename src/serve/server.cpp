@@ -3,6 +3,9 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -20,6 +23,72 @@ using Clock = std::chrono::steady_clock;
 
 // When the request being handled on this worker thread arrived (set by the pre-routing handler).
 thread_local std::optional<Clock::time_point> t_request_start;
+
+// Set on the threads of BoundedPool that turn connections away: the request read there gets 503 at once.
+thread_local bool t_turning_away = false;
+
+// httplib's worker pool with a bound on the connections that wait for a worker. httplib's own ThreadPool queues
+// every accepted connection, so a client beyond --workers waits without limit and never hears why. Here a
+// connection that would wait behind `max_waiting` others goes to one of a few threads that read its request and
+// answer 503 with Retry-After (the pre-routing handler sees t_turning_away) and Connection: close.
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  BoundedPool(std::size_t workers, std::size_t max_waiting, std::size_t turners)
+      : workers_(workers), max_waiting_(max_waiting) {
+    for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(false); });
+    for (std::size_t i = 0; i < turners; ++i) threads_.emplace_back([this] { work(true); });
+  }
+  ~BoundedPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Connections being handled or waiting, counted whether or not the worker threads have started yet.
+      const bool room = busy_ + jobs_.size() < workers_ + max_waiting_;
+      (room ? jobs_ : turned_away_).push_back(std::move(fn));
+    }
+    cv_.notify_all();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void work(bool turning_away) {
+    t_turning_away = turning_away;
+    auto& queue = turning_away ? turned_away_ : jobs_;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue.empty(); });
+        if (queue.empty()) return;  // stopping, nothing left
+        fn = std::move(queue.front());
+        queue.pop_front();
+        if (!turning_away) ++busy_;
+      }
+      fn();  // httplib's connection handler (it closes the socket)
+      if (!turning_away) {
+        std::lock_guard<std::mutex> lock(mu_);
+        --busy_;
+      }
+    }
+  }
+
+  const std::size_t workers_, max_waiting_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_, turned_away_;
+  std::size_t busy_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
 
 const char* const kJson = "application/json";
 
@@ -248,7 +317,9 @@ struct Server::Impl {
   }
 
   void routes() {
-    http.new_task_queue = [n = options.workers] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
+    http.new_task_queue = [n = options.workers, w = options.max_waiting] {
+      return new BoundedPool(static_cast<std::size_t>(n), w, 2);
+    };
     // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on the same port
     // would start and silently share it instead of failing.
     http.set_socket_options([](int sock) {
@@ -263,6 +334,13 @@ struct Server::Impl {
 
     http.set_pre_routing_handler([this](const httplib::Request&, httplib::Response& res) {
       t_request_start = Clock::now();
+      if (t_turning_away) {
+        send_error(res, 503, "busy",
+                   "all " + std::to_string(options.workers) + " workers are busy and " + std::to_string(options.max_waiting) +
+                       " connections wait for one (--workers, --max-waiting); try again");
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       if (!owner.draining()) return httplib::Server::HandlerResponse::Unhandled;
       send_draining(res);
       return httplib::Server::HandlerResponse::Handled;

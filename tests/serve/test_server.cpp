@@ -366,3 +366,46 @@ TEST(Serve, ShutdownFinishesRequestsInFlightAndRefusesNewOnes) {
   stopping.get();
   EXPECT_FALSE(s.client(2)->Get("/healthz")) << "still answering after shutdown";
 }
+
+// Issue 20 §2: a connection beyond --workers and --max-waiting is answered at once with 503 "busy" (Retry-After,
+// Connection: close) instead of waiting without limit; once a worker is free, requests are served again.
+TEST(Serve, ConnectionsBeyondTheWorkersAndTheWaitingOnesGet503) {
+  serve::ServeOptions o = quick_options();
+  o.workers = 1;
+  o.max_waiting = 0;
+  o.read_timeout = std::chrono::seconds(5);
+  RunningServer s(serve_world().model.string(), o);
+  // Occupy the only worker: a request whose body never comes.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string head = "POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nslow";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker is reading it
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto busy = s.client()->Get("/healthz");
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->status, 503) << busy->body;
+  EXPECT_EQ(body_json(busy)["code"], "busy");
+  EXPECT_EQ(busy->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(busy->get_header_value("Connection"), "close");
+  EXPECT_LT(waited, 2.0) << "answered at once, not after the worker's read timeout";
+
+  ::close(fd);  // the worker is free again
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    const auto ok = s.client()->Get("/healthz");
+    served = ok && ok->status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served);
+  const auto metrics = s.client()->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("busy"), std::string::npos) << metrics->body;
+}

@@ -35,6 +35,7 @@ struct ServeOptions {
   BatcherOptions batching;
   std::uint64_t max_body_bytes = 32ull << 20;  // larger request bodies get 413
   int workers = 32;                          // HTTP threads; each waits for its request's scores
+  std::size_t max_waiting = 64;              // connections waiting for a worker; one more gets 503 (Retry-After)
   std::chrono::seconds read_timeout{10};     // a client that sends nothing for this long is dropped
   std::chrono::seconds write_timeout{10};
   std::chrono::seconds drain_timeout{60};    // longest wait for in-flight requests at shutdown

@@ -25,6 +25,24 @@ namespace {
 
 std::string file_bytes(const fs::path& p) { return read_file(p); }
 
+// A raw connection to the server that sends a POST whose body never comes (the worker handling it waits for it
+// until the read timeout); returns the socket, or -1.
+int send_a_request_without_its_body(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string head = "POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nslow";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::send(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size())) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 serve::ServeOptions quick_options() {
   serve::ServeOptions o;
   o.batching.max_wait = std::chrono::milliseconds(5);
@@ -268,15 +286,8 @@ TEST(Serve, ASlowClientIsDroppedAfterTheReadTimeout) {
   serve::ServeOptions o = quick_options();
   o.read_timeout = std::chrono::seconds(1);
   RunningServer s(serve_world().model.string(), o);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = send_a_request_without_its_body(s.port());
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string head = "POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nslow";
-  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
   timeval tv{8, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   const auto t0 = std::chrono::steady_clock::now();
@@ -376,15 +387,8 @@ TEST(Serve, ConnectionsBeyondTheWorkersAndTheWaitingOnesGet503) {
   o.read_timeout = std::chrono::seconds(5);
   RunningServer s(serve_world().model.string(), o);
   // Occupy the only worker: a request whose body never comes.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = send_a_request_without_its_body(s.port());
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string head = "POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nslow";
-  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker is reading it
 
   const auto t0 = std::chrono::steady_clock::now();

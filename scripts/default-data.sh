@@ -76,7 +76,16 @@ build() { # name, split spec, extra args..., -- refs...
   while [[ $1 != -- ]]; do extra+=("$1"); shift; done
   shift
   local out=$WORK/$name
-  [[ -f $out/synth.json ]] && return
+  if [[ -f $out/synth.json ]]; then
+    # A set built earlier is kept only when it was built with the JPEG 2000 coder asked for now.
+    local want=opencv53 have i
+    for ((i = 0; i < ${#extra[@]}; i++)); do [[ ${extra[i]} == --jpeg2000 ]] && want=${extra[i + 1]}; done
+    case $want in 5/3) want=opencv53;; 9/7) want=wavelet97;; esac
+    have=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("jpeg2000", "opencv53"))' "$out/synth.json")
+    [[ $have == "$want" ]] && return
+    echo "[default-data] $out was built with --jpeg2000 $have, not $want: remove it (or $WORK) to rebuild it" >&2
+    exit 1
+  fi
   rm -rf "$out"
   local t0; t0=$(date +%s)
   H synth --refs "$@" --out "$out" --size 512x384 --types all --levels 1-5 --split "$split" --seed 0 "${extra[@]}" --json > /dev/null

@@ -114,6 +114,7 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
                                       std::pair{opts->level == 0, "--level"}, std::pair{opts->out.empty(), "--out"}}) {
       if (value) throw Error(ErrorCode::invalid_argument, std::string(name) + " is required (or --list to see the types)");
     }
+    const Jpeg2000Coder jpeg2000 = parse_jpeg2000_coder(opts->jpeg2000);  // checked for every type, before any work
     check_output_file(opts->out, {opts->image}, opts->force);
     const Image img = load_image(opts->image);
     const std::string id = opts->id.empty() ? std::filesystem::path(opts->image).stem().string() : opts->id;
@@ -128,7 +129,7 @@ void add_degrade_command(CLI::App& app, Context& ctx) {
     } else {
       const KadidDistortion& d = kadid_distortion(opts->type);
       KadidOptions kadid;
-      kadid.jpeg2000 = parse_jpeg2000_coder(opts->jpeg2000);
+      kadid.jpeg2000 = jpeg2000;
       out = apply_kadid(img, d.id, opts->level, kadid_seed(ctx.global.seed, id, d.id, opts->level), kadid);
     }
     const std::string ext = ascii_lower(std::filesystem::path(opts->out).extension().string());

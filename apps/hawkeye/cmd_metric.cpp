@@ -88,7 +88,7 @@ void print_list(const MetricCommand& o, bool format_given) {
 
 bool is_fr(const MetricInfo& m) { return m.kind == MetricKind::full_reference; }
 
-// "ssim", "ssim,psnr,brisque" or "all" (every metric that the references at hand allow). Unknown names are
+// "ssim", "ssim,psnr,brisque_opencv" or "all" (every metric that the references at hand allow). Unknown names are
 // errors with a suggestion (metric_info); a name given twice counts once.
 std::vector<const MetricInfo*> parse_metric_names(const std::string& text, bool references_available) {
   std::vector<const MetricInfo*> out;
@@ -334,7 +334,7 @@ void run_metric_on_manifest(const MetricCommand& o, std::vector<const MetricInfo
   for (const MetricInfo* m : names) {
     if (is_fr(*m) && !fr_manifest) {
       throw Error(ErrorCode::invalid_argument, m->name + " is a full-reference metric and " + o.data +
-                                                   " has no reference column (a no-reference manifest): choose no-reference metrics (brisque, niqe)");
+                                                   " has no reference column (a no-reference manifest): choose no-reference metrics (brisque_opencv, niqe)");
     }
   }
 
@@ -536,7 +536,7 @@ void add_metric_command(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("metric", "Compute classical IQA metrics: PSNR, SSIM, MS-SSIM, GMSD (with --ref), BRISQUE, NIQE; on images or a whole manifest");
   sub->fallthrough();
   sub->add_flag("--list", opts->list, "List the metrics with kind, range and direction");
-  sub->add_option("name", opts->name, "Metric name (see --list), a comma-separated list (ssim,psnr,brisque) or all");
+  sub->add_option("name", opts->name, "Metric name (see --list), a comma-separated list (ssim,psnr,brisque_opencv) or all");
   sub->add_option("inputs", opts->inputs, "Images, folders (recursive) or patterns such as 'photos/*.jpg'");
   sub->add_option("--files-from", opts->files_from,
                   "Also the images listed in FILE, one path (or folder, or pattern) per line; - reads standard input");

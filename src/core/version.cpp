@@ -14,8 +14,9 @@ std::filesystem::path installed_data_dir() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<const void*>(&installed_data_dir), &info) == 0 || info.dli_fname == nullptr) return {};
   std::error_code ec;
-  const std::filesystem::path dir =
-      std::filesystem::weakly_canonical(std::filesystem::path(info.dli_fname).parent_path() / HAWKEYE_LIB_TO_DATA, ec);
+  // lexically: "P/lib/../share/hawkeye" is P/share/hawkeye even where P/lib is a symbolic link.
+  const std::filesystem::path lib = std::filesystem::absolute(std::filesystem::path(info.dli_fname), ec).parent_path();
+  const std::filesystem::path dir = (lib / HAWKEYE_LIB_TO_DATA).lexically_normal();
   return !ec && std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path();
 }
 

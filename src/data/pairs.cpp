@@ -82,13 +82,16 @@ PairsResult build_pairs(const PairsOptions& opt) {
   require(opt.force || !std::filesystem::exists(out_manifest, ec), ErrorCode::invalid_argument,
           out_manifest.string() + ": exists (use --force to overwrite)");
 
-  // Twin names: the image's stem, made unique in manifest order.
+  // Twin names: the image's stem, made unique in manifest order ("x", "x-1", ...: a suffix already taken by
+  // another image's own stem, as x.jpg beside x-1.png, is skipped).
   std::vector<std::string> twin_names(in.rows.size());
-  std::map<std::string, int> used;
+  std::set<std::string> taken;
   for (std::size_t i = 0; i < in.rows.size(); ++i) {
     const std::string stem = std::filesystem::path(in.rows[i].image).stem().string();
-    const int n = used[stem]++;
-    twin_names[i] = "twins/" + stem + (n ? "-" + std::to_string(n) : "") + ".png";
+    std::string name = stem;
+    for (int n = 1; taken.count(name); ++n) name = stem + "-" + std::to_string(n);
+    taken.insert(name);
+    twin_names[i] = "twins/" + name + ".png";
   }
   // Nothing the user gave is overwritten: a twin may never land on an input image or the manifest (not even
   // with --force, as the inputs are still being read), and replaces an existing file only with --force.
@@ -99,6 +102,8 @@ PairsResult build_pairs(const PairsOptions& opt) {
     return e ? std::filesystem::absolute(p).lexically_normal() : c;
   };
   std::set<std::filesystem::path> inputs = {canonical(opt.manifest)};
+  require(!inputs.count(canonical(out_manifest)), ErrorCode::invalid_argument,
+          out_manifest.string() + ": is the input manifest; choose another --out or --name");
   for (const ManifestRow& row : in.rows) {
     inputs.insert(canonical(in.image_path(row)));
     if (!row.reference.empty()) inputs.insert(canonical(in.root / row.reference));

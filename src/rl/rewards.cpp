@@ -87,6 +87,11 @@ RewardSet RewardSet::from_config(const GrpoConfig& config, ScoreRange range) {
   c.repetition_floor = w.repetition_floor;
   RewardSet set;
   set.config_ = c;
+  for (const auto& [name, weight] : w.weights) {  // a weight set in C++ for a name the registry lacks
+    bool known = false;
+    for (const auto& e : reward_registry()) known = known || name == e.name;
+    require(known, ErrorCode::invalid_argument, "rewards." + name + ": no reward of that name (rl/rewards.cpp reward_registry)");
+  }
   for (const auto& e : reward_registry()) {
     const auto it = w.weights.find(e.name);
     double weight = it != w.weights.end() ? it->second : e.default_weight;

@@ -164,9 +164,17 @@ void loss_fields(S& s, F& f) {
   f("freeze_norm", s.freeze_norm, Flag{});
 }
 
+// A reward's weight in a RewardsSection: read and written by its registry name; an entry a program removed from
+// the map is the registry's default again (reading), or written as it (writing).
+double& reward_weight(RewardsSection& s, const RewardEntry& e) { return s.weights.try_emplace(e.name, e.default_weight).first->second; }
+double reward_weight(const RewardsSection& s, const RewardEntry& e) {
+  const auto it = s.weights.find(e.name);
+  return it != s.weights.end() ? it->second : e.default_weight;
+}
+
 template <typename S, typename F>
 void rewards_fields(S& s, F& f) {
-  for (const auto& e : reward_registry()) f(e.name, s.weights.at(e.name), any_number());  // rewards.<name>: its weight
+  for (const auto& e : reward_registry()) f(e.name, reward_weight(s, e), any_number());  // rewards.<name>: its weight
   f("tau", s.tau, above(0));
   f("format_value", s.format_value, any_number());
   f("repetition_threshold", s.repetition_threshold, at_least(0));

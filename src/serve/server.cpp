@@ -24,13 +24,19 @@ using Clock = std::chrono::steady_clock;
 // When the request being handled on this worker thread arrived (set by the pre-routing handler).
 thread_local std::optional<Clock::time_point> t_request_start;
 
+// Threads that answer the connections turned away. httplib 0.11 reads each request before the 503 and closes a
+// connection only when the client does (it honours Connection: close, which the 503 carries), so a client that
+// ignores it holds one of these threads up to the keep-alive timeout (5 s); four keep refusals prompt.
+constexpr std::size_t kTurningAwayThreads = 4;
+
 // Set on the threads of BoundedPool that turn connections away: the request read there gets 503 at once.
 thread_local bool t_turning_away = false;
 
 // httplib's worker pool with a bound on the connections that wait for a worker. httplib's own ThreadPool queues
 // every accepted connection, so a client beyond --workers waits without limit and never hears why. Here a
 // connection that would wait behind `max_waiting` others goes to one of a few threads that read its request and
-// answer 503 with Retry-After (the pre-routing handler sees t_turning_away) and Connection: close.
+// answer 503 with Retry-After (the pre-routing handler sees t_turning_away) and Connection: close. A worker
+// counts as busy while httplib keeps its connection alive between requests (up to 5 s idle).
 class BoundedPool : public httplib::TaskQueue {
  public:
   BoundedPool(std::size_t workers, std::size_t max_waiting, std::size_t turners)
@@ -318,7 +324,7 @@ struct Server::Impl {
 
   void routes() {
     http.new_task_queue = [n = options.workers, w = options.max_waiting] {
-      return new BoundedPool(static_cast<std::size_t>(n), w, 2);
+      return new BoundedPool(static_cast<std::size_t>(n), w, kTurningAwayThreads);
     };
     // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on the same port
     // would start and silently share it instead of failing.

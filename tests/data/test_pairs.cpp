@@ -1,6 +1,8 @@
 // Q-Hawkeye perception pairs with the automatic perceptibility test (SSIM from the metrics layer).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
 #include "hawkeye/data/manifest.h"
@@ -195,4 +197,41 @@ TEST(Pairs, ATwinNeverOverwritesAnInputAndAnExistingFileOnlyWithForce) {
   po.force = true;
   EXPECT_EQ(build_pairs(po).rows, 2u);
   EXPECT_EQ(load_image(out / "twins" / "p0.png").width, 64);
+}
+
+TEST(Pairs, TwinNamesAreUniqueWhateverTheStemsAndTheInputManifestIsNeverTheOutput) {
+  test::TempDir dir;
+  const std::filesystem::path root = dir.path() / "set";
+  std::filesystem::create_directories(root);
+  Manifest m;
+  m.scale = ScoreScale{1, 5, false};
+  for (const char* name : {"x.png", "x.jpg", "x-1.png"}) {  // the stem of the third is the second's suffixed one
+    save_image(root / name, resize_cover(load_image(test::fixtures() / "kodak" / "kodim03.png"), 48, 32));
+    ManifestRow r;
+    r.image = name;
+    r.score = 3;
+    m.rows.push_back(r);
+  }
+  write_manifest(root / "set.jsonl", m);
+  PairsOptions po;
+  po.manifest = root / "set.jsonl";
+  po.out_dir = dir.path() / "out";
+  po.pair = ssim_options();
+  po.progress = false;
+  build_pairs(po);
+  std::set<std::string> twins;
+  for (const auto& row : read_manifest(dir.path() / "out" / "set.pairs.jsonl").rows) twins.insert(extra_text(row, "twin"));
+  EXPECT_EQ(twins, (std::set<std::string>{"twins/x.png", "twins/x-1.png", "twins/x-1-1.png"}));
+  // --name naming the input manifest in its own folder: refused even with --force, the input untouched.
+  const std::string before = read_file(root / "set.jsonl");
+  po.out_dir = root;
+  po.output_name = "set.jsonl";
+  po.force = true;
+  try {
+    build_pairs(po);
+    ADD_FAILURE() << "the input manifest was allowed as the output";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is the input manifest"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(root / "set.jsonl"), before);
 }

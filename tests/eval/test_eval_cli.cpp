@@ -293,7 +293,7 @@ TEST(EvalCli, AFailedWriteOfThePredictionsSaysWhy) {
   // limit of 1 KiB with SIGXFSZ ignored makes write(2) fail with EFBIG part way through predictions.jsonl.
   REQUIRE_CLI();
   test::TempDir out;
-  const auto r = test::run_command("trap '' XFSZ; ulimit -f 2; '" + std::string(HAWKEYE_CLI) + "' -q --threads 1 eval --model " +
+  const auto r = test::run_command("trap '' XFSZ; ulimit -f 1; '" + std::string(HAWKEYE_CLI) + "' -q --threads 1 eval --model " +
                                    q(world().model) + " --data " + q(world().data) + " --out " + q(out.path()) + " 2>&1");
   EXPECT_EQ(r.status, exit_status(ErrorCode::io)) << r.output;
   EXPECT_NE(r.output.find("predictions.jsonl: write failed: File too large"), std::string::npos) << r.output;

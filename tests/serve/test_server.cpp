@@ -400,6 +400,15 @@ TEST(Serve, ConnectionsBeyondTheWorkersAndTheWaitingOnesGet503) {
   EXPECT_EQ(busy->get_header_value("Retry-After"), "1");
   EXPECT_EQ(busy->get_header_value("Connection"), "close");
   EXPECT_LT(waited, 2.0) << "answered at once, not after the worker's read timeout";
+  // A refused client that keeps its connection open does not hold up the next refusal.
+  const int held = send_a_request_without_its_body(s.port());
+  ASSERT_GE(held, 0);
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto busy2 = s.client()->Get("/healthz");
+  ASSERT_TRUE(busy2);
+  EXPECT_EQ(busy2->status, 503);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), 2.0);
+  ::close(held);
 
   ::close(fd);  // the worker is free again
   bool served = false;

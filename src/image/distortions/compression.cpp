@@ -53,7 +53,11 @@ OPJ_SIZE_T stream_read(void* dst, OPJ_SIZE_T n, void* user) {
 
 OPJ_SIZE_T stream_write(void* src, OPJ_SIZE_T n, void* user) {
   auto& m = *static_cast<MemoryStream*>(user);
-  if (m.pos + n > m.bytes.size()) m.bytes.resize(m.pos + n);
+  try {  // nothing may throw through libopenjp2's C frames
+    if (m.pos + n > m.bytes.size()) m.bytes.resize(m.pos + n);
+  } catch (...) {
+    return static_cast<OPJ_SIZE_T>(-1);
+  }
   std::memcpy(m.bytes.data() + m.pos, src, n);
   m.pos += n;
   return n;
@@ -111,10 +115,13 @@ StreamPtr memory_stream(MemoryStream& m, bool input) {
   return s;
 }
 
-void quiet(opj_codec_t* codec, std::string& error) {
+// Messages kept, and one thread per codec: synth already runs one distortion per core, and OpenJPEG would
+// otherwise size a pool of its own from $OPJ_NUM_THREADS for every codec.
+void prepare_codec(opj_codec_t* codec, std::string& error) {
   opj_set_error_handler(codec, keep_error, &error);
   opj_set_warning_handler(codec, ignore_message, nullptr);
   opj_set_info_handler(codec, ignore_message, nullptr);
+  opj_codec_set_threads(codec, 0);
 }
 
 [[noreturn]] void openjpeg_failed(const char* what, const std::string& error) {
@@ -152,10 +159,12 @@ std::vector<std::uint8_t> encode_j2k_97(const cv::Mat& rgb8, double ratio) {
   params.cp_disto_alloc = 1;
   params.irreversible = 1;
   params.tcp_mct = 1;
+  // The library's 6 resolutions need a side of at least 32 pixels; smaller images get as many as fit.
+  while (params.numresolution > 1 && (std::min(w, h) >> (params.numresolution - 1)) == 0) --params.numresolution;
   std::string error;
   CodecPtr codec(opj_create_compress(OPJ_CODEC_J2K));
   if (!codec) throw Error(ErrorCode::internal, "openjpeg: cannot create an encoder");
-  quiet(codec.get(), error);
+  prepare_codec(codec.get(), error);
   if (!opj_setup_encoder(codec.get(), &params, image.get())) openjpeg_failed("encoder setup", error);
   MemoryStream out;
   StreamPtr stream = memory_stream(out, false);
@@ -173,7 +182,7 @@ cv::Mat decode_j2k(std::vector<std::uint8_t> bytes, int width, int height) {
   std::string error;
   CodecPtr codec(opj_create_decompress(OPJ_CODEC_J2K));
   if (!codec) throw Error(ErrorCode::internal, "openjpeg: cannot create a decoder");
-  quiet(codec.get(), error);
+  prepare_codec(codec.get(), error);
   opj_dparameters_t params;
   opj_set_default_decoder_parameters(&params);
   if (!opj_setup_decoder(codec.get(), &params)) openjpeg_failed("decoder setup", error);

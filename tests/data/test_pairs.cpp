@@ -24,6 +24,21 @@ PairOptions ssim_options() {
   return o;
 }
 
+// A manifest `root`/set.jsonl of small copies of one photograph under the given names (relative to root).
+void write_photo_manifest(const std::filesystem::path& root, const std::vector<std::string>& names, int w, int h) {
+  Manifest m;
+  m.scale = ScoreScale{1, 5, false};
+  for (const std::string& name : names) {
+    std::filesystem::create_directories((root / name).parent_path());
+    save_image(root / name, resize_cover(load_image(test::fixtures() / "kodak" / "kodim03.png"), w, h));
+    ManifestRow r;
+    r.image = name;
+    r.score = 3;
+    m.rows.push_back(r);
+  }
+  write_manifest(root / "set.jsonl", m);
+}
+
 }  // namespace
 
 TEST(Pairs, TwinHasTheOriginalsSizeAndIsSeeded) {
@@ -149,18 +164,7 @@ TEST(Pairs, ATwinNeverOverwritesAnInputAndAnExistingFileOnlyWithForce) {
   // Issue "nothing lost" item 1 for `pairs`: the manifest's own folder as --out, with images under twins/.
   test::TempDir dir;
   const std::filesystem::path root = dir.path() / "set";
-  std::filesystem::create_directories(root / "twins");
-  Manifest m;
-  m.scale = ScoreScale{1, 5, false};
-  for (int i = 0; i < 2; ++i) {
-    const std::string name = "twins/p" + std::to_string(i) + ".png";  // an input where a twin would be written
-    save_image(root / name, resize_cover(load_image(test::fixtures() / "kodak" / "kodim03.png"), 64, 48));
-    ManifestRow r;
-    r.image = name;
-    r.score = 3;
-    m.rows.push_back(r);
-  }
-  write_manifest(root / "set.jsonl", m);
+  write_photo_manifest(root, {"twins/p0.png", "twins/p1.png"}, 64, 48);  // inputs where twins would be written
   const std::string before = read_file(root / "twins" / "p0.png");
   PairsOptions po;
   po.manifest = root / "set.jsonl";
@@ -202,17 +206,7 @@ TEST(Pairs, ATwinNeverOverwritesAnInputAndAnExistingFileOnlyWithForce) {
 TEST(Pairs, TwinNamesAreUniqueWhateverTheStemsAndTheInputManifestIsNeverTheOutput) {
   test::TempDir dir;
   const std::filesystem::path root = dir.path() / "set";
-  std::filesystem::create_directories(root);
-  Manifest m;
-  m.scale = ScoreScale{1, 5, false};
-  for (const char* name : {"x.png", "x.jpg", "x-1.png"}) {  // the stem of the third is the second's suffixed one
-    save_image(root / name, resize_cover(load_image(test::fixtures() / "kodak" / "kodim03.png"), 48, 32));
-    ManifestRow r;
-    r.image = name;
-    r.score = 3;
-    m.rows.push_back(r);
-  }
-  write_manifest(root / "set.jsonl", m);
+  write_photo_manifest(root, {"x.png", "x.jpg", "x-1.png"}, 48, 32);  // the third's stem is the second's suffixed one
   PairsOptions po;
   po.manifest = root / "set.jsonl";
   po.out_dir = dir.path() / "out";

@@ -414,6 +414,37 @@ TEST(TrainingCli, SigtermWritesACheckpointAndExits130) {
   EXPECT_FALSE(fs::exists(run / ".lock"));
 }
 
+// Issue 18: a checkpoint that cannot be written (here a file-size limit, as a full disk: write(2) fails) stops the
+// run with exit 4 and the error, leaves no temporary, and the checkpoint before it stays whole: the run resumes
+// from it once the limit is gone.
+TEST(TrainingCli, ACheckpointThatCannotBeWrittenStopsTheRunAndKeepsTheLastGoodOne) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(false);
+  const auto config = s.dir.path() / "sft.toml";
+  std::ofstream(config) << s.model_toml() << "[run]\nseed = 3\n[train]\nsteps = 4\nbatch_size = 2\nval_every = 0\n"
+                        << "checkpoint_every = 2\nkeep_last = 5\n";
+  const auto d = s.dir.path() / "run";
+  const auto first = train_cli("sft", config, d, 1, 1, {}, "train.steps=2");
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto good = rl::checkpoint_dir(d, 2);
+  ASSERT_TRUE(fs::exists(good / "optimizer.safetensors"));
+  const double before = max_parameter_diff(good, d / "final");
+  // Resume to step 4 under a 64 KiB file-size limit with SIGXFSZ ignored: the step-4 checkpoint's write fails.
+  const std::string cmd = "trap '' XFSZ; ulimit -f 128; " + cli() + " sft --config '" + config.string() +
+                          "' --threads 1 -q --resume '" + d.string() + "' --allow-config-change run.dir='" + d.string() +
+                          "' train.steps=4 2>&1";
+  const auto limited = test::run_command(cmd);
+  EXPECT_EQ(limited.status, exit_status(ErrorCode::io)) << limited.output;
+  EXPECT_NE(limited.output.find("File too large"), std::string::npos) << limited.output;
+  EXPECT_EQ(temporaries(d), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(rl::checkpoint_dir(d, 4)));
+  EXPECT_EQ(rl::latest_checkpoint(d)->filename().string(), "step-00000002");
+  EXPECT_EQ(max_parameter_diff(good, d / "final"), before) << "the good checkpoint is untouched";
+  const auto resumed = train_cli("sft", config, d, 1, 1, d, "train.steps=4 --allow-config-change");
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_TRUE(fs::exists(rl::checkpoint_dir(d, 4) / "optimizer.safetensors"));
+}
+
 // Issue 18 item 6, through the CLI: `--resume` with a changed train.lr exits 2 naming the key; with
 // --allow-config-change it goes on (and --nproc passes the flag to its workers).
 TEST(TrainingCli, ResumeWithAChangedConfigNeedsAllowConfigChange) {

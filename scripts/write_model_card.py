@@ -380,6 +380,10 @@ def main():
                    f"types)")
         else:
             how = f"every type×level ({ntypes}×{nlevels})"
+        coder = j.get("jpeg2000", "opencv53")  # hawkeye synth --jpeg2000 (absent: sets made before the option)
+        if 9 in (j.get("types") or []) and coder != "opencv53":
+            how += {"wavelet97": "; JPEG 2000 with the 9/7 wavelet (as MATLAB)",
+                    "both": "; JPEG 2000 with the 5/3 or the 9/7 wavelet, drawn per image"}.get(coder, f"; JPEG 2000 coder {coder}")
         set_rows.append(f"| {s} | {fmt_int(j.get('references'))} | {fmt_int(j.get('images'))} | {coll} | {how} |")
     any_synth = next((synth[s] for s in SETS if synth[s] is not None), {}) or {}
     size = any_synth.get("size") or ["n/a", "n/a"]

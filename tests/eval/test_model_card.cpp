@@ -186,10 +186,10 @@ TEST(ModelCardScript, WritesTheCardFromPartialOutputs) {
     json types = json::array();
     for (int t = 1; t <= 25; ++t)
       if (t != 15) types.push_back(t);
-    write_text(work / set / "synth.json", json{{"seed", 0}, {"size", {512, 384}}, {"types", types}, {"levels", {1, 2, 3, 4, 5}},
-                                               {"train_sample", 8}, {"references", ids.size()}, {"images", images},
-                                               {"rows_per_split", {{name, images}}}}
-                                              .dump());
+    json synth{{"seed", 0}, {"size", {512, 384}}, {"types", types}, {"levels", {1, 2, 3, 4, 5}}, {"train_sample", 8},
+               {"references", ids.size()}, {"images", images}, {"rows_per_split", {{name, images}}}};
+    if (set == "train") synth["jpeg2000"] = "both";  // hawkeye synth --jpeg2000 both; the others predate the key
+    write_text(work / set / "synth.json", synth.dump());
   }
   // Reports: test-old greedy (with a reasoning section) and K = 8; test-new is missing.
   json greedy = {{"model", {{"parameters", 123}}},
@@ -243,6 +243,7 @@ TEST(ModelCardScript, WritesTheCardFromPartialOutputs) {
            "| gaussian_blur | 10 | 0.911 | 0.922 | n/a | n/a | n/a |",
            "| **all visible rows** | 62.5 % (5 of 8) | 62.5 % (5 of 8) |", "| blur | 75.0 % (3 of 4) |",
            "| train | 2 | 16 | Wikipedia 1, ImageNet samples 1 | 8 of the 24×5 type×level combinations per reference",
+           "per reference (seeded, spread over the types); JPEG 2000 with the 5/3 or the 9/7 wavelet, drawn per image |",
            "| test-new | 1 | 120 | Sun & Hays 80 1 | every type×level (24×5) |",
            "Held out as whole collections (no reference in train or val): Kodak, Sun & Hays 80.",
            "**research use only** (the BSDS terms)", "**ImageNet terms: non-commercial research only**",

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <thread>
 
 #include "hawkeye/core/error.h"
@@ -443,6 +444,24 @@ TEST(TrainingCli, ACheckpointThatCannotBeWrittenStopsTheRunAndKeepsTheLastGoodOn
   const auto resumed = train_cli("sft", config, d, 1, 1, d, "train.steps=4 --allow-config-change");
   EXPECT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_TRUE(fs::exists(rl::checkpoint_dir(d, 4) / "optimizer.safetensors"));
+}
+
+// Issue 19 §4: the training progress line carries the running loss, and GRPO's the mean reward as well
+// (HAWKEYE_PROGRESS=always draws the bar on a stderr that is not a terminal).
+TEST(TrainingCli, TheProgressLineShowsTheRunningLossAndReward) {
+  REQUIRE_CLI();
+  test::TinyTrainingSetup s(true);
+  const std::string common = s.model_toml() + "[train]\nsteps = 3\nbatch_size = 2\nval_every = 0\n";
+  for (const char* kind : {"sft", "train"}) {
+    const auto config = s.dir.path() / (std::string("progress-") + kind + ".toml");
+    std::ofstream(config) << common << (std::string(kind) == "train" ? "[rollout]\nk = 2\nmax_new_tokens = 6\n" : "");
+    const auto dir = s.dir.path() / (std::string("progress-") + kind);
+    const auto r = test::run_command("HAWKEYE_PROGRESS=always " + cli() + " " + kind + " --config '" + config.string() +
+                                     "' --threads 1 run.dir='" + dir.string() + "' 2>&1 >/dev/null");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_TRUE(std::regex_search(r.output, std::regex("loss [-0-9.e]+"))) << kind << ": " << r.output;
+    if (std::string(kind) == "train") EXPECT_TRUE(std::regex_search(r.output, std::regex("reward [-0-9.]+"))) << r.output;
+  }
 }
 
 // Issue 18 item 6, through the CLI: `--resume` with a changed train.lr exits 2 naming the key; with

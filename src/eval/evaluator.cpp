@@ -400,9 +400,7 @@ PathLock open_eval_folder(const fs::path& dir, bool resume) {
   return lock;
 }
 
-void write_eval_outputs(const fs::path& dir, const EvalReport& r, int width, int height) {
-  fs::create_directories(dir);
-  ScatterPlot plot;
+std::string scatter_title(const EvalReport& r) {
   auto fmt = [](double v) {
     if (!std::isfinite(v)) return std::string("n/a");
     char buf[16];
@@ -413,10 +411,16 @@ void write_eval_outputs(const fs::path& dir, const EvalReport& r, int width, int
   const fs::path data_path(r.data_path);
   const std::string folder = data_path.parent_path().filename().string();
   const std::string data_name = (folder.empty() || folder == "." ? "" : folder + "/") + data_path.filename().string();
-  plot.title = r.model.value("id", std::string("model")) + " on " + data_name + ": SRCC " + fmt(r.correlation.srcc.value) +
-               (r.correlation.logistic.fitted ? ", PLCC (fitted) " + fmt(r.correlation.plcc_fitted.value)
-                                              : ", PLCC " + fmt(r.correlation.plcc.value) + " (fit failed)") +
-               " (n = " + std::to_string(r.correlation.n) + ")";
+  return r.model.value("id", std::string("model")) + " on " + data_name + ": SRCC " + fmt(r.correlation.srcc.value) +
+         (r.correlation.logistic.fitted ? ", PLCC (fitted) " + fmt(r.correlation.plcc_fitted.value)
+                                        : ", PLCC " + fmt(r.correlation.plcc.value) + " (fit failed)") +
+         " (n = " + std::to_string(r.correlation.n) + ")";
+}
+
+void write_eval_outputs(const fs::path& dir, const EvalReport& r, int width, int height) {
+  fs::create_directories(dir);
+  ScatterPlot plot;
+  plot.title = scatter_title(r);
   plot.x_label = "predicted score";
   plot.y_label = "label: " + r.score_name + " mapped onto 1-5";
   std::map<std::string, int> group;

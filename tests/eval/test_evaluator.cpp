@@ -291,3 +291,22 @@ TEST(ScatterPlot, GroupColoursAreDistinctForTwentyFiveTypes) {
     }
   }
 }
+
+// Issue 19 §3: the scatter plot's title names the data set by folder and file, the PLCC as fitted, and says when
+// the fit failed.
+TEST(Evaluator, TheScatterTitleNamesTheSetAndTheFittedPlcc) {
+  eval::EvalReport r;
+  r.model = {{"id", "hawkeye-tiny"}};
+  r.data_path = "/data/work/live-set/test.jsonl";
+  r.correlation.n = 840;
+  r.correlation.srcc.value = 0.91094;
+  r.correlation.plcc.value = 0.8;
+  r.correlation.plcc_fitted.value = 0.92345;
+  r.correlation.logistic.fitted = true;
+  EXPECT_EQ(eval::scatter_title(r), "hawkeye-tiny on live-set/test.jsonl: SRCC 0.911, PLCC (fitted) 0.923 (n = 840)");
+  r.correlation.logistic.fitted = false;
+  EXPECT_EQ(eval::scatter_title(r), "hawkeye-tiny on live-set/test.jsonl: SRCC 0.911, PLCC 0.800 (fit failed) (n = 840)");
+  r.data_path = "test.jsonl";
+  r.correlation.srcc.value = kNaN;
+  EXPECT_EQ(eval::scatter_title(r), "hawkeye-tiny on test.jsonl: SRCC n/a, PLCC 0.800 (fit failed) (n = 840)");
+}

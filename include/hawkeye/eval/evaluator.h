@@ -106,4 +106,8 @@ PathLock open_eval_folder(const std::filesystem::path& dir, bool resume);
 // Writes report.json and scatter.png (width x height pixels) into dir (created if needed).
 void write_eval_outputs(const std::filesystem::path& dir, const EvalReport& report, int width = 960, int height = 640);
 
+// The scatter plot's title: model id, the data set by its folder and file ("live-set/test.jsonl"), SRCC, the
+// PLCC named as fitted (or "PLCC … (fit failed)") and n.
+std::string scatter_title(const EvalReport& report);
+
 }  // namespace hawkeye::eval

@@ -34,10 +34,10 @@ done
 N_SCORE=$(ls "$WORK/imgs" | wc -l)
 
 rate_of() {  # images/s from `hawkeye score`'s log line
-  sed -n 's/.*scored \([0-9]*\) images in \([0-9.]*\) s (\([0-9.]*\) images\/s.*/\3/p' "$1" | tail -1
+  sed -n 's/.*scored \([0-9]*\) images\{0,1\} in \([0-9.]*\) s (\([0-9.]*\) images\/s.*/\3/p' "$1" | tail -1
 }
 seconds_of() {
-  sed -n 's/.*scored \([0-9]*\) images in \([0-9.]*\) s .*/\2/p' "$1" | tail -1
+  sed -n 's/.*scored \([0-9]*\) images\{0,1\} in \([0-9.]*\) s .*/\2/p' "$1" | tail -1  # "1 image", "64 images"
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -47,13 +47,14 @@ class BoundedPool : public httplib::TaskQueue {
   ~BoundedPool() override = default;
 
   void enqueue(std::function<void()> fn) override {
+    bool room = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       // Connections being handled or waiting, counted whether or not the worker threads have started yet.
-      const bool room = busy_ + jobs_.size() < workers_ + max_waiting_;
+      room = busy_ + jobs_.size() < workers_ + max_waiting_;
       (room ? jobs_ : turned_away_).push_back(std::move(fn));
     }
-    cv_.notify_all();
+    (room ? job_ready_ : turn_ready_).notify_one();  // one thread of the right kind (as httplib's own pool)
   }
 
   void shutdown() override {
@@ -61,7 +62,8 @@ class BoundedPool : public httplib::TaskQueue {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    job_ready_.notify_all();
+    turn_ready_.notify_all();
     for (auto& t : threads_) t.join();
   }
 
@@ -69,11 +71,12 @@ class BoundedPool : public httplib::TaskQueue {
   void work(bool turning_away) {
     t_turning_away = turning_away;
     auto& queue = turning_away ? turned_away_ : jobs_;
+    auto& ready = turning_away ? turn_ready_ : job_ready_;
     for (;;) {
       std::function<void()> fn;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue.empty(); });
+        ready.wait(lock, [&] { return stop_ || !queue.empty(); });
         if (queue.empty()) return;  // stopping, nothing left
         fn = std::move(queue.front());
         queue.pop_front();
@@ -89,7 +92,7 @@ class BoundedPool : public httplib::TaskQueue {
 
   const std::size_t workers_, max_waiting_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable job_ready_, turn_ready_;
   std::deque<std::function<void()>> jobs_, turned_away_;
   std::size_t busy_ = 0;
   bool stop_ = false;

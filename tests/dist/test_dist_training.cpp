@@ -430,8 +430,9 @@ TEST(TrainingCli, ACheckpointThatCannotBeWrittenStopsTheRunAndKeepsTheLastGoodOn
   const auto good = rl::checkpoint_dir(d, 2);
   ASSERT_TRUE(fs::exists(good / "optimizer.safetensors"));
   const double before = max_parameter_diff(good, d / "final");
-  // Resume to step 4 under a 64 KiB file-size limit with SIGXFSZ ignored: the step-4 checkpoint's write fails.
-  const std::string cmd = "trap '' XFSZ; ulimit -f 128; " + cli() + " sft --config '" + config.string() +
+  // Resume to step 4 under a file-size limit of 16 blocks (8 KiB in dash, 16 KiB in bash) with SIGXFSZ ignored: the
+  // step-4 checkpoint's write fails (the run's small files stay under it).
+  const std::string cmd = "trap '' XFSZ; ulimit -f 16; " + cli() + " sft --config '" + config.string() +
                           "' --threads 1 -q --resume '" + d.string() + "' --allow-config-change run.dir='" + d.string() +
                           "' train.steps=4 2>&1";
   const auto limited = test::run_command(cmd);

@@ -5,14 +5,8 @@
 set -uo pipefail
 ROOT=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 GET="$ROOT/scripts/get-data.sh"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-status=0
-check() { # description, condition...
-  local what=$1; shift
-  if "$@"; then echo "ok: $what"; else echo "FAILED: $what" >&2; status=1; fi
-}
-contains() { grep -qF -- "$2" "$1"; }
+# shellcheck source=check.sh
+. "$(dirname "$0")/check.sh"
 
 mkdir -p "$WORK/mirror/a" "$WORK/mirror/b/c"
 printf 'one\n' > "$WORK/mirror/a/one.png"

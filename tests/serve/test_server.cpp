@@ -389,7 +389,7 @@ TEST(Serve, ConnectionsBeyondTheWorkersAndTheWaitingOnesGet503) {
   // Occupy the only worker: a request whose body never comes.
   const int fd = send_a_request_without_its_body(s.port());
   ASSERT_GE(fd, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker is reading it
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // accepted and being read (or queued: counted too)
 
   const auto t0 = std::chrono::steady_clock::now();
   const auto busy = s.client()->Get("/healthz");

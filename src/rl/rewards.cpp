@@ -32,6 +32,11 @@ const std::vector<RewardEntry>& reward_registry() {
   return table;
 }
 
+double reward_weight(const RewardsSection& rewards, const RewardEntry& entry) {
+  const auto it = rewards.weights.find(entry.name);
+  return it != rewards.weights.end() ? it->second : entry.default_weight;
+}
+
 std::map<std::string, double, std::less<>> default_reward_weights() {
   std::map<std::string, double, std::less<>> w;
   for (const auto& e : reward_registry()) w.emplace(e.name, e.default_weight);
@@ -93,8 +98,7 @@ RewardSet RewardSet::from_config(const GrpoConfig& config, ScoreRange range) {
     require(known, ErrorCode::invalid_argument, "rewards." + name + ": no reward of that name (rl/rewards.cpp reward_registry)");
   }
   for (const auto& e : reward_registry()) {
-    const auto it = w.weights.find(e.name);
-    double weight = it != w.weights.end() ? it->second : e.default_weight;
+    double weight = reward_weight(w, e);
     // The repetition ablation switch: loss.repetition = false weights it 0 (still logged).
     if (std::string_view(e.name) == "repetition" && !config.loss.repetition) weight = 0.0;
     set.add(std::make_shared<RegisteredReward>(e, c), weight);

@@ -164,13 +164,9 @@ void loss_fields(S& s, F& f) {
   f("freeze_norm", s.freeze_norm, Flag{});
 }
 
-// A reward's weight in a RewardsSection: read and written by its registry name; an entry a program removed from
-// the map is the registry's default again (reading), or written as it (writing).
+// A reward's weight to read into: its entry of the map, made with the registry's default when a program removed it
+// (writing uses rl::reward_weight, rewards.h).
 double& reward_weight(RewardsSection& s, const RewardEntry& e) { return s.weights.try_emplace(e.name, e.default_weight).first->second; }
-double reward_weight(const RewardsSection& s, const RewardEntry& e) {
-  const auto it = s.weights.find(e.name);
-  return it != s.weights.end() ? it->second : e.default_weight;
-}
 
 template <typename S, typename F>
 void rewards_fields(S& s, F& f) {

@@ -34,6 +34,8 @@ struct RewardEntry {
   std::function<double(const RewardInput&, const RewardConfig&)> compute;
 };
 const std::vector<RewardEntry>& reward_registry();
+// The weight of `entry` in a config's [rewards]: its rewards.<name>, or the entry's default when the map lacks it.
+double reward_weight(const RewardsSection& rewards, const RewardEntry& entry);
 
 std::shared_ptr<Reward> accuracy_reward_fn(const RewardConfig& config);
 std::shared_ptr<Reward> format_reward_fn(const RewardConfig& config);

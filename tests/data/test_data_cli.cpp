@@ -72,6 +72,14 @@ TEST(DataCliSlow, BadInputGetsClearErrorsAndExitStatuses) {
   r = run("synth --refs " + ref + " --out " + q(dir.path() / "o") + " --split train=0.9,test=0.2");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("sum to"), std::string::npos) << r.output;
+  // --jpeg2000 takes a coder name, for synth and degrade alike, checked before anything is written.
+  r = run("synth --refs " + ref + " --out " + q(dir.path() / "j") + " --jpeg2000 9-7");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown JPEG 2000 coder '9-7'"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "j" / "synth.json"));
+  r = run("degrade " + ref + " --type qh-blur --level 1 --jpeg2000 both97 --out " + q(dir.path() / "j.png"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "j.png"));
   write_file_atomic(dir.path() / "bad.csv", "name,mos\na.png,1\nb.png,oops\n");
   write_file_atomic(dir.path() / "bad.csv.meta.json", R"({"score_range": [1, 5], "higher_better": true})");
   r = run("pairs --data " + q(dir.path() / "bad.csv") + " --out " + q(dir.path() / "p"));

@@ -36,4 +36,11 @@ check "a checksum that differs is named" contains "$WORK/out" "photos/a.png: the
 check "a path the commit lacks is named" contains "$WORK/out" "photos/b.png: owner/name has no missing.png"
 check "a repository without a clone is named" contains "$WORK/out" "photos/c.png: no clone of nobody/absent"
 check "three problems" contains "$WORK/out" "3 problem(s)"
+
+printf '%s\t%s\n' "$good" photos/a.png > "$WORK/torn.tsv"  # no source column
+"${VERIFY[@]}" --repos "$WORK/repos" --list "$WORK/torn.tsv" > "$WORK/out" 2>&1
+check "a row without its source gives exit 1" test $? -eq 1
+check "it is named by line" contains "$WORK/out" "torn.tsv:1: expected SHA-256, path and source"
+"${VERIFY[@]}" --repos "$WORK/no-such-folder" --list "$WORK/good.tsv" > "$WORK/out" 2>&1
+check "a missing clone folder is a usage error (exit 2)" test $? -eq 2
 exit $status

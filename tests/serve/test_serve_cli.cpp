@@ -129,4 +129,10 @@ TEST(ServeCli, APortInUseIsAClearError) {
   const auto r = test::cli("serve --model " + test::q(serve_world().model) + " --port " + std::to_string(first.port()), true);
   EXPECT_EQ(r.status, exit_status(ErrorCode::io)) << r.output;
   EXPECT_NE(r.output.find("in use"), std::string::npos) << r.output;
+  // --max-waiting is a count: a negative or a non-number is a usage error before the model is loaded.
+  for (const char* bad : {"-1", "many"}) {
+    const auto w = test::cli("serve --model " + test::q(serve_world().model) + " --port 0 --max-waiting " + bad, true);
+    EXPECT_EQ(w.status, 2) << bad << ": " << w.output;
+    EXPECT_NE(w.output.find("--max-waiting"), std::string::npos) << w.output;
+  }
 }

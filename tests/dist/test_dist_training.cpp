@@ -500,9 +500,20 @@ void kill_twenty_times_and_resume(const std::string& command, const test::TinyTr
     if (rl::latest_checkpoint(dir)) args.insert(args.end(), {"--resume", dir.string()});
     return spawn(args, {}, s.dir.path() / (command + "-" + log));
   };
+  const auto t0 = Clock::now();
   Proc whole = start(ref, "ref.log");
   wait_for(whole, 900);
   ASSERT_EQ(whole.status, 0) << slurp(whole.log);
+  // The kills land "within the next step": the random delay after the target step is below one step's time,
+  // estimated from the uninterrupted run (start-up included, so an overestimate), and the metrics file is polled
+  // every 2 ms, so a fast machine does not run past many steps per attempt and finish before 20 kills.
+  const auto step_ms = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(seconds_since(t0) * 1000.0 / static_cast<double>(steps)));
+  auto poll = [](const std::function<bool()>& pred, double limit) {
+    const auto t = Clock::now();
+    while (seconds_since(t) < limit && !pred()) std::this_thread::sleep_for(2ms);
+    return pred();
+  };
 
   Rng rng(20261206);
   int kills = 0, sigterms_with_checkpoint = 0, leftovers_checked = 0;
@@ -518,12 +529,12 @@ void kill_twenty_times_and_resume(const std::string& command, const test::TinyTr
     Proc p = start(run, "run-" + std::to_string(attempt) + ".log");
     // a random number of steps further (1..6 metrics lines), then a random moment within the next step
     const std::size_t target = lines + 1 + rng.below(6);
-    eventually([&] { return metric_lines(run) >= target || fs::exists(run / "final"); }, 180);
+    poll([&] { return metric_lines(run) >= target || fs::exists(run / "final"); }, 180);
     if (dead_pid != 0 && metric_lines(run) > lines) {
       EXPECT_EQ(of_pid(temporaries(run), dead_pid), std::vector<std::string>{}) << "left by the killed pid " << dead_pid;
       ++leftovers_checked;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(120)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(static_cast<std::uint64_t>(step_ms))));
     if (fs::exists(run / "final")) {  // finished before the kill
       wait_for(p, 60);
       break;
@@ -541,6 +552,7 @@ void kill_twenty_times_and_resume(const std::string& command, const test::TinyTr
       EXPECT_EQ(p.status, 128 + SIGKILL) << slurp(p.log);
     }
   }
+  const std::size_t at_last_kill = metric_lines(run);
   EXPECT_GE(kills, 20) << "the run finished before 20 kills: make it longer";
   EXPECT_GE(sigterms_with_checkpoint, 5);
   EXPECT_GE(leftovers_checked, 15);
@@ -550,7 +562,8 @@ void kill_twenty_times_and_resume(const std::string& command, const test::TinyTr
   EXPECT_EQ(temporaries(run), std::vector<std::string>{});
   EXPECT_FALSE(fs::exists(run / ".lock"));
   const double diff = max_parameter_diff(ref / "final", run / "final");
-  std::cout << command << ": killed " << kills << " times; max |parameter difference| to the uninterrupted run: " << diff << "\n";
+  std::cout << command << ": killed " << kills << " times (the last at step " << at_last_kill << " of " << steps
+            << "; " << step_ms << " ms a step); max |parameter difference| to the uninterrupted run: " << diff << "\n";
   EXPECT_EQ(diff, 0.0);
   // metrics.jsonl: each step once, in order
   std::vector<std::int64_t> logged;

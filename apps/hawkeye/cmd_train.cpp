@@ -9,9 +9,12 @@
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/log.h"
+#include "hawkeye/core/threads.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/dist/hooks.h"
 #include "hawkeye/dist/launcher.h"
+#include "hawkeye/rl/checkpoint.h"
+#include <filesystem>
 #include "hawkeye/rl/train_config.h"
 #include "hawkeye/rl/trainer.h"
 
@@ -81,6 +84,35 @@ int launch_workers(const TrainCommandOptions& o, const std::string& name, const 
 }
 // -----------------------------------------------------------------------------------------------------------
 
+// The thread count of a training run, fixed for the whole run and recorded as run.threads (a count changes the
+// order of floating-point sums, so a run reproduces — and resumes to the same weights — only with its own count):
+// --threads N; else the config's run.threads (> 0); else, resuming, the count the checkpoint recorded; else the
+// cores that other processes leave free, measured over half a second at the start (all cores on an idle machine;
+// two threads beside a busy process wait at every barrier for the descheduled one: bench/README.md §4).
+int training_threads(const Context& ctx, const Config& config, const std::string& resume, bool worker) {
+  if (worker || ctx.global.thread_mode == GlobalOptions::ThreadMode::fixed) return resolve_thread_count(ctx.global.threads);
+  if (const int configured = config.get<int>("run.threads", 0); configured > 0) return configured;
+  if (!resume.empty()) {
+    const auto ckpt = rl::resolve_checkpoint(resume) / "config.toml";
+    std::error_code ec;
+    if (std::filesystem::exists(ckpt, ec)) {
+      if (const int recorded = Config::load(ckpt).get<int>("run.threads", 0); recorded > 0) {
+        log_setup(ctx.global.log_level, ctx.global.quiet);
+        spdlog::info("threads: {}, as the checkpoint recorded (a resumed run keeps its count; --threads N changes it)", recorded);
+        return recorded;
+      }
+    }
+  }
+  double others = -1;
+  const int n = threads_for_load_now(0, 0.5, &others);
+  log_setup(ctx.global.log_level, ctx.global.quiet);
+  if (others >= 0) {
+    spdlog::info("threads: {} of {} cores (other processes kept {:.2f} busy at the start); fixed for the run and "
+                 "recorded as run.threads — --threads N chooses another", n, available_cores(), others);
+  }
+  return n;
+}
+
 int run_training(const TrainCommandOptions& o, const std::string& name, const std::string& kind, Context& ctx) {
   if (ctx.global.thread_mode == GlobalOptions::ThreadMode::follow_load) {
     // A training run's numbers depend on its thread count (the order of floating-point sums), and a seed must
@@ -95,10 +127,11 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
   if (o.nproc > 1) return launch_workers(o, name, kind, ctx);
   const bool worker = env && env->world > 1;
   if (worker) ctx.global.threads = dist::worker_threads(ctx.global.threads, env->local_world);
-  ctx.prepare(true);
   Config config = Config::load(o.config);
   for (const auto& ov : o.overrides) config.apply_override(ov);
-  if (!config.has("run.threads")) config.set("run.threads", ctx.global.threads);
+  ctx.global.threads = training_threads(ctx, config, o.resume, worker);
+  ctx.prepare(true);
+  config.set("run.threads", ctx.global.threads);
   if (ctx.global.seed != 0 && !config.has("run.seed")) config.set("run.seed", ctx.global.seed);
   auto train_config = rl::read_train_config(config, kind);
   auto& run = std::visit([](auto& c) -> rl::RunSection& { return c.run; }, train_config);

@@ -128,6 +128,15 @@ int threads_for_load(int max_threads, int cores, double others) {
   return std::clamp(n, 1, max_threads);
 }
 
+int threads_for_load_now(int max_threads, double window_seconds, double* others) {
+  const int max = resolve_thread_count(max_threads);
+  const CpuSample before = sample_cpu();
+  std::this_thread::sleep_for(std::chrono::duration<double>(std::clamp(window_seconds, 0.05, 10.0)));
+  const double busy = others_busy_cores(before, sample_cpu());
+  if (others) *others = busy;
+  return busy < 0 ? max : threads_for_load(max, available_cores(), busy);
+}
+
 std::string loaded_blas_library() {
   std::ifstream maps("/proc/self/maps");
   std::string line;

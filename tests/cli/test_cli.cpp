@@ -263,7 +263,7 @@ TEST(Cli, SmallThingsAreSaid) {
 
 // Issue 15: --threads N fixes the count, auto (and no --threads) lets score/eval/serve follow the machine's load,
 // training refuses auto; beside processes spinning on every core, scoring drops to one thread.
-TEST(Cli, ThreadsAreANumberOrAutoAndScoringFollowsTheLoad) {
+TEST(Cli, ThreadsAreANumberOrAutoAndScoringFollowsTheLoadOnABusyMachine) {
   const std::string img = std::string(HAWKEYE_SOURCE_DIR) + "/examples/plane-pristine.png";
   EXPECT_EQ(hawkeye_cli("--check-args --threads auto score " + q(img)).status, 0);
   EXPECT_EQ(hawkeye_cli("--check-args score --threads AUTO " + q(img)).status, 0);
@@ -278,7 +278,7 @@ TEST(Cli, ThreadsAreANumberOrAutoAndScoringFollowsTheLoad) {
   EXPECT_NE(train.output.find("--threads auto is for scoring; a training run needs a fixed count"), std::string::npos) << train.output;
 
   if (available_cores() < 2) GTEST_SKIP() << "one core: nothing to follow";
-  test::SpinningChildren children(available_cores(), 120);
+  test::SpinningChildren children(2 * available_cores(), 120);  // twice the cores: no core is left half free
   std::string images;
   for (int i = 0; i < 2; ++i)
     for (const auto& e : fs::directory_iterator(fs::path(HAWKEYE_SOURCE_DIR) / "examples"))
@@ -286,7 +286,11 @@ TEST(Cli, ThreadsAreANumberOrAutoAndScoringFollowsTheLoad) {
   const auto r = hawkeye_cli("--log-level debug score --batch 4 --format jsonl" + images);
   children.stop();
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("threads: " + std::to_string(available_cores()) + " -> 1 (other processes kept"), std::string::npos) << r.output;
+  // A decrease from all cores (in one change or more, depending on how long the model load took against the
+  // governor's first window), down to one thread.
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("threads: " + std::to_string(available_cores()) +
+                                                     " -> [0-9]+ \\(other processes kept")))
+      << r.output;
   EXPECT_NE(r.output.find("threads followed the machine's load: 1 to "), std::string::npos) << r.output;
 }
 

@@ -99,8 +99,8 @@ class ServeProcess {
 TEST(ServeCli, ListensOnLoopbackByDefaultAndStopsOnSigtermAfterRequestsInFlight) {
   REQUIRE_CLI();
   for (int sig : {SIGTERM, SIGINT}) {
-    // A lone request waits 1.5 s for company: the signal arrives while it is in flight.
-    ServeProcess p({"--model", serve_world().model.string(), "--max-batch", "8", "--max-wait-ms", "1500"});
+    // A lone request waits 5 s for company: the signal arrives while it is in flight.
+    ServeProcess p({"--model", serve_world().model.string(), "--max-batch", "8", "--max-wait-ms", "5000"});
     ASSERT_GT(p.port(), 0) << p.first_line();
     EXPECT_EQ(p.host(), "127.0.0.1");
     const std::string img = read_file(serve_world().imgs / "sub" / "b.png");
@@ -109,9 +109,18 @@ TEST(ServeCli, ListensOnLoopbackByDefaultAndStopsOnSigtermAfterRequestsInFlight)
       const auto r = post_images(c, {{"b.png", img}});
       return r ? std::make_pair(r->status, r->body) : std::make_pair(-1, std::string());
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    // In flight = its image waits in the batcher's queue; then the signal, then wait until the server drains.
+    ASSERT_TRUE(test::poll_until([&] {
+      auto hc = p.client();
+      const auto h = hc.Get("/healthz");
+      return h && h->status == 200 && body_json(h)["queued"] == 1;
+    })) << "signal " << sig << ": the request never reached the queue";
     p.signal(sig);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(test::poll_until([&] {
+      auto hc = p.client();
+      const auto h = hc.Get("/healthz");
+      return h && h->status == 503;
+    })) << "signal " << sig << ": the server did not start draining";
     auto c = p.client();
     const auto late = post_images(c, {{"late.png", img}});
     ASSERT_TRUE(late) << "signal " << sig << ": stopped listening before the request in flight finished";

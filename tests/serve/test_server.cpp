@@ -323,7 +323,13 @@ TEST(Serve, ModelsHealthMetricsAndThePage) {
 
   ASSERT_TRUE(post_images(*c, {{"broken.png", file_bytes(serve_world().root / "bad" / "broken.png")}}));
   ASSERT_TRUE(post_images(*c, {{"a.png", file_bytes(serve_world().imgs / "a.png")}}));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // requests are counted once their answer is sent
+  // Requests are counted once their answer is sent (after the client has it): wait until both are.
+  std::string counted;
+  (void)test::poll_until([&] {
+    const auto m = c->Get("/metrics");
+    counted = m ? m->body : "";
+    return counted.find("hawkeye_request_duration_seconds_count{route=\"/v1/score\"} 2") != std::string::npos;
+  });
   const auto metrics = c->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
@@ -351,7 +357,7 @@ TEST(Serve, ModelsHealthMetricsAndThePage) {
 TEST(Serve, ShutdownFinishesRequestsInFlightAndRefusesNewOnes) {
   serve::ServeOptions o = quick_options();
   o.batching.max_batch = 8;
-  o.batching.max_wait = std::chrono::milliseconds(1500);  // a lone request waits 1.5 s for company
+  o.batching.max_wait = std::chrono::milliseconds(5000);  // a lone request waits 5 s for company
   RunningServer s(serve_world().model.string(), o);
   const std::string img = file_bytes(serve_world().imgs / "sub" / "b.png");
   auto in_flight = std::async(std::launch::async, [&] {
@@ -359,10 +365,14 @@ TEST(Serve, ShutdownFinishesRequestsInFlightAndRefusesNewOnes) {
     const auto r = post_images(*c, {{"b.png", img}});
     return r ? std::make_pair(r->status, r->body) : std::make_pair(-1, std::string());
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // In flight = its image waits in the batcher's queue (not a fixed delay: a busy machine may take longer to get
+  // there).
+  ASSERT_TRUE(test::poll_until([&] {
+    const auto h = s.client()->Get("/healthz");
+    return h && h->status == 200 && body_json(h)["queued"] == 1;
+  })) << "the request never reached the queue";
   auto stopping = std::async(std::launch::async, [&] { s.stop(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  ASSERT_TRUE(s.server().draining());
+  ASSERT_TRUE(test::poll_until([&] { return s.server().draining(); }));
   const auto late = post_images(*s.client(), {{"late.png", img}});
   ASSERT_TRUE(late) << "the server stopped listening before its requests finished";
   EXPECT_EQ(late->status, 503);

@@ -1,4 +1,6 @@
 // Tokenizer behaviour on small tokenizers built in the test (tokenizer_fixtures.h).
+#include <time.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -223,6 +225,12 @@ TEST(Tokenizer, WhitespaceClassesFollowOniguruma) {
   EXPECT_EQ(n, 2);
 }
 
+static double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 TEST(Tokenizer, LongWordsAreNotQuadratic) {
   TinyTokenizer t;
   t.merges = {{"a", "b"}, {"ab", "ab"}, {"abab", "abab"}};
@@ -230,12 +238,16 @@ TEST(Tokenizer, LongWordsAreNotQuadratic) {
   auto seconds = [&](std::size_t n) {
     std::string w;
     for (std::size_t i = 0; i < n; ++i) w += "ab";
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto ids = tok.encode(w);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    EXPECT_EQ(ids.size(), n / 4);
-    EXPECT_EQ(tok.decode(ids), w);
-    return s;
+    // This thread's CPU time, the least of 3 encodes: a busy machine that deschedules the test does not count.
+    double best = 1e9;
+    for (int r = 0; r < 3; ++r) {
+      const double t0 = thread_cpu_seconds();
+      const auto ids = tok.encode(w);
+      best = std::min(best, thread_cpu_seconds() - t0);
+      EXPECT_EQ(ids.size(), n / 4);
+      if (r == 0) EXPECT_EQ(tok.decode(ids), w);
+    }
+    return best;
   };
   seconds(1000);
   const double small = seconds(40'000);

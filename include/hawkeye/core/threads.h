@@ -45,6 +45,11 @@ double others_busy_cores(const CpuSample& before, const CpuSample& after);
 // fast as the most descheduled one, so a core that is more than half taken is not worth a thread.
 int threads_for_load(int max_threads, int cores, double others);
 
+// The count a job that keeps one count throughout (a training run) starts with: threads_for_load over the load of
+// the next `window` seconds (this process idle meanwhile), at most max_threads (<= 0: all cores). Where the load
+// cannot be read, max_threads. `others` (optional) receives the busy cores measured, negative when unknown.
+int threads_for_load_now(int max_threads, double window_seconds = 0.5, double* others = nullptr);
+
 // Path of the BLAS library mapped into this process ("" if none is loaded yet), from /proc/self/maps.
 std::string loaded_blas_library();
 

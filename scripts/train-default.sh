@@ -14,7 +14,9 @@
 #   6. hawkeye eval   — the held-out test sets: test-old greedy and K = 8 samples, test-new greedy
 #   7. writes models/hawkeye-tiny/ (model directory + MODEL_CARD.md + split files + evaluation reports)
 # Usage: bash scripts/train-default.sh [--threads N] [--out models/hawkeye-tiny] [--train-sample 8] [--jpeg2000 opencv53]
+#                                     [--seed 0]
 # (--jpeg2000: type 9's coder of the train and val sets, scripts/default-data.sh; the shipped model: opencv53)
+# (--seed: run.seed of every training stage — initialisation, batch order, rollouts; the data sets keep seed 0)
 # (HAWKEYE=path/to/hawkeye selects another build of the binary; default ./build/hawkeye)
 # Every stage is skipped when its output exists (delete data-work/ to start over); a stage that was
 # interrupted resumes from its last checkpoint.
@@ -24,12 +26,14 @@ THREADS=0
 OUT=models/hawkeye-tiny
 TRAIN_SAMPLE=8
 JPEG2000=opencv53
+SEED=0
 while (($#)); do
   case $1 in
     --threads) THREADS=$2; shift 2;;
     --out) OUT=$2; shift 2;;
     --train-sample) TRAIN_SAMPLE=$2; shift 2;;
     --jpeg2000) JPEG2000=$2; shift 2;;
+    --seed) SEED=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -67,6 +71,7 @@ fi
 run_stage() { # name, kind (sft|train), config, run dir, [key=value overrides of the config]
   local name=$1 kind=$2 config=$3 dir=$4
   shift 4
+  set -- "run.seed=$SEED" "$@"
   if [[ -d $dir/final ]]; then return; fi
   if ls "$dir"/checkpoints/step-* >/dev/null 2>&1; then
     stage "$name" H "$kind" --config "$config" --resume "$dir" "$@"

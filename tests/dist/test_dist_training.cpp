@@ -522,8 +522,10 @@ TEST(TrainingCli, WithoutThreadsARunRecordsTheCountItChoseAndAResumeKeepsIt) {
   const int chosen = recorded(s.dir.path() / "measured");
   EXPECT_GE(chosen, 1);
   EXPECT_LE(chosen, available_cores());
-  EXPECT_TRUE(std::regex_search(measured.output, std::regex("threads: " + std::to_string(chosen) + " of [0-9]+ cores")))
-      << measured.output;
+  if (sample_cpu().valid) {  // the choice is logged where the load can be read (/proc/stat)
+    EXPECT_TRUE(std::regex_search(measured.output, std::regex("threads: " + std::to_string(chosen) + " of [0-9]+ cores")))
+        << measured.output;
+  }
   // --threads 3 is recorded as 3; a resume without --threads keeps 3 (it does not measure).
   const auto d = s.dir.path() / "fixed";
   const auto fixed = sft(d, "--threads 3");

@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace hawkeye::test {
@@ -102,5 +105,18 @@ class SpinningChildren {
  private:
   std::vector<pid_t> pids_;
 };
+
+// Checks `pred` every `interval` until it holds or `limit_s` seconds have passed; its last value. For what a test must
+// wait for (a request reaching a queue, a training step logged) instead of a fixed sleep, which a busy machine can
+// outlast.
+inline bool poll_until(const std::function<bool()>& pred, double limit_s = 30,
+                       std::chrono::milliseconds interval = std::chrono::milliseconds(10)) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < limit_s) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(interval);
+  }
+  return pred();
+}
 
 }  // namespace hawkeye::test

@@ -165,14 +165,7 @@ std::string slurp(const fs::path& p) {
 }
 
 // Waits until `pred` holds (checked every 50 ms) or `limit` seconds pass.
-bool eventually(const std::function<bool()>& pred, double limit) {
-  const auto t0 = Clock::now();
-  while (seconds_since(t0) < limit) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+bool eventually(const std::function<bool()>& pred, double limit) { return test::poll_until(pred, limit, 50ms); }
 
 std::size_t metric_lines(const fs::path& run) {
   std::ifstream in(run / "metrics.jsonl");
@@ -576,11 +569,6 @@ void kill_twenty_times_and_resume(const std::string& command, const test::TinyTr
     step_s = step_times[step_times.size() / 2];
   }
   const auto step_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>(step_s * 1000.0));
-  auto poll = [](const std::function<bool()>& pred, double limit) {
-    const auto t = Clock::now();
-    while (seconds_since(t) < limit && !pred()) std::this_thread::sleep_for(2ms);
-    return pred();
-  };
 
   Rng rng(20261206);
   int kills = 0, sigterms_with_checkpoint = 0, leftovers_checked = 0;
@@ -596,7 +584,7 @@ void kill_twenty_times_and_resume(const std::string& command, const test::TinyTr
     Proc p = start(run, "run-" + std::to_string(attempt) + ".log");
     // a random number of steps further (1..6 metrics lines), then a random moment within the next step
     const std::size_t target = lines + 1 + rng.below(6);
-    poll([&] { return metric_lines(run) >= target || fs::exists(run / "final"); }, 180);
+    test::poll_until([&] { return metric_lines(run) >= target || fs::exists(run / "final"); }, 180, 2ms);
     if (dead_pid != 0 && metric_lines(run) > lines) {
       EXPECT_EQ(of_pid(temporaries(run), dead_pid), std::vector<std::string>{}) << "left by the killed pid " << dead_pid;
       ++leftovers_checked;

@@ -135,8 +135,7 @@ TEST(EvalCli, CtrlCStopsCleanlyAndResumeFinishes) {
   }
   const auto predictions = out / "predictions.jsonl";
   const auto lines = [&] { return fs::exists(predictions) ? test::jsonl_lines(read_file(predictions)).size() : 0u; };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (lines() < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  test::poll_until([&] { return lines() >= 3; }, 120, std::chrono::milliseconds(2));
   ASSERT_GE(lines(), 3u) << "the evaluation did not start";
   ::kill(pid, SIGINT);
   int status = 0;

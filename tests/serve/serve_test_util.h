@@ -3,13 +3,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "eval/eval_test_data.h"
+#include "test_util.h"
 #include "hawkeye/core/writers.h"
 #include "hawkeye/model/iqa_model.h"
 #include "hawkeye/serve/server.h"
@@ -68,18 +67,6 @@ inline httplib::Result post_images(httplib::Client& c, const std::vector<std::pa
 inline nlohmann::ordered_json body_json(const httplib::Result& r) {
   if (!r) return nullptr;
   return nlohmann::ordered_json::parse(r->body, nullptr, false);
-}
-
-// Polls `pred` every 10 ms until it holds or `limit_s` seconds have passed; its last value. For what a test must
-// wait for (a request reaching the queue, a counter after its answer was sent) instead of a fixed sleep, which a
-// busy machine can outlast.
-inline bool poll_until(const std::function<bool()>& pred, double limit_s = 30) {
-  const auto t0 = std::chrono::steady_clock::now();
-  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < limit_s) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
 }
 
 }  // namespace hawkeye::test

@@ -14,9 +14,11 @@
 #   6. hawkeye eval   — the held-out test sets: test-old greedy and K = 8 samples, test-new greedy
 #   7. writes models/hawkeye-tiny/ (model directory + MODEL_CARD.md + split files + evaluation reports)
 # Usage: bash scripts/train-default.sh [--threads N] [--out models/hawkeye-tiny] [--train-sample 8] [--jpeg2000 opencv53]
-#                                     [--seed 0]
+#                                     [--seed 0] [--work data-work]
 # (--jpeg2000: type 9's coder of the train and val sets, scripts/default-data.sh; the shipped model: opencv53)
 # (--seed: run.seed of every training stage — initialisation, batch order, rollouts; the data sets keep seed 0)
+# (--work: the folder of the data sets, runs, evaluations and stage times; another seed of the same data can use
+#  its own folder holding links to data-work/{refs,train,val,test-old,test-new}, so no data set is built twice)
 # (HAWKEYE=path/to/hawkeye selects another build of the binary; default ./build/hawkeye)
 # Every stage is skipped when its output exists (delete data-work/ to start over); a stage that was
 # interrupted resumes from its last checkpoint.
@@ -27,6 +29,7 @@ OUT=models/hawkeye-tiny
 TRAIN_SAMPLE=8
 JPEG2000=opencv53
 SEED=0
+WORK=data-work
 while (($#)); do
   case $1 in
     --threads) THREADS=$2; shift 2;;
@@ -34,11 +37,11 @@ while (($#)); do
     --train-sample) TRAIN_SAMPLE=$2; shift 2;;
     --jpeg2000) JPEG2000=$2; shift 2;;
     --seed) SEED=$2; shift 2;;
+    --work) WORK=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
 HAWKEYE=${HAWKEYE:-./build/hawkeye}  # another build of hawkeye: HAWKEYE=path/to/hawkeye bash scripts/train-default.sh
-WORK=data-work
 [[ -x $HAWKEYE ]] || { echo "build hawkeye first: bash scripts/setup.sh" >&2; exit 1; }
 # (OpenMP's wait policy: the hawkeye executable chooses a passive one itself; docs/cli.md.)
 mkdir -p "$WORK/timing"

@@ -74,7 +74,8 @@ fi
 run_stage() { # name, kind (sft|train), config, run dir, [key=value overrides of the config]
   local name=$1 kind=$2 config=$3 dir=$4
   shift 4
-  set -- "run.seed=$SEED" "$@"
+  # The configs name data-work's folders; --work moves every one of them.
+  set -- "run.seed=$SEED" "run.dir=$dir" "data.train=$WORK/train/train.pairs.jsonl" "data.val=$WORK/val/val.jsonl" "$@"
   if [[ -d $dir/final ]]; then return; fi
   if ls "$dir"/checkpoints/step-* >/dev/null 2>&1; then
     stage "$name" H "$kind" --config "$config" --resume "$dir" "$@"
@@ -83,7 +84,8 @@ run_stage() { # name, kind (sft|train), config, run dir, [key=value overrides of
   fi
 }
 run_stage vision sft configs/hawkeye-tiny-vision.toml "$WORK/runs/hawkeye-tiny-vision"
-run_stage vision-full sft configs/hawkeye-tiny-vision-full.toml "$WORK/runs/hawkeye-tiny-vision-full"
+run_stage vision-full sft configs/hawkeye-tiny-vision-full.toml "$WORK/runs/hawkeye-tiny-vision-full" \
+  "model.init=$WORK/runs/hawkeye-tiny-vision/final"
 # 3c: the warm start reads the auxiliary head's outputs through the quality embedding (docs/results.md).
 QDIR=$WORK/runs/hawkeye-tiny-vision-full-q
 if [[ ! -f $QDIR/config.json ]]; then
@@ -100,8 +102,9 @@ with open(path, "w") as f:
 PY
   mv "$QDIR.tmp" "$QDIR"
 fi
-run_stage sft sft configs/hawkeye-tiny-sft.toml "$WORK/runs/hawkeye-tiny-sft"
-run_stage grpo train configs/hawkeye-tiny-grpo.toml "$WORK/runs/hawkeye-tiny-grpo"
+run_stage sft sft configs/hawkeye-tiny-sft.toml "$WORK/runs/hawkeye-tiny-sft" "model.init=$QDIR"
+run_stage grpo train configs/hawkeye-tiny-grpo.toml "$WORK/runs/hawkeye-tiny-grpo" \
+  "model.init=$WORK/runs/hawkeye-tiny-sft/final"
 
 FINAL=$WORK/runs/hawkeye-tiny-grpo/final
 evaluate() { # stage name, out dir, manifest, [eval options]

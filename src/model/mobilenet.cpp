@@ -21,7 +21,14 @@ nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t 
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).groups(groups).bias(true));
 }
 
-torch::Tensor clamp6(const torch::Tensor& x) { return torch::clamp(x, 0.0, 6.0); }
+// ReLU6. Without gradients (scoring, rollouts) it clamps the fresh convolution output in place: the same values,
+// and no second activation-sized tensor per layer: at 512x384 the tower spends much of its time moving memory
+// (scoring 48 images at 1 thread: 8 % less time, bench/README.md section 5). With gradients the out-of-place clamp stays,
+// so training's arithmetic (its gradient at exactly 0 and 6 included) is unchanged.
+torch::Tensor clamp6(torch::Tensor x) {
+  if (!torch::GradMode::is_enabled()) return x.clamp_(0.0, 6.0);
+  return torch::clamp(x, 0.0, 6.0);
+}
 
 // A convolution with TensorFlow SAME padding (the stride-2 case pads explicitly).
 torch::Tensor same_conv(nn::Conv2d c, const torch::Tensor& x) {
@@ -31,6 +38,16 @@ torch::Tensor same_conv(nn::Conv2d c, const torch::Tensor& x) {
   const std::int64_t k = (*o.kernel_size())[0];
   const auto [top, bottom] = tf_same_padding(x.size(2), k, stride);
   const auto [left, right] = tf_same_padding(x.size(3), k, stride);
+  if (!torch::GradMode::is_enabled()) {
+    // Without gradients, no padded copy of the input: SAME pads bottom >= top (right >= left), and a convolution
+    // with the symmetric padding (bottom, right) whose kernel is the weight behind (bottom - top, right - left)
+    // rows and columns of zeros reads exactly SAME's window: the same products, the same outputs (bit for bit
+    // at the shipped model's sizes), without copying an activation. F::pad of a channels-last activation is
+    // slow: at 96 x 192 x 256 (block 1's depthwise input, 4 images), pad + 3x3 takes 41 ms, the 4x4 form 5 ms
+    // (bench/torch_tower.cpp for the whole tower).
+    const auto w = F::pad(c->weight, F::PadFuncOptions({right - left, 0, bottom - top, 0}));
+    return F::conv2d(x, w, F::Conv2dFuncOptions().bias(c->bias).stride(stride).padding({bottom, right}).groups(o.groups()));
+  }
   return c->forward(F::pad(x, F::PadFuncOptions({left, right, top, bottom})));
 }
 
@@ -89,10 +106,13 @@ MobileNetV2BlockImpl::MobileNetV2BlockImpl(std::int64_t in, std::int64_t out, in
 }
 
 torch::Tensor MobileNetV2BlockImpl::forward(const torch::Tensor& x) {
+  // clamp6 and the residual add work in place only on tensors made here, never on x (a tap the caller holds).
   auto h = expand ? clamp6(expand->forward(x)) : x;
   h = clamp6(same_conv(depthwise, h));
   h = project->forward(h);
-  return residual ? h + x : h;
+  if (!residual) return h;
+  if (!torch::GradMode::is_enabled()) return h.add_(x);
+  return h + x;
 }
 
 MobileNetV2Impl::MobileNetV2Impl(int run_blocks, bool with_head) {

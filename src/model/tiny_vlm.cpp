@@ -389,7 +389,7 @@ VisionInput TinyVlm::preprocess(const std::vector<const Image*>& images) const {
 }
 
 namespace {
-constexpr std::size_t kBackboneChunk = 4;
+constexpr std::size_t kBackboneChunk = 1;
 constexpr std::size_t kWholeGroup = static_cast<std::size_t>(-1);  // the from-scratch encoder: one batch per size
 }  // namespace
 
@@ -402,9 +402,11 @@ VisualEmbeds TinyVlm::encode_images(const VisionInput& input) {
   std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> groups;
   for (std::int64_t i = 0; i < n; ++i) groups[{input.pixels[i].size(1), input.pixels[i].size(2)}].push_back(i);
   const auto dev = device();
-  // A few images at a time: the backbone's early activations at native resolution are large (a 512x384 image
-  // expands to 96 x 192 x 256 floats in block 1), and a batch of 32 runs 2.5x slower than batches of 4 on
-  // 2 cores (memory traffic; measured with `hawkeye score --batch 32` vs `--batch 4`).
+  // One image at a time: the backbone's early activations at native resolution are large (a 512x384 image
+  // expands to 96 x 192 x 256 floats, 19 MB, in block 1) and the tower is bound by memory traffic: per image,
+  // batches of 4 took 1.5-2x as long as single images (bench/torch_tower.cpp), a batch of 32 2.5x as long as
+  // batches of 4. Scoring 48 images at 2 threads: 5 % less time and 32 % less peak memory than batches of 4,
+  // the same scores (bench/README.md, section 5); an image's features no longer depend on its neighbours.
   const std::size_t chunk = config_.vision.backbone.empty() ? kWholeGroup : kBackboneChunk;
   for (const auto& [size, idx] : groups) {
     for (std::size_t from = 0; from < idx.size(); from += chunk) {

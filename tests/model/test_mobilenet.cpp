@@ -62,6 +62,33 @@ TEST(MobileNet, BlockTableAndShapes) {
   EXPECT_THROW(MobileNetV2(5, true), Error);
 }
 
+
+TEST(MobileNet, TheInferencePathGivesTheTrainingPathsValues) {
+  // Without gradients the tower clamps and adds in place and reads SAME's window through a zero-extended kernel
+  // instead of a padded copy of the input; with gradients it pads and clamps as before. The two must agree on
+  // every side parity (even sides pad after only, odd ones on both sides) and for more than one image, and the
+  // taps handed out must not be changed by the blocks after them. (The zero-extended kernel may sum in another
+  // order: equal to rounding, exactly equal at the shipped model's 512x384.)
+  torch::manual_seed(3);
+  MobileNetV2 net(17, false);  // default initialisation: random weights of a scale that keeps the tower stable
+  const std::vector<int> taps{0, 1, 2, 5, 9, 12, 15, 16};
+  for (const auto& shape : std::vector<std::vector<std::int64_t>>{{2, 3, 64, 96}, {1, 3, 67, 45}, {1, 3, 66, 45}, {3, 3, 35, 52}}) {
+    const auto x = torch::rand(shape) * 2 - 1;
+    std::vector<torch::Tensor> training;
+    {
+      torch::AutoGradMode on(true);
+      for (const auto& t : net->features(x, taps)) training.push_back(t.detach());
+    }
+    torch::NoGradGuard off;
+    const auto inference = net->features(x, taps);
+    ASSERT_EQ(inference.size(), training.size());
+    for (std::size_t i = 0; i < taps.size(); ++i) {
+      ASSERT_EQ(inference[i].sizes(), training[i].sizes()) << "tap " << taps[i];
+      const double diff = (inference[i] - training[i]).abs().max().item<double>();
+      EXPECT_LE(diff, 1e-5 * std::max(1.0, training[i].abs().max().item<double>())) << "tap " << taps[i] << ", input " << x.sizes();
+    }
+  }
+}
 TEST(MobileNet, BackboneTowerRoundTripsThroughAModelDirectory) {
   test::TempDir dir;
   torch::manual_seed(3);

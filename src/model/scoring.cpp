@@ -7,6 +7,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/text_util.h"
+#include "hawkeye/model/mobilenet.h"
 
 namespace hawkeye::model {
 
@@ -145,6 +146,7 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
     throw Error(ErrorCode::invalid_argument, "score_images: one identity per image is required");
   }
   torch::NoGradGuard no_grad;
+  const InferenceGraphScope inference_graph;  // the vision tower's frozen graph (hawkeye/model/mobilenet.h)
   auto& policy = model.policy();
   using Clock = std::chrono::steady_clock;
   const auto t_pre = Clock::now();

@@ -89,6 +89,48 @@ TEST(MobileNet, TheInferencePathGivesTheTrainingPathsValues) {
     }
   }
 }
+TEST(MobileNet, TheFrozenInferenceGraphGivesThePlainPathsValuesAndFollowsTheWeights) {
+  // Inside an InferenceGraphScope (scoring), features() without gradients run through a frozen TorchScript
+  // graph built per shape class; it must agree with the plain path on every parity of the sides, for batches,
+  // for other taps, and must notice a weight changed in place (an optimiser step) or replaced.
+  torch::manual_seed(5);
+  MobileNetV2 net(17, false);
+  torch::NoGradGuard no_grad;
+  auto check = [&](const torch::Tensor& x, const std::vector<int>& taps, const std::string& what) {
+    const auto plain = net->features(x, taps);
+    EXPECT_FALSE(InferenceGraphScope::active());
+    std::vector<torch::Tensor> graph;
+    {
+      const InferenceGraphScope scope;
+      EXPECT_TRUE(InferenceGraphScope::active());
+      graph = net->features(x, taps);
+    }
+    ASSERT_EQ(graph.size(), plain.size()) << what;
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+      ASSERT_EQ(graph[i].sizes(), plain[i].sizes()) << what << ", tap " << taps[i];
+      const double scale = std::max(1.0, plain[i].abs().max().item<double>());
+      EXPECT_LE((graph[i] - plain[i]).abs().max().item<double>(), 1e-5 * scale) << what << ", tap " << taps[i];
+    }
+  };
+  const std::vector<int> taps{0, 2, 5, 9, 12, 15, 16};
+  for (const auto& shape : std::vector<std::vector<std::int64_t>>{{1, 3, 64, 96}, {1, 3, 67, 45}, {1, 3, 66, 45}, {3, 3, 35, 52}}) {
+    std::ostringstream what;
+    what << "input " << torch::IntArrayRef(shape);
+    check(torch::rand(shape) * 2 - 1, taps, what.str());
+  }
+  check(torch::rand({1, 3, 64, 96}) * 2 - 1, {1, 3}, "taps 1, 3");
+  net->blocks[4]->as<MobileNetV2BlockImpl>()->project->weight.mul_(-2.0);  // in place, as an optimiser would
+  check(torch::rand({1, 3, 64, 96}) * 2 - 1, taps, "after an in-place change of a weight");
+  net->stem->weight.set_data(torch::randn_like(net->stem->weight));  // replaced, as a weight load might
+  check(torch::rand({1, 3, 64, 96}) * 2 - 1, taps, "after a weight was replaced");
+  {
+    torch::AutoGradMode grad(true);  // with gradients the scope changes nothing: the training path runs
+    const InferenceGraphScope scope;
+    const auto x = torch::rand({1, 3, 32, 32});
+    EXPECT_TRUE(net->features(x, {2})[0].requires_grad());
+  }
+}
+
 TEST(MobileNet, BackboneTowerRoundTripsThroughAModelDirectory) {
   test::TempDir dir;
   torch::manual_seed(3);

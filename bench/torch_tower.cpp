@@ -2,7 +2,7 @@
 // 0,2,5,9,12,15,16), random weights (the time does not depend on the values). Prints the best of N runs in ms
 // per batch, without gradients (scoring, rollouts) and, for comparison, with them (a training step's forward).
 //
-// usage: bench_torch_tower [threads=2] [runs=7] [rounds=3] [images=4] [backward=0]
+// usage: bench_torch_tower [threads=2] [runs=7] [rounds=3] [images=4] [backward=0] [width=512] [height=384]
 // (images: the batch; scoring now runs the tower one image at a time. backward=1: "with grad" includes the
 //  backward pass of a training step through the taps)
 // Compare two builds by running each one's binary in alternation (bench/README.md, section 5).
@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   MobileNetV2Impl tower(17, /*with_head=*/false);
   const int images = argc > 4 ? std::atoi(argv[4]) : 4;
   const bool backward = argc > 5 && std::atoi(argv[5]) != 0;
-  const auto x = torch::rand({images, 3, 384, 512}) * 2 - 1;
+  const int width = argc > 6 ? std::atoi(argv[6]) : 512, height = argc > 7 ? std::atoi(argv[7]) : 384;
+  const auto x = torch::rand({images, 3, height, width}) * 2 - 1;
   const std::vector<int> taps{0, 2, 5, 9, 12, 15, 16};
   auto time = [&](bool grad) {
     double best = 1e30;
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
     }
     return best * 1e3;
   };
-  std::printf("threads %d, best of %d, ms per %d images at 512x384\n", threads, runs, images);
+  std::printf("threads %d, best of %d, ms per %d images at %dx%d\n", threads, runs, images, width, height);
   for (int round = 0; round < rounds; ++round) {
     const double off = time(false);
     const double on = time(true);

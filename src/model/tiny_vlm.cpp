@@ -389,7 +389,8 @@ VisionInput TinyVlm::preprocess(const std::vector<const Image*>& images) const {
 }
 
 namespace {
-constexpr std::size_t kBackboneChunk = 1;
+constexpr std::size_t kBackboneChunk = 1;       // without gradients (scoring, rollouts)
+constexpr std::size_t kBackboneGradChunk = 4;   // with gradients (training the tower)
 constexpr std::size_t kWholeGroup = static_cast<std::size_t>(-1);  // the from-scratch encoder: one batch per size
 }  // namespace
 
@@ -402,12 +403,14 @@ VisualEmbeds TinyVlm::encode_images(const VisionInput& input) {
   std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::int64_t>> groups;
   for (std::int64_t i = 0; i < n; ++i) groups[{input.pixels[i].size(1), input.pixels[i].size(2)}].push_back(i);
   const auto dev = device();
-  // One image at a time: the backbone's early activations at native resolution are large (a 512x384 image
-  // expands to 96 x 192 x 256 floats, 19 MB, in block 1) and the tower is bound by memory traffic: per image,
-  // batches of 4 took 1.5-2x as long as single images (bench/torch_tower.cpp), a batch of 32 2.5x as long as
-  // batches of 4. Scoring 48 images at 2 threads: 5 % less time and 32 % less peak memory than batches of 4,
-  // the same scores (bench/README.md, section 5); an image's features no longer depend on its neighbours.
-  const std::size_t chunk = config_.vision.backbone.empty() ? kWholeGroup : kBackboneChunk;
+  // Without gradients one image at a time: the backbone's early activations at native resolution are large (a
+  // 512x384 image expands to 96 x 192 x 256 floats, 19 MB, in block 1) and the tower is bound by memory
+  // traffic: per image, batches of 4 took 1.5-2x as long as single images (bench/torch_tower.cpp), a batch of
+  // 32 2.5x as long as batches of 4. Scoring 48 images at 2 threads: 5 % less time and 32 % less peak memory
+  // than batches of 4, the same scores (bench/README.md, section 5). With gradients (the vision stages'
+  // 256x192 crops) single images were no faster per image, so training keeps batches of 4 and its arithmetic.
+  const std::size_t chunk = !config_.vision.backbone.empty() ? (torch::GradMode::is_enabled() ? kBackboneGradChunk : kBackboneChunk)
+                                                             : kWholeGroup;
   for (const auto& [size, idx] : groups) {
     for (std::size_t from = 0; from < idx.size(); from += chunk) {
       const std::size_t to = std::min(idx.size(), from + chunk);

@@ -159,7 +159,8 @@ std::vector<torch::Tensor> MobileNetV2Impl::features(const torch::Tensor& x, con
   if (InferenceGraphScope::active() && !torch::GradMode::is_enabled() && at::hasMKLDNN() && x.dim() == 4 &&
       x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && stem->weight.device().is_cpu() &&
       stem->weight.scalar_type() == torch::kFloat32 && taps.back() < static_cast<int>(blocks->size())) {
-    return frozen_features(x, taps);
+    auto out = frozen_features(x, taps);
+    if (!out.empty()) return out;  // empty: no graph for this shape class (the cache is full), the plain path
   }
   // Channels-last (NHWC) activations: libtorch's CPU convolutions, the depthwise ones above all, run faster on
   // them. Scoring 48 images at 512x384 (batch 16, 2 threads): vision 2.47 -> 1.99 s, 13.2 -> 15.8 images/s,
@@ -213,6 +214,10 @@ std::vector<torch::Tensor> MobileNetV2Impl::frozen_features(const torch::Tensor&
       frozen_->graphs.clear();
       frozen_->weights = weights;
     }
+    // At most kMaxGraphs shape classes get a graph (each holds a prepacked copy of the weights, ~9 MB, and
+    // costs a build): images of a few sizes, the usual case, all run fast; beyond that, the plain path.
+    constexpr std::size_t kMaxGraphs = 8;
+    if (!frozen_->graphs.count(key.str()) && frozen_->graphs.size() >= kMaxGraphs) return {};
     auto& slot = frozen_->graphs[key.str()];
     if (!slot) {
       torch::jit::Module m("hawkeye_mobilenet_v2_tower");

@@ -119,6 +119,8 @@ TEST(MobileNet, TheFrozenInferenceGraphGivesThePlainPathsValuesAndFollowsTheWeig
     check(torch::rand(shape) * 2 - 1, taps, what.str());
   }
   check(torch::rand({1, 3, 64, 96}) * 2 - 1, {1, 3}, "taps 1, 3");
+  // more shape classes than the cache holds (8): the rest take the plain path, with the same values
+  for (std::int64_t w = 33; w < 33 + 2 * 32; w += 7) check(torch::rand({1, 3, 40, w}) * 2 - 1, taps, "width " + std::to_string(w));
   net->blocks[4]->as<MobileNetV2BlockImpl>()->project->weight.mul_(-2.0);  // in place, as an optimiser would
   check(torch::rand({1, 3, 64, 96}) * 2 - 1, taps, "after an in-place change of a weight");
   net->stem->weight.set_data(torch::randn_like(net->stem->weight));  // replaced, as a weight load might

@@ -74,7 +74,8 @@ struct MobileNetV2Impl : torch::nn::Module {
 
  private:
   // The frozen graphs of features() (InferenceGraphScope), one per input shape class (the SAME paddings of the
-  // stride-2 layers and the taps), built on first use and dropped when any weight changes.
+  // stride-2 layers and the taps), built on first use, at most 8 (frozen_features returns nothing for a ninth
+  // class: the plain path runs), all dropped when any weight changes.
   struct FrozenGraphs;
   std::vector<torch::Tensor> frozen_features(const torch::Tensor& x, const std::vector<int>& taps);
   std::shared_ptr<FrozenGraphs> frozen_;  // made by the constructor

@@ -17,6 +17,7 @@
 extern "C" {
 // OpenMP's runtime, when one is linked (libgomp through OpenBLAS-openmp or torch). Weak: may be absent.
 void omp_set_num_threads(int) __attribute__((weak));
+int omp_get_max_threads() __attribute__((weak));
 }
 
 namespace hawkeye {
@@ -39,6 +40,13 @@ int apply_base_threads(int n) {
   cv::setNumThreads(n);
   if (omp_set_num_threads) omp_set_num_threads(n);
   return n;
+}
+
+int set_this_thread_openmp_threads(int n) {
+  if (!omp_set_num_threads || !omp_get_max_threads) return 1;
+  const int previous = omp_get_max_threads();
+  omp_set_num_threads(std::max(1, n));
+  return previous;
 }
 
 namespace {

@@ -5,9 +5,15 @@
 #include <map>
 #include <opencv2/imgproc.hpp>
 
+#include <ATen/Parallel.h>
+
+
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/parallel.h"
+#include "hawkeye/core/threads.h"
 #include "hawkeye/model/architecture.h"
 #include "hawkeye/model/init.h"
+#include "hawkeye/model/mobilenet.h"
 #include "image/cv_bridge.h"
 
 namespace hawkeye::model {
@@ -411,6 +417,30 @@ VisualEmbeds TinyVlm::encode_images(const VisionInput& input) {
   // 256x192 crops) single images were no faster per image, so training keeps batches of 4 and its arithmetic.
   const std::size_t chunk = !config_.vision.backbone.empty() ? (torch::GradMode::is_enabled() ? kBackboneGradChunk : kBackboneChunk)
                                                              : kWholeGroup;
+  // Scoring (InferenceGraphScope, no gradients, CPU): the tower runs one image per thread, each image's layers
+  // on one core. On a single image the frozen graph's layers are too small to split over cores (48 images at
+  // 2 threads took as long as at 1); spread over images both cores work. Each image's values are what it gets alone.
+  if (!config_.vision.backbone.empty() && InferenceGraphScope::active() && !torch::GradMode::is_enabled() && dev.is_cpu() &&
+      at::get_num_threads() > 1 && n > 1) {
+    std::vector<torch::Tensor> one(n);
+    // hawkeye's own threads (libtorch's at::parallel_for needs its callers built with -fopenmp): the calling
+    // thread is one of the workers; each worker runs its images' layers on one core and gives back its count.
+    parallel_for(static_cast<std::size_t>(n), at::get_num_threads(), [&](std::size_t i, int) {
+      const torch::NoGradGuard no_grad;  // grad mode and the scope are per thread: the workers take the caller's
+      const InferenceGraphScope scope;
+      at::internal::lazy_init_num_threads();  // a new thread's first parallel op would set torch's count again
+      const int previous = set_this_thread_openmp_threads(1);
+      try {
+        one[i] = vision_->forward(input.pixels[i].unsqueeze(0).to(dev))[0];
+      } catch (...) {
+        set_this_thread_openmp_threads(previous);
+        throw;
+      }
+      set_this_thread_openmp_threads(previous);
+    });
+    embeds = std::move(one);
+    groups.clear();
+  }
   for (const auto& [size, idx] : groups) {
     for (std::size_t from = 0; from < idx.size(); from += chunk) {
       const std::size_t to = std::min(idx.size(), from + chunk);

@@ -163,6 +163,37 @@ TEST(MobileNet, BackboneTowerRoundTripsThroughAModelDirectory) {
   EXPECT_GT(info["vision_gflops_per_image"].get<double>(), 1.0) << "MobileNetV2 at native resolution";
 }
 
+TEST(MobileNet, ScoringsEncodeGivesEveryImageItsOwnEmbeddingsAtAnyThreadCount) {
+  // With an InferenceGraphScope open and more than one thread, encode_images spreads the images over threads
+  // (one image per worker, one core each); the embeddings must be those of the plain path, image by image,
+  // whatever the thread count, the batch and the order, and the caller's thread count must be given back.
+  torch::manual_seed(4);
+  auto vlm = std::make_shared<TinyVlm>(small_backbone_config());
+  vlm->eval();
+  torch::NoGradGuard g;
+  std::vector<Image> images;
+  for (int i = 0; i < 5; ++i) images.push_back(test::random_image(70 + 3 * i, 52 + (i % 2), 20 + i));
+  std::vector<const Image*> ptrs;
+  for (const auto& im : images) ptrs.push_back(&im);
+  const auto plain = vlm->encode_images(vlm->preprocess(ptrs));
+  const int before = at::get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    at::set_num_threads(threads);
+    {
+      const InferenceGraphScope scope;
+      const auto fast = vlm->encode_images(vlm->preprocess(ptrs));
+      EXPECT_EQ(at::get_num_threads(), threads) << "the caller's count is given back";
+      ASSERT_EQ(fast.embeds.sizes(), plain.embeds.sizes());
+      EXPECT_LE((fast.embeds - plain.embeds).abs().max().item<double>(), 1e-4) << threads << " threads";
+      EXPECT_EQ(fast.offsets, plain.offsets);
+      // one image alone gets what it got among the others
+      const auto alone = vlm->encode_images(vlm->preprocess({ptrs[3]}));
+      EXPECT_TRUE(torch::equal(alone.embeds, fast.embeds.narrow(0, fast.offsets[3], fast.tokens(3)))) << threads << " threads";
+    }
+  }
+  at::set_num_threads(before);
+}
+
 TEST(MobileNet, BackboneConfigErrorsNameTheKey) {
   auto j = small_backbone_config().to_json();
   j["vision_config"]["backbone"] = "resnet50";

@@ -18,6 +18,10 @@ int resolve_thread_count(int requested);
 // its own intra-op setting (see hawkeye/model/runtime.h). Returns n.
 int apply_base_threads(int n);
 
+// Sets the calling thread's OpenMP thread count (OpenMP keeps one per thread; libtorch's and oneDNN's parallel
+// regions read it) and returns the previous one; 1 and nothing done where no OpenMP runtime is linked.
+int set_this_thread_openmp_threads(int n);
+
 // How busy the machine's CPUs are, for choosing a thread count that does not fight other processes.
 // A sample: wall clock, busy CPU time of the cores this process may use (from /proc/stat), and this process's
 // own CPU time, all in seconds. valid = false where /proc/stat cannot be read (the count then stays fixed).

@@ -117,7 +117,7 @@ evaluate eval_k8 "$WORK/eval/test-old-k8" "$WORK/test-old/test.jsonl" --samples 
 evaluate eval_new "$WORK/eval/test-new-greedy" "$WORK/test-new/test.jsonl"
 # Training time = the sum of the stage times up to GRPO; evaluation is reported on its own.
 # (synth: the sum of the four sets' build times that scripts/default-data.sh records in data-*.seconds.)
-cat "$WORK"/timing/data-{train,val,test-old,test-new}.seconds 2>/dev/null | awk '{s+=$1} END {print s+0}' > "$WORK/timing/synth.seconds"
+(cat "$WORK"/timing/data-{train,val,test-old,test-new}.seconds 2>/dev/null || true) | awk '{s+=$1} END {print s+0}' > "$WORK/timing/synth.seconds"
 TOTAL=$( (cat "$WORK"/timing/{synth,pairs,vision,vision-full,sft,grpo}.seconds 2>/dev/null || true) | awk '{s+=$1} END {print s+0}')
 echo "$TOTAL" > "$WORK/timing/total.seconds"
 

@@ -121,6 +121,25 @@ TEST(BatchScoring, ScoresDoNotDependOnTheBatchSize) {
   }
 }
 
+TEST(BatchScoring, AnswersDoNotDependOnTheThreadCountWhichIsGivenBack) {
+  // Scoring may run parts of its work with another OpenMP count (a small model generates on one core, images are
+  // encoded one per worker): the answers must be those of one thread, and the caller's count must be restored.
+  auto m = model::IqaModel::load(world().model.string());
+  const std::vector<fs::path> paths = {world().imgs / "a.png", world().imgs / "c.jpg", world().imgs / "sub" / "b.png"};
+  const int before = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto one = run(m, paths, 3, 4);
+  at::set_num_threads(2);
+  const auto two = run(m, paths, 3, 4);
+  EXPECT_EQ(at::get_num_threads(), 2);
+  at::set_num_threads(before);
+  ASSERT_EQ(one.size(), two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(one[i].result.completion, two[i].result.completion) << i;
+    EXPECT_EQ(one[i].result.samples, two[i].result.samples) << i;
+  }
+}
+
 TEST(BatchScoring, StopFlagEndsTheRunAfterTheCurrentBatch) {
   auto m = model::IqaModel::load(world().model.string());
   const std::vector<fs::path> paths(7, world().imgs / "a.png");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/log.h"
 #include "hawkeye/core/safetensors.h"
 #include "hawkeye/model/tflite.h"
 #include "hawkeye/model/weights.h"
@@ -133,7 +134,7 @@ bool InferenceGraphScope::active() { return inference_graph_on; }
 struct MobileNetV2Impl::FrozenGraphs {
   std::mutex mutex;
   std::vector<std::pair<const void*, std::uint32_t>> weights;  // (storage, version) of every parameter when built
-  std::map<std::string, std::shared_ptr<torch::jit::Module>> graphs;
+  std::map<std::string, std::shared_ptr<torch::jit::Module>> graphs;  // null: this class's build failed (plain path)
 };
 
 MobileNetV2Impl::MobileNetV2Impl(int run_blocks, bool with_head) : frozen_(std::make_shared<FrozenGraphs>()) {
@@ -178,6 +179,13 @@ std::vector<torch::Tensor> MobileNetV2Impl::features(const torch::Tensor& x, con
   return out;
 }
 
+std::size_t MobileNetV2Impl::inference_graphs() const {
+  std::lock_guard<std::mutex> lock(frozen_->mutex);
+  std::size_t n = 0;
+  for (const auto& [key, graph] : frozen_->graphs) n += graph ? 1 : 0;
+  return n;
+}
+
 // The frozen graph: TorchScript source written for one shape class (each stride-2 layer's SAME padding as a
 // zero-extended kernel, the constants of the paddings in the source), the current weights registered as
 // parameters, then torch::jit::freeze (weights become constants) and torch::jit::optimize_for_inference
@@ -218,8 +226,14 @@ std::vector<torch::Tensor> MobileNetV2Impl::frozen_features(const torch::Tensor&
     // costs a build): images of a few sizes, the usual case, all run fast; beyond that, the plain path.
     constexpr std::size_t kMaxGraphs = 8;
     if (!frozen_->graphs.count(key.str()) && frozen_->graphs.size() >= kMaxGraphs) return {};
-    auto& slot = frozen_->graphs[key.str()];
-    if (!slot) {
+    const auto found = frozen_->graphs.find(key.str());
+    if (found != frozen_->graphs.end()) {
+      if (!found->second) return {};  // its build failed once: the plain path, without trying again
+      graph = found->second;
+    } else {
+      // Built and run once here; a libtorch whose TorchScript passes or oneDNN cannot do this costs nothing
+      // but a warning: the plain path runs, the same values.
+      auto& slot = frozen_->graphs[key.str()];
       torch::jit::Module m("hawkeye_mobilenet_v2_tower");
       std::ostringstream src;
       std::size_t next_pad = 0;
@@ -263,28 +277,29 @@ std::vector<torch::Tensor> MobileNetV2Impl::frozen_features(const torch::Tensor&
         }
       }
       src << "    return (" << outputs << ")\n";
-      m.define(src.str());
-      m.eval();
-      auto frozen = torch::jit::freeze(m);
-      auto optimised = std::make_shared<torch::jit::Module>(torch::jit::optimize_for_inference(frozen));
       // A method's executor is made on its first call, of the kind the process-wide switches say then: make it
       // now with the simple executor, and give the switches back (an embedding's own TorchScript keeps its).
       const bool executor = torch::jit::getExecutorMode(), profiling = torch::jit::getProfilingMode();
       torch::jit::getExecutorMode() = false;
       torch::jit::getProfilingMode() = false;
+      std::vector<torch::Tensor> out;
       try {
+        m.define(src.str());
+        m.eval();
+        auto frozen = torch::jit::freeze(m);
+        auto optimised = std::make_shared<torch::jit::Module>(torch::jit::optimize_for_inference(frozen));
         torch::jit::GraphOptimizerEnabledGuard no_rewrite(false);
-        optimised->forward({x.contiguous()});
-      } catch (...) {
-        torch::jit::getExecutorMode() = executor;
-        torch::jit::getProfilingMode() = profiling;
-        throw;
+        const auto taps_out = optimised->forward({x.contiguous()}).toTuple();  // held: elements() is a reference into it
+        for (const auto& e : taps_out->elements()) out.push_back(e.toTensor());
+        slot = optimised;
+      } catch (const std::exception& e) {
+        spdlog::warn("MobileNetV2: no inference graph for this image size ({}); the plain path runs", e.what());
+        out.clear();
       }
       torch::jit::getExecutorMode() = executor;
       torch::jit::getProfilingMode() = profiling;
-      slot = optimised;
+      return out;  // the first image's taps (or nothing: the plain path)
     }
-    graph = slot;
   }
   torch::jit::GraphOptimizerEnabledGuard no_rewrite(false);
   const auto result = graph->forward({x.contiguous()}).toTuple();

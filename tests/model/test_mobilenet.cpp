@@ -105,6 +105,9 @@ TEST(MobileNet, TheFrozenInferenceGraphGivesThePlainPathsValuesAndFollowsTheWeig
       EXPECT_TRUE(InferenceGraphScope::active());
       graph = net->features(x, taps);
     }
+    if (at::hasMKLDNN() && what.rfind("width ", 0) != 0) {
+      EXPECT_GE(net->inference_graphs(), 1u) << what << ": the graph was built and kept (not the plain path's fallback)";
+    }
     ASSERT_EQ(graph.size(), plain.size()) << what;
     for (std::size_t i = 0; i < plain.size(); ++i) {
       ASSERT_EQ(graph[i].sizes(), plain[i].sizes()) << what << ", tap " << taps[i];
@@ -121,6 +124,7 @@ TEST(MobileNet, TheFrozenInferenceGraphGivesThePlainPathsValuesAndFollowsTheWeig
   check(torch::rand({1, 3, 64, 96}) * 2 - 1, {1, 3}, "taps 1, 3");
   // more shape classes than the cache holds (8): the rest take the plain path, with the same values
   for (std::int64_t w = 33; w < 33 + 2 * 32; w += 7) check(torch::rand({1, 3, 40, w}) * 2 - 1, taps, "width " + std::to_string(w));
+  if (at::hasMKLDNN()) EXPECT_EQ(net->inference_graphs(), 8u) << "the cache holds at most 8 graphs";
   net->blocks[4]->as<MobileNetV2BlockImpl>()->project->weight.mul_(-2.0);  // in place, as an optimiser would
   check(torch::rand({1, 3, 64, 96}) * 2 - 1, taps, "after an in-place change of a weight");
   net->stem->weight.set_data(torch::randn_like(net->stem->weight));  // replaced, as a weight load might

@@ -42,11 +42,14 @@ int apply_base_threads(int n) {
   return n;
 }
 
-int set_this_thread_openmp_threads(int n) {
-  if (!omp_set_num_threads || !omp_get_max_threads) return 1;
-  const int previous = omp_get_max_threads();
+OpenMPThreadsWhile::OpenMPThreadsWhile(int n, bool on) {
+  if (!on || !omp_set_num_threads || !omp_get_max_threads) return;
+  previous_ = omp_get_max_threads();
   omp_set_num_threads(std::max(1, n));
-  return previous;
+}
+
+OpenMPThreadsWhile::~OpenMPThreadsWhile() {
+  if (previous_ > 0) omp_set_num_threads(previous_);
 }
 
 namespace {

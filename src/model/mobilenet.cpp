@@ -38,6 +38,16 @@ torch::Tensor clamp6(torch::Tensor x) {
   return torch::clamp(x, 0.0, 6.0);
 }
 
+// SAME padding without a padded copy of the input: SAME pads bottom >= top (right >= left), and a convolution
+// with the symmetric padding (bottom, right) whose kernel is the weight behind (bottom - top, right - left) rows
+// and columns of zeros reads exactly SAME's window: the same products, the same outputs (bit for bit at the
+// shipped model's sizes), without copying an activation. F::pad of a channels-last activation is slow: at
+// 96 x 192 x 256 (block 1's depthwise input, 4 images), pad + 3x3 takes 41 ms, the 4x4 form 5 ms
+// (bench/torch_tower.cpp for the whole tower). Returns the kernel; the padding is (bottom, right).
+torch::Tensor zero_extended_kernel(const torch::Tensor& weight, std::int64_t top, std::int64_t bottom, std::int64_t left, std::int64_t right) {
+  return F::pad(weight, F::PadFuncOptions({right - left, 0, bottom - top, 0}));
+}
+
 // A convolution with TensorFlow SAME padding (the stride-2 case pads explicitly).
 torch::Tensor same_conv(nn::Conv2d c, const torch::Tensor& x) {
   const auto& o = c->options;
@@ -46,14 +56,8 @@ torch::Tensor same_conv(nn::Conv2d c, const torch::Tensor& x) {
   const std::int64_t k = (*o.kernel_size())[0];
   const auto [top, bottom] = tf_same_padding(x.size(2), k, stride);
   const auto [left, right] = tf_same_padding(x.size(3), k, stride);
-  if (!torch::GradMode::is_enabled()) {
-    // Without gradients, no padded copy of the input: SAME pads bottom >= top (right >= left), and a convolution
-    // with the symmetric padding (bottom, right) whose kernel is the weight behind (bottom - top, right - left)
-    // rows and columns of zeros reads exactly SAME's window: the same products, the same outputs (bit for bit
-    // at the shipped model's sizes), without copying an activation. F::pad of a channels-last activation is
-    // slow: at 96 x 192 x 256 (block 1's depthwise input, 4 images), pad + 3x3 takes 41 ms, the 4x4 form 5 ms
-    // (bench/torch_tower.cpp for the whole tower).
-    const auto w = F::pad(c->weight, F::PadFuncOptions({right - left, 0, bottom - top, 0}));
+  if (!torch::GradMode::is_enabled()) {  // without gradients: no padded copy of the input
+    const auto w = zero_extended_kernel(c->weight, top, bottom, left, right);
     return F::conv2d(x, w, F::Conv2dFuncOptions().bias(c->bias).stride(stride).padding({bottom, right}).groups(o.groups()));
   }
   return c->forward(F::pad(x, F::PadFuncOptions({left, right, top, bottom})));
@@ -246,7 +250,7 @@ std::vector<torch::Tensor> MobileNetV2Impl::frozen_features(const torch::Tensor&
         std::int64_t ph = (*c->options.kernel_size())[0] / 2, pw = ph;
         if (stride != 1) {
           const auto& p = pads.at(next_pad++);
-          weight = F::pad(weight, F::PadFuncOptions({p[3] - p[2], 0, p[1] - p[0], 0}));
+          weight = zero_extended_kernel(weight, p[0], p[1], p[2], p[3]);
           ph = p[1];
           pw = p[3];
         }

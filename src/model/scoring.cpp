@@ -180,15 +180,8 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
   // decoding step are too small to share, and each parallel region costs more than it saves (48 README
   // examples at 2 threads: 153 decoding steps 0.39-0.45 s -> 0.31 s, the same answers; with K = 8 samples no
   // difference). Larger models keep every thread. The caller's count is given back.
-  struct OneThreadWhile {
-    int previous = 0;
-    explicit OneThreadWhile(bool on) : previous(on ? set_this_thread_openmp_threads(1) : 0) {}
-    ~OneThreadWhile() {
-      if (previous > 0) set_this_thread_openmp_threads(previous);
-    }
-  };
   constexpr std::int64_t kSmallLanguageModel = 50'000'000;  // parameters
-  const OneThreadWhile small(at::get_num_threads() > 1 && policy.parameter_count() < kSmallLanguageModel);
+  const OpenMPThreadsWhile small(1, at::get_num_threads() > 1 && policy.parameter_count() < kSmallLanguageModel);
   const auto seqs = generate(policy, visuals, requests, sp, [&](const std::vector<std::int64_t>& ids) { return model.decode(ids); },
                              stats);
   const ScoreRange range{model.contract().score_min, model.contract().score_max};

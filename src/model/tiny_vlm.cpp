@@ -7,7 +7,6 @@
 
 #include <ATen/Parallel.h>
 
-
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/parallel.h"
 #include "hawkeye/core/threads.h"
@@ -420,34 +419,27 @@ VisualEmbeds TinyVlm::encode_images(const VisionInput& input) {
   // Scoring (InferenceGraphScope, no gradients, CPU): the tower runs one image per thread, each image's layers
   // on one core. On a single image the frozen graph's layers are too small to split over cores (48 images at
   // 2 threads took as long as at 1); spread over images both cores work. Each image's values are what it gets alone.
-  if (!config_.vision.backbone.empty() && InferenceGraphScope::active() && !torch::GradMode::is_enabled() && dev.is_cpu() &&
-      at::get_num_threads() > 1 && n > 1) {
-    std::vector<torch::Tensor> one(n);
+  const bool one_per_thread = !config_.vision.backbone.empty() && InferenceGraphScope::active() &&
+                              !torch::GradMode::is_enabled() && dev.is_cpu() && at::get_num_threads() > 1 && n > 1;
+  if (one_per_thread) {
     // hawkeye's own threads (libtorch's at::parallel_for needs its callers built with -fopenmp): the calling
     // thread is one of the workers; each worker runs its images' layers on one core and gives back its count.
     parallel_for(static_cast<std::size_t>(n), at::get_num_threads(), [&](std::size_t i, int) {
       const torch::NoGradGuard no_grad;  // grad mode and the scope are per thread: the workers take the caller's
       const InferenceGraphScope scope;
       at::internal::lazy_init_num_threads();  // a new thread's first parallel op would set torch's count again
-      const int previous = set_this_thread_openmp_threads(1);
-      try {
-        one[i] = vision_->forward(input.pixels[i].unsqueeze(0).to(dev))[0];
-      } catch (...) {
-        set_this_thread_openmp_threads(previous);
-        throw;
-      }
-      set_this_thread_openmp_threads(previous);
+      const OpenMPThreadsWhile one_core(1);
+      embeds[i] = vision_->forward(input.pixels[i].unsqueeze(0).to(dev))[0];
     });
-    embeds = std::move(one);
-    groups.clear();
-  }
-  for (const auto& [size, idx] : groups) {
-    for (std::size_t from = 0; from < idx.size(); from += chunk) {
-      const std::size_t to = std::min(idx.size(), from + chunk);
-      std::vector<torch::Tensor> batch;
-      for (std::size_t k = from; k < to; ++k) batch.push_back(input.pixels[idx[k]]);
-      const auto enc = vision_->forward(torch::stack(batch).to(dev));  // [g, per, D]
-      for (std::size_t k = from; k < to; ++k) embeds[idx[k]] = enc[static_cast<std::int64_t>(k - from)];
+  } else {
+    for (const auto& [size, idx] : groups) {
+      for (std::size_t from = 0; from < idx.size(); from += chunk) {
+        const std::size_t to = std::min(idx.size(), from + chunk);
+        std::vector<torch::Tensor> batch;
+        for (std::size_t k = from; k < to; ++k) batch.push_back(input.pixels[idx[k]]);
+        const auto enc = vision_->forward(torch::stack(batch).to(dev));  // [g, per, D]
+        for (std::size_t k = from; k < to; ++k) embeds[idx[k]] = enc[static_cast<std::int64_t>(k - from)];
+      }
     }
   }
   out.embeds = n > 0 ? torch::cat(embeds, 0) : torch::zeros({0, config_.text.hidden_size});

@@ -18,9 +18,19 @@ int resolve_thread_count(int requested);
 // its own intra-op setting (see hawkeye/model/runtime.h). Returns n.
 int apply_base_threads(int n);
 
-// Sets the calling thread's OpenMP thread count (OpenMP keeps one per thread; libtorch's and oneDNN's parallel
-// regions read it) and returns the previous one; 1 and nothing done where no OpenMP runtime is linked.
-int set_this_thread_openmp_threads(int n);
+// While alive, the calling thread's OpenMP thread count is n (OpenMP keeps one per thread; libtorch's and
+// oneDNN's parallel regions read it); the previous count comes back on destruction. `on == false`, or no OpenMP
+// runtime linked: nothing changes.
+class OpenMPThreadsWhile {
+ public:
+  explicit OpenMPThreadsWhile(int n, bool on = true);
+  ~OpenMPThreadsWhile();
+  OpenMPThreadsWhile(const OpenMPThreadsWhile&) = delete;
+  OpenMPThreadsWhile& operator=(const OpenMPThreadsWhile&) = delete;
+
+ private:
+  int previous_ = 0;  // 0: nothing to give back
+};
 
 // How busy the machine's CPUs are, for choosing a thread count that does not fight other processes.
 // A sample: wall clock, busy CPU time of the cores this process may use (from /proc/stat), and this process's

@@ -6,7 +6,9 @@
 # scripts/train-default.sh). Row "reference": the full recipe with the reference code's hyper-parameters
 # (lr 5e-6, gamma0 1e-4); row "unfrozen": the full recipe with the vision tower trainable (train.freeze = []).
 # Usage: bash scripts/ablation.sh [--threads N] [--seeds "0 1 2 3 4"] [--rows "sft plain uado perception full reference unfrozen"]
-#                                 [--no-k8] [--sft DIR]
+#                                 [--no-k8] [--sft DIR] [--out DIR]
+#        --sft: another warm start; --out: where the rows go (default data-work/ablation; give another folder for
+#        another warm start, so that the tables of two warm starts never mix)
 #        then: python3 scripts/ablation_table.py > docs/results-table.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,7 @@ SEEDS="0"
 ROWS="sft plain uado perception full"
 K8=1
 SFT=data-work/runs/hawkeye-tiny-sft/final
+OUT=data-work/ablation
 while (($#)); do
   case $1 in
     --threads) THREADS=$2; shift 2;;
@@ -22,6 +25,7 @@ while (($#)); do
     --rows) ROWS=$2; shift 2;;
     --no-k8) K8=0; shift;;
     --sft) SFT=$2; shift 2;;
+    --out) OUT=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -31,7 +35,7 @@ WORK=data-work
 TEST=$WORK/test-old/test.jsonl
 LIVE=$WORK/live-set/test.jsonl
 [[ -d $SFT ]] || { echo "run scripts/train-default.sh first ($SFT is missing)" >&2; exit 1; }
-mkdir -p "$WORK/ablation"
+mkdir -p "$OUT"
 
 evaluate() { # model dir, out dir
   [[ -f $2/greedy/report.json ]] || H eval --model "$1" --data "$TEST" --out "$2/greedy"
@@ -41,7 +45,7 @@ evaluate() { # model dir, out dir
 
 for row in $ROWS; do
   case $row in
-    sft) evaluate "$SFT" "$WORK/ablation/sft"; continue;;
+    sft) evaluate "$SFT" "$OUT/sft"; continue;;
     plain) overrides=(loss.uado=false loss.perception=false);;
     uado) overrides=(loss.uado=true loss.perception=false);;
     perception) overrides=(loss.uado=false loss.perception=true);;
@@ -52,7 +56,7 @@ for row in $ROWS; do
     *) echo "unknown row $row" >&2; exit 2;;
   esac
   for seed in $SEEDS; do
-    dir=$WORK/ablation/$row-s$seed
+    dir=$OUT/$row-s$seed
     # The full recipe with seed 0 is the shipped model's own GRPO run: not trained twice.
     if [[ $row == full && $seed == 0 && -d $WORK/runs/hawkeye-tiny-grpo/final &&
           $(realpath "$SFT") == $(realpath "$WORK/runs/hawkeye-tiny-sft/final") ]]; then

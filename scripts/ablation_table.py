@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the ablation table (Markdown) from data-work/ablation/*/ written by scripts/ablation.sh.
+"""Prints the ablation table (Markdown) from data-work/ablation/*/ (or the folder given) written by scripts/ablation.sh.
 
 Columns per row and seed: SRCC, PLCC (logistic-fitted), KRCC and parse failures of greedy answers on the
 held-out test split; the same SRCC with the mean of K = 8 samples (when evaluated); the mean per-image standard
@@ -14,7 +14,10 @@ import math
 import os
 import sys
 
-WORK = sys.argv[1] if len(sys.argv) > 1 else "data-work"
+# The argument: a work folder holding ablation/ (default data-work) or the rows' folder itself
+# (scripts/ablation.sh --out DIR).
+_ARG = sys.argv[1] if len(sys.argv) > 1 else "data-work"
+ABLATION = os.path.join(_ARG, "ablation") if os.path.isdir(os.path.join(_ARG, "ablation")) else _ARG
 LABELS = {
     "sft": "SFT only (warm start)",
     "plain": "GRPO (no UADO, no perception)",
@@ -87,8 +90,8 @@ def t_test(diffs):
 
 rows = []
 for key in LABELS:
-    dirs = sorted(glob.glob(os.path.join(WORK, "ablation", key))) if key == "sft" else sorted(
-        glob.glob(os.path.join(WORK, "ablation", key + "-s*")))
+    dirs = sorted(glob.glob(os.path.join(ABLATION, key))) if key == "sft" else sorted(
+        glob.glob(os.path.join(ABLATION, key + "-s*")))
     for d in dirs:
         g = load(os.path.join(d, "greedy", "report.json"))
         k = load(os.path.join(d, "k8", "report.json"))
@@ -190,7 +193,7 @@ diag = []
 for key in LABELS:
     if key == "sft":
         continue
-    for d in sorted(glob.glob(os.path.join(WORK, "ablation", key + "-s*"))):
+    for d in sorted(glob.glob(os.path.join(ABLATION, key + "-s*"))):
         log = run_log(d)
         if not log or not log[0]:
             continue

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <exception>
 #include <future>
+#include <memory>
+
+#include <ATen/Parallel.h>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/parallel.h"
@@ -47,6 +50,16 @@ std::vector<LoadedImage> load_range(const std::vector<fs::path>& paths, std::siz
   return out;
 }
 
+// One batch on its way through the pipeline: decoded images, the ones the model scores, and (once started) their
+// encoding. `encoding` is declared last so that it is destroyed (waited for) before the images it reads.
+struct PendingBatch {
+  std::size_t first = 0;
+  std::vector<LoadedImage> loaded;
+  std::vector<const Image*> ptrs;  // the images that loaded, in order
+  std::vector<std::string> ids;
+  std::unique_ptr<model::SharedEncoding> encoding;
+};
+
 }  // namespace
 
 BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::path>& paths,
@@ -68,43 +81,79 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
       return load_range(paths, first, last, threads, limits);
     });
   };
-  std::future<std::vector<LoadedImage>> pending;
-  if (n > 0) pending = start_loading(0);
-  for (std::size_t first = 0; first < n; first += B) {
+  std::future<std::vector<LoadedImage>> loading;  // the batch after the newest one taken
+  std::size_t next_to_load = 0;
+  if (n > 0) {
+    loading = start_loading(0);
+    next_to_load = B;
+  }
+  // The next loaded batch: waits for the loader and starts loading the one after it.
+  auto take_loaded = [&](PendingBatch& b) {
     const auto t_wait = std::chrono::steady_clock::now();
-    std::vector<LoadedImage> loaded = pending.get();
+    b.first = next_to_load - B;
+    b.loaded = loading.get();
     summary.load_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_wait).count();
-    // The next batch decodes while the model works on this one.
-    if (first + B < n) pending = start_loading(first + B);
-    std::vector<const Image*> ptrs;
-    std::vector<std::string> ids;
-    std::vector<std::size_t> where;  // index in `loaded` of each scored image
-    for (std::size_t k = 0; k < loaded.size(); ++k) {
-      if (!loaded[k].error.empty()) continue;
-      ptrs.push_back(&loaded[k].image);
-      ids.push_back(identities.empty() ? paths[first + k].string() : identities[first + k]);
-      where.push_back(k);
+    if (next_to_load < n) {
+      loading = start_loading(next_to_load);
+      next_to_load += B;
     }
-    model::GenerationStats& stats = summary.model;
-    const std::int64_t tokens_before = stats.generated_tokens;
-    std::vector<model::ImageScore> scores;
-    if (options.threads && !ptrs.empty()) {
+    for (std::size_t k = 0; k < b.loaded.size(); ++k) {
+      if (!b.loaded[k].error.empty()) continue;
+      b.ptrs.push_back(&b.loaded[k].image);
+      b.ids.push_back(identities.empty() ? paths[b.first + k].string() : identities[b.first + k]);
+    }
+  };
+  // A model whose language part generates on one core (hawkeye-tiny) leaves the other cores idle while it decodes.
+  // With more than one thread its images are encoded one per core from a shared queue (model::SharedEncoding), and
+  // the next batch's encoding starts on threads - 1 cores before this batch generates; the generating thread joins
+  // it when done. So scoring never runs more threads than its count, and an image's encoding does not depend on
+  // it. Larger models encode each batch in turn with every thread.
+  const bool shared_encoding = model::generates_on_one_core(model);
+  std::unique_ptr<PendingBatch> ahead;  // the next batch, loaded, its encoding started
+  for (std::size_t first = 0; first < n; first += B) {
+    std::unique_ptr<PendingBatch> cur = std::move(ahead);
+    if (!cur) {
+      cur = std::make_unique<PendingBatch>();
+      take_loaded(*cur);
+    }
+    if (options.threads && !cur->ptrs.empty()) {
       const int t = options.threads->update();
       summary.fewest_threads = summary.fewest_threads == 0 ? t : std::min(summary.fewest_threads, t);
       summary.most_threads = std::max(summary.most_threads, t);
     }
-    if (!ptrs.empty()) scores = model::score_images(model, ptrs, options.score, ids, &stats);
+    const int threads = at::get_num_threads();
+    model::EncodedImages encoded;
+    if (cur->encoding) {
+      encoded = cur->encoding->finish();
+    } else if (!cur->ptrs.empty()) {
+      encoded = shared_encoding && threads > 1 ? model::SharedEncoding(model, cur->ptrs, threads - 1).finish()
+                                               : model::encode_for_scoring(model, cur->ptrs);
+    }
+    const bool stopping = options.stop && options.stop->load();
+    if (shared_encoding && threads > 1 && first + B < n && !stopping) {
+      ahead = std::make_unique<PendingBatch>();
+      take_loaded(*ahead);
+      if (!ahead->ptrs.empty()) {
+        ++summary.encoded_ahead;
+        ahead->encoding = std::make_unique<model::SharedEncoding>(model, ahead->ptrs, threads - 1);
+      }
+    }
+    model::GenerationStats& stats = summary.model;
+    const std::int64_t tokens_before = stats.generated_tokens;
+    std::vector<model::ImageScore> scores;
+    if (!cur->ptrs.empty()) scores = model::score_encoded(model, cur->ptrs, std::move(encoded), options.score, cur->ids, &stats);
     summary.generated_tokens += stats.generated_tokens - tokens_before;
     const auto t_out = std::chrono::steady_clock::now();
     std::size_t next_score = 0;
-    for (std::size_t k = 0; k < loaded.size(); ++k) {
+    for (std::size_t k = 0; k < cur->loaded.size(); ++k) {
       ScoredImage r;
-      r.index = first + k;
-      r.path = paths[first + k];
-      if (!loaded[k].error.empty()) {
+      r.index = cur->first + k;
+      r.path = paths[cur->first + k];
+      auto& slot = cur->loaded[k];
+      if (!slot.error.empty()) {
         r.status = ScoreStatus::load_error;
-        r.error = loaded[k].error;
-        r.error_code = loaded[k].code;
+        r.error = slot.error;
+        r.error_code = slot.code;
         ++summary.load_failures;
       } else {
         r.result = std::move(scores[next_score++]);
@@ -118,7 +167,7 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
     summary.output_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_out).count();
     if (options.stop && options.stop->load() && first + B < n) {
       summary.stopped = true;
-      break;  // `pending` finishes its batch and is discarded
+      break;  // `loading` and `ahead` finish their batches and are discarded
     }
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

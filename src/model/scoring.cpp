@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <system_error>
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/text_util.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/model/mobilenet.h"
+
+#include <ATen/Parallel.h>
 
 namespace hawkeye::model {
 
@@ -139,13 +142,10 @@ std::int64_t answer_number_start(const std::vector<std::int64_t>& tokens, const 
   return -1;
 }
 
-std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Image*>& images, const ScoreOptions& options,
-                                     const std::vector<std::string>& identities, GenerationStats* stats) {
-  std::vector<ImageScore> out(images.size());
-  if (images.empty()) return out;
-  if (!identities.empty() && identities.size() != images.size()) {
-    throw Error(ErrorCode::invalid_argument, "score_images: one identity per image is required");
-  }
+EncodedImages encode_for_scoring(IqaModel& model, const std::vector<const Image*>& images) {
+  EncodedImages e;
+  e.images = images.size();
+  if (images.empty()) return e;
   torch::NoGradGuard no_grad;
   const InferenceGraphScope inference_graph;  // the vision tower's frozen graph (hawkeye/model/mobilenet.h)
   auto& policy = model.policy();
@@ -153,10 +153,110 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
   const auto t_pre = Clock::now();
   const auto pixels = policy.preprocess(images);
   const auto t_enc = Clock::now();
-  const auto visuals = policy.encode_images(pixels);
+  e.visuals = policy.encode_images(pixels);
+  e.preprocess_seconds = std::chrono::duration<double>(t_enc - t_pre).count();
+  e.encode_seconds = std::chrono::duration<double>(Clock::now() - t_enc).count();
+  return e;
+}
+
+namespace {
+// A small language model (hawkeye-tiny: 3 layers, 192 wide) generates faster on one core: its ~100 ops per
+// decoding step are too small to share, and each parallel region costs more than it saves (48 README
+// examples at 2 threads: 153 decoding steps 0.39-0.45 s -> 0.31 s, the same answers; with K = 8 samples no
+// difference). Larger models keep every thread.
+constexpr std::int64_t kSmallLanguageModel = 50'000'000;  // parameters
+}  // namespace
+
+bool generates_on_one_core(IqaModel& model) { return model.policy().parameter_count() < kSmallLanguageModel; }
+
+SharedEncoding::SharedEncoding(IqaModel& model, std::vector<const Image*> images, int background)
+    : model_(model), images_(std::move(images)), parts_(images_.size()) {
+  const int n = static_cast<int>(std::min<std::size_t>(images_.size(), static_cast<std::size_t>(std::max(0, background))));
+  try {
+    for (int t = 0; t < n; ++t) threads_.emplace_back([this] { work(false); });
+  } catch (const std::system_error&) {
+    // Could not start another thread: the ones started and the caller's finish() share the images.
+  }
+}
+
+SharedEncoding::~SharedEncoding() {
+  stop_ = true;
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void SharedEncoding::work(bool caller) {
+  bool took_part = false;
+  try {
+    torch::NoGradGuard no_grad;  // grad mode, the inference-graph scope and the OpenMP count are per thread
+    if (!caller) at::internal::lazy_init_num_threads();  // a new thread's first parallel op would set torch's count again
+    const OpenMPThreadsWhile one_core(1);
+    for (;;) {
+      if (stop_.load()) return;
+      const std::size_t i = next_.fetch_add(1);
+      if (i >= images_.size()) return;
+      if (!took_part) ++participants_, took_part = true;
+      parts_[i] = encode_for_scoring(model_, {images_[i]});
+    }
+  } catch (...) {
+    const std::lock_guard<std::mutex> lock(error_mutex_);
+    if (!error_) error_ = std::current_exception();
+    stop_ = true;
+  }
+}
+
+EncodedImages SharedEncoding::finish() {
+  if (finished_) throw Error(ErrorCode::internal, "SharedEncoding::finish called twice");
+  finished_ = true;
+  work(true);
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  if (error_) std::rethrow_exception(error_);
+  EncodedImages out;
+  out.images = images_.size();
+  if (images_.empty()) return out;
+  std::vector<torch::Tensor> embeds;
+  out.visuals.offsets.push_back(0);
+  for (auto& p : parts_) {
+    embeds.push_back(p.visuals.embeds);
+    out.visuals.offsets.push_back(out.visuals.offsets.back() + p.visuals.tokens(0));
+    out.visuals.grid.push_back(p.visuals.grid.at(0));
+    out.preprocess_seconds += p.preprocess_seconds;
+    out.encode_seconds += p.encode_seconds;
+  }
+  out.visuals.embeds = torch::cat(embeds, 0);
+  const double threads = std::max(1, participants_.load());
+  out.preprocess_seconds /= threads;
+  out.encode_seconds /= threads;
+  return out;
+}
+
+std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Image*>& images, const ScoreOptions& options,
+                                     const std::vector<std::string>& identities, GenerationStats* stats) {
+  if (!identities.empty() && identities.size() != images.size()) {
+    throw Error(ErrorCode::invalid_argument, "score_images: one identity per image is required");
+  }
+  return score_encoded(model, images, encode_for_scoring(model, images), options, identities, stats);
+}
+
+std::vector<ImageScore> score_encoded(IqaModel& model, const std::vector<const Image*>& images, EncodedImages encoded,
+                                      const ScoreOptions& options, const std::vector<std::string>& identities,
+                                      GenerationStats* stats) {
+  std::vector<ImageScore> out(images.size());
+  if (images.empty()) return out;
+  if (!identities.empty() && identities.size() != images.size()) {
+    throw Error(ErrorCode::invalid_argument, "score_images: one identity per image is required");
+  }
+  if (encoded.images != images.size()) {
+    throw Error(ErrorCode::invalid_argument, "score_encoded: " + std::to_string(images.size()) + " images but " +
+                                                 std::to_string(encoded.images) + " encoded");
+  }
+  torch::NoGradGuard no_grad;
+  auto& policy = model.policy();
+  const VisualEmbeds& visuals = encoded.visuals;
   if (stats) {
-    stats->preprocess_seconds += std::chrono::duration<double>(t_enc - t_pre).count();
-    stats->encode_seconds += std::chrono::duration<double>(Clock::now() - t_enc).count();
+    stats->preprocess_seconds += encoded.preprocess_seconds;
+    stats->encode_seconds += encoded.encode_seconds;
   }
   if (options.readout == Readout::expected && options.samples > 0) {
     throw Error(ErrorCode::invalid_argument,
@@ -176,12 +276,8 @@ std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Im
     r.seed = identities.empty() ? derive_seed(options.seed, i) : derive_seed(options.seed, identities[i]);
     requests.push_back(std::move(r));
   }
-  // A small language model (hawkeye-tiny: 3 layers, 192 wide) generates faster on one core: its ~100 ops per
-  // decoding step are too small to share, and each parallel region costs more than it saves (48 README
-  // examples at 2 threads: 153 decoding steps 0.39-0.45 s -> 0.31 s, the same answers; with K = 8 samples no
-  // difference). Larger models keep every thread. The caller's count is given back.
-  constexpr std::int64_t kSmallLanguageModel = 50'000'000;  // parameters
-  const OpenMPThreadsWhile small(1, at::get_num_threads() > 1 && policy.parameter_count() < kSmallLanguageModel);
+  // A small language model generates on one core (kSmallLanguageModel); the caller's count is given back.
+  const OpenMPThreadsWhile small(1, at::get_num_threads() > 1 && generates_on_one_core(model));
   const auto seqs = generate(policy, visuals, requests, sp, [&](const std::vector<std::int64_t>& ids) { return model.decode(ids); },
                              stats);
   const ScoreRange range{model.contract().score_min, model.contract().score_max};

@@ -1,5 +1,6 @@
 // Scoring many image files with one loaded model: a small pipeline in which the next batch is decoded on
-// loader threads while the model scores the current one, and every image's result is handed back in input
+// loader threads while the model scores the current one (and, for a small language model on more than one thread,
+// encoded by the vision tower while the current one generates), and every image's result is handed back in input
 // order as soon as its batch is done. A file that cannot be read or decoded becomes a "load_error" result
 // (with the message), never a crash and never a score. Used by `hawkeye score` and `hawkeye eval`.
 #pragma once
@@ -52,12 +53,15 @@ struct BatchScoringSummary {
   std::size_t parse_failures = 0;  // loaded, but no score
   std::int64_t generated_tokens = 0;
   double seconds = 0;              // wall time of the whole run (loading overlapped with scoring)
-  // Where the wall time went: waiting for the loader thread (image reading and decoding that did not overlap
+  // Where the time went: waiting for the loader thread (image reading and decoding that did not overlap
   // with the model), the model's parts (preprocess, vision tower, prefill, decoding steps, sampling), and the
-  // caller's on_image (writing the records).
+  // caller's on_image (writing the records). With a model that generates on one core (model::generates_on_one_core)
+  // and more than one thread, the next batch's preprocessing and vision run while this one generates, so their
+  // seconds overlap the others' and the parts add up to more than the wall time.
   double load_wait_seconds = 0, output_seconds = 0;
   model::GenerationStats model;
   int fewest_threads = 0, most_threads = 0;  // the model's thread counts over the batches (governor only)
+  std::size_t encoded_ahead = 0;   // batches encoded while the batch before them generated
   bool stopped = false;
   double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
 };

@@ -2,7 +2,11 @@
 // K sampled answers per image (their mean, and their spread as the model's own uncertainty — the quantity
 // UADO uses in training). A parse failure is reported, never replaced by a guess.
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <limits>
 #include <string>
 #include <vector>
@@ -56,8 +60,58 @@ struct ImageScore {
 
 // Scores a batch of images in one pass (images encoded once, prompts prefilled once, K samples per image
 // from an expanded cache). `identities` seed the samples per image (e.g. file paths); empty = batch index.
+// The same as score_encoded(model, images, encode_for_scoring(model, images), ...).
 std::vector<ImageScore> score_images(IqaModel& model, const std::vector<const Image*>& images, const ScoreOptions& options,
                                      const std::vector<std::string>& identities = {}, GenerationStats* stats = nullptr);
+
+// The two halves of score_images, for callers that encode one batch while another generates (eval::score_files).
+// encode_for_scoring preprocesses and encodes `images` as scoring does (no gradients, the vision tower's inference
+// graph: hawkeye/model/mobilenet.h); it may run on another thread than score_encoded, as long as no other thread
+// encodes with the same model at the same time. score_encoded generates and reads the answers of those images.
+struct EncodedImages {
+  VisualEmbeds visuals;
+  std::size_t images = 0;  // how many images were encoded (checked by score_encoded)
+  double preprocess_seconds = 0, encode_seconds = 0;
+};
+EncodedImages encode_for_scoring(IqaModel& model, const std::vector<const Image*>& images);
+std::vector<ImageScore> score_encoded(IqaModel& model, const std::vector<const Image*>& images, EncodedImages encoded,
+                                      const ScoreOptions& options, const std::vector<std::string>& identities = {},
+                                      GenerationStats* stats = nullptr);
+
+// Whether score_encoded generates on one core when the caller has more: a language model this small (hawkeye-tiny)
+// decodes faster on one core, so the others are free to encode the next batch meanwhile.
+bool generates_on_one_core(IqaModel& model);
+
+// Encodes images one at a time, each alone on one core, from one shared queue: `background` threads of its own
+// start at once, and the thread that calls finish() joins them on what is left. So a caller can start the next
+// batch's encoding on the cores its generation leaves free (background = threads - 1) and help once it is done,
+// without ever running more threads than it was given. Each image's encoding is what it gets alone
+// (encode_for_scoring of that one image), whatever the thread count. For models that generate on one core
+// (generates_on_one_core). The destructor stops the queue and waits for the background threads.
+class SharedEncoding {
+ public:
+  SharedEncoding(IqaModel& model, std::vector<const Image*> images, int background);
+  ~SharedEncoding();
+  SharedEncoding(const SharedEncoding&) = delete;
+  SharedEncoding& operator=(const SharedEncoding&) = delete;
+  // Encodes what is left on the calling thread, waits for the others and returns every image's encoding, in
+  // order (preprocess_seconds and encode_seconds: the images' times summed over the threads that took part,
+  // divided by their number). The first error of any image is rethrown. Call it once.
+  EncodedImages finish();
+
+ private:
+  void work(bool caller);
+  IqaModel& model_;
+  std::vector<const Image*> images_;
+  std::vector<EncodedImages> parts_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> participants_{0};
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+  std::vector<std::thread> threads_;
+  bool finished_ = false;
+};
 
 // The position in `tokens` of the first digit token (one of `digit_ids`) that follows the first "<answer>" (any
 // letter case) with only whitespace between them; -1 when there is none. Digits before the tag (the reasoning's

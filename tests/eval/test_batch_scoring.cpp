@@ -189,6 +189,38 @@ TEST(BatchScoring, WithMoreThanOneThreadTheNextBatchIsEncodedWhileThisOneGenerat
   at::set_num_threads(before);
 }
 
+TEST(BatchScoring, ASharedEncodingGivesEveryImageWhatItGetsAloneAndReportsErrors) {
+  auto m = model::IqaModel::load(world().model.string());
+  std::vector<Image> images;
+  for (const char* name : {"a.png", "c.jpg", "sub/b.png", "a.png", "c.jpg"}) images.push_back(load_image(world().imgs / name));
+  std::vector<const Image*> ptrs;
+  for (const auto& im : images) ptrs.push_back(&im);
+  for (int background : {0, 1, 3, 8}) {
+    model::SharedEncoding shared(m, ptrs, background);
+    const auto all = shared.finish();
+    ASSERT_EQ(all.images, ptrs.size());
+    ASSERT_EQ(all.visuals.images(), static_cast<std::int64_t>(ptrs.size()));
+    for (std::size_t i = 0; i < ptrs.size(); ++i) {
+      const auto alone = model::encode_for_scoring(m, {ptrs[i]});
+      const auto k = static_cast<std::int64_t>(i);
+      ASSERT_EQ(all.visuals.tokens(k), alone.visuals.tokens(0));
+      EXPECT_TRUE(torch::equal(all.visuals.embeds.narrow(0, all.visuals.offsets[i], all.visuals.tokens(k)), alone.visuals.embeds))
+          << "image " << i << ", " << background << " background threads";
+    }
+    EXPECT_THROW(shared.finish(), Error) << "finish is called once";
+  }
+  // An image the model refuses: its error reaches finish(), whichever thread met it.
+  Image empty;
+  std::vector<const Image*> with_bad = ptrs;
+  with_bad.insert(with_bad.begin() + 2, &empty);
+  for (int background : {0, 2}) {
+    model::SharedEncoding shared(m, with_bad, background);
+    EXPECT_THROW(shared.finish(), Error) << background;
+  }
+  // Destroyed without finish (the caller failed meanwhile): the background threads stop and are joined.
+  { model::SharedEncoding abandoned(m, ptrs, 2); }
+}
+
 TEST(BatchScoring, StopFlagEndsTheRunAfterTheCurrentBatch) {
   auto m = model::IqaModel::load(world().model.string());
   const std::vector<fs::path> paths(7, world().imgs / "a.png");

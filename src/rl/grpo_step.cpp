@@ -10,6 +10,7 @@
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/data/pairs.h"
+#include "hawkeye/model/mobilenet.h"
 #include "hawkeye/metrics/full_reference.h"
 #include "hawkeye/rl/losses.h"
 #include "train_step.h"
@@ -136,6 +137,8 @@ namespace {
 // The rollouts of the current rollout batch (kept across the μ optimisation passes), one per micro-batch.
 struct Rollout {
   std::vector<Image> images, twins;
+  // The images' encoding by the vision tower, kept for loss_pass when the tower is fixed (GrpoStep::vision_fixed_).
+  model::VisualEmbeds visuals;
   PackedRollouts packed;
   torch::Tensor advantages;  // [B·K] float32 on the run's device
   ordered_json stats;
@@ -170,11 +173,37 @@ class GrpoStep final : public TrainStep {
     pair_options_.similarity = [](const Image& a, const Image& b) { return ssim(a, b); };
     pair_options_.threshold = cfg_.pairs.threshold;
     if (!r_.froze_any) model.policy().freeze_norm_statistics(cfg_.loss.freeze_norm);
+    // With the vision tower fixed (train.freeze covers every "visual." parameter, which also freezes the norm
+    // statistics), an image's encoding is the same in the rollout and in every pass of the loss: it is computed
+    // once per rollout batch (the vision tower's inference graph, one image per core) and reused by the policy's
+    // log-probs and, when the reference's tower has the same weights, by the reference's. The twins are encoded
+    // the same way. Otherwise (the tower trains) every pass encodes again, as the log-probs need its gradient.
+    std::int64_t visual = 0, trainable_visual = 0;
+    for (const auto& p : model.policy().named_parameters()) {
+      if (p.key().rfind("visual.", 0) != 0) continue;
+      ++visual;
+      if (p.value().requires_grad()) ++trainable_visual;
+    }
+    vision_fixed_ = r_.froze_any && visual > 0 && trainable_visual == 0;
+    if (vision_fixed_ && r_.reference) {
+      const auto mine = model.policy().named_parameters();
+      const auto theirs = r_.reference->policy().named_parameters();
+      ref_shares_vision_ = true;
+      for (const auto& p : mine) {
+        if (p.key().rfind("visual.", 0) != 0) continue;
+        const auto* t = theirs.find(p.key());
+        if (!t || !t->sizes().equals(p.value().sizes()) || !torch::equal(*t, p.value())) {
+          ref_shares_vision_ = false;
+          break;
+        }
+      }
+    }
   }
 
   std::int64_t data_step(std::int64_t step) const override { return step / mu_; }
 
   double accumulate(const StepBatch& batch, ordered_json& rec, StepTimes& times) override {
+    images_encoded_ = 0;
     if (batch.step % mu_ == 0 || rollouts_.empty()) {
       rollouts_.clear();
       for (std::int64_t a = 0; a < r_.accum; ++a) rollouts_.push_back(collect_rollouts(batch, a, times));
@@ -205,6 +234,7 @@ class GrpoStep final : public TrainStep {
     for (const auto& ro : rollouts_) stats.push_back(ro.stats);
     merge_rollout_stats(stats, batch.step % mu_ == 0, rec);
     rec["tokens"] = tokens;
+    rec["images_encoded"] = images_encoded_;  // vision-tower passes of this step (one per image and model)
     return loss_sum;
   }
 
@@ -243,8 +273,11 @@ class GrpoStep final : public TrainStep {
     model::VisualEmbeds vis;
     {
       torch::NoGradGuard ng;
+      const model::InferenceGraphScope fast(vision_fixed_);
       vis = policy.encode_images(policy.preprocess(ptrs));
+      images_encoded_ += static_cast<std::int64_t>(ptrs.size());
     }
+    if (vision_fixed_) ro.visuals = vis;
     std::vector<model::GenerationRequest> reqs;
     std::vector<std::vector<std::int64_t>> prompts;
     std::vector<double> targets;
@@ -290,15 +323,16 @@ class GrpoStep final : public TrainStep {
       torch::NoGradGuard ng;
       if (r_.reference) {
         auto& ref = r_.reference->policy();
-        const auto rv = ref.encode_images(ref.preprocess(ptrs));
+        const auto rv = ref_shares_vision_ ? ro.visuals : encode_counted(ref, ptrs);
         ref_logp = ref.token_logprobs(prompts, rv, completions);
       }
       if (perception_ && gamma > 0) {
-        const auto dv = policy.encode_images(policy.preprocess(tptrs));
+        const model::InferenceGraphScope fast(vision_fixed_);
+        const auto dv = encode_counted(policy, tptrs);
         deg_logp = policy.token_logprobs(prompts, dv, completions);
       }
     }
-    const auto vis = policy.encode_images(policy.preprocess(ptrs));
+    const auto vis = vision_fixed_ ? ro.visuals : encode_counted(policy, ptrs);
     const auto logp = policy.token_logprobs(prompts, vis, completions);  // float32 in any model dtype
     const auto parts = qhawkeye_loss(logp, mu_ > 1 ? ro.packed.old_logp : torch::Tensor(), ref_logp, deg_logp, ro.advantages,
                                      completions.mask, loss_);
@@ -313,11 +347,19 @@ class GrpoStep final : public TrainStep {
     return std::vector<double>(v, v + 7);
   }
 
+  model::VisualEmbeds encode_counted(model::Policy& p, const std::vector<const Image*>& images) {
+    images_encoded_ += static_cast<std::int64_t>(images.size());
+    return p.encode_images(p.preprocess(images));
+  }
+
   Run& r_;
   const GrpoConfig& cfg_;
+  std::int64_t images_encoded_ = 0;
   RewardSet rewards_;
   std::int64_t K_ = 1, mu_ = 1;
   bool perception_ = false, on_the_fly_ = false;
+  bool vision_fixed_ = false;       // every "visual." parameter frozen: encode each image once per rollout batch
+  bool ref_shares_vision_ = false;  // ... and the reference's tower has the same weights: it reuses that encoding
   model::SamplingParams sampling_;
   UadoOptions uado_;
   LossOptions loss_;

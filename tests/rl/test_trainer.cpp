@@ -107,6 +107,34 @@ TEST(TrainerSlow, GrpoResumeEqualsUninterruptedRun) {
   EXPECT_LT(max_weight_diff(s.dir.path() / "a" / "final", s.dir.path() / "b" / "final"), 1e-6);
 }
 
+// With every "visual." parameter frozen, a GRPO step encodes each image once per rollout batch (and each twin once)
+// and reuses that encoding for the policy's and the reference's log-probs; with the tower trainable every pass
+// encodes again. Both give the same first step (same weights, same rollouts): the reuse changes no value.
+TEST(Trainer, GrpoWithAFixedVisionTowerEncodesEachImageOncePerRolloutBatch) {
+  test::TinyTrainingSetup s(true);
+  const std::string common = "[rollout]\nk = 3\nmax_new_tokens = 12\n[loss]\ngamma0 = 0.01\n[train]\nsteps = 2\nbatch_size = 4\n"
+                             "grad_accum = 1\nlr = 1e-3\nwarmup_steps = 0\nval_every = 0\ncheckpoint_every = 0\n";
+  for (const char* name : {"fixed", "trained"}) {
+    const bool fixed = std::string(name) == "fixed";
+    rl::train(make_config(s, common + (fixed ? "freeze = [\"visual.\"]\n" : "") + "[run]\ndir = \"" +
+                                 (s.dir.path() / name).string() + "\"\nseed = 5\nthreads = 1\nlog_every = 1\n"),
+              "grpo");
+  }
+  const auto a = test::read_step_metrics(s.dir.path() / "fixed"), b = test::read_step_metrics(s.dir.path() / "trained");
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::int64_t twins = a[i]["kl_prcp"].is_null() ? 0 : 4;
+    ASSERT_TRUE(a[i].contains("images_encoded"));
+    EXPECT_EQ(a[i]["images_encoded"].get<std::int64_t>(), 4 + twins) << "rollout + twins, step " << i + 1;
+    EXPECT_EQ(b[i]["images_encoded"].get<std::int64_t>(), 4 + 4 + twins + 4) << "rollout + reference + twins + policy";
+  }
+  ASSERT_FALSE(a[0]["kl_prcp"].is_null()) << "the first step has a perception term";
+  for (const char* key : {"loss", "kl_ref", "kl_prcp", "reward_mean"}) {
+    EXPECT_NEAR(a[0][key].get<double>(), b[0][key].get<double>(), 1e-6) << key;
+  }
+}
+
 TEST(Trainer, PerceptionLossRefusesRowsWithoutTwins) {
   test::TinyTrainingSetup s(false);
   auto c = make_config(s, "[run]\ndir = \"" + (s.dir.path() / "r").string() + "\"\n[train]\nsteps = 1\nbatch_size = 2\ngrad_accum = 1\n");

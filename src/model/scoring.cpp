@@ -5,13 +5,13 @@
 #include <cmath>
 #include <system_error>
 
+#include <ATen/Parallel.h>
+
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/core/text_util.h"
 #include "hawkeye/core/threads.h"
 #include "hawkeye/model/mobilenet.h"
-
-#include <ATen/Parallel.h>
 
 namespace hawkeye::model {
 

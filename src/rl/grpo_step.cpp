@@ -178,26 +178,18 @@ class GrpoStep final : public TrainStep {
     // once per rollout batch (the vision tower's inference graph, one image per core) and reused by the policy's
     // log-probs and, when the reference's tower has the same weights, by the reference's. The twins are encoded
     // the same way. Otherwise (the tower trains) every pass encodes again, as the log-probs need its gradient.
-    std::int64_t visual = 0, trainable_visual = 0;
-    for (const auto& p : model.policy().named_parameters()) {
+    const auto mine = model.policy().named_parameters();
+    const auto theirs = r_.reference ? r_.reference->policy().named_parameters() : decltype(mine)();
+    bool any_visual = false, all_frozen = true, same_as_reference = r_.reference && r_.froze_any;
+    for (const auto& p : mine) {
       if (p.key().rfind("visual.", 0) != 0) continue;
-      ++visual;
-      if (p.value().requires_grad()) ++trainable_visual;
+      any_visual = true;
+      all_frozen = all_frozen && !p.value().requires_grad();
+      const auto* t = same_as_reference && all_frozen ? theirs.find(p.key()) : nullptr;
+      same_as_reference = t && t->sizes().equals(p.value().sizes()) && torch::equal(*t, p.value());
     }
-    vision_fixed_ = r_.froze_any && visual > 0 && trainable_visual == 0;
-    if (vision_fixed_ && r_.reference) {
-      const auto mine = model.policy().named_parameters();
-      const auto theirs = r_.reference->policy().named_parameters();
-      ref_shares_vision_ = true;
-      for (const auto& p : mine) {
-        if (p.key().rfind("visual.", 0) != 0) continue;
-        const auto* t = theirs.find(p.key());
-        if (!t || !t->sizes().equals(p.value().sizes()) || !torch::equal(*t, p.value())) {
-          ref_shares_vision_ = false;
-          break;
-        }
-      }
-    }
+    vision_fixed_ = r_.froze_any && any_visual && all_frozen;
+    ref_shares_vision_ = vision_fixed_ && same_as_reference;
   }
 
   std::int64_t data_step(std::int64_t step) const override { return step / mu_; }
@@ -274,8 +266,7 @@ class GrpoStep final : public TrainStep {
     {
       torch::NoGradGuard ng;
       const model::InferenceGraphScope fast(vision_fixed_);
-      vis = policy.encode_images(policy.preprocess(ptrs));
-      images_encoded_ += static_cast<std::int64_t>(ptrs.size());
+      vis = encode_counted(policy, ptrs);
     }
     if (vision_fixed_) ro.visuals = vis;
     std::vector<model::GenerationRequest> reqs;

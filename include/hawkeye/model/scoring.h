@@ -5,10 +5,10 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
-#include <mutex>
-#include <thread>
 #include <limits>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hawkeye/image/image.h"

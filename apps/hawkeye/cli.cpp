@@ -194,7 +194,8 @@ int run(int argc, const char* const* argv) {
          },
          "Threads for torch, BLAS and OpenCV: N (0 = all cores) or auto. Default: score, eval and serve follow "
          "the machine's load (fewer threads while other processes take cores), training keeps the cores left free "
-         "at its start (recorded as run.threads; a resume keeps it)")
+         "at its start (recorded as run.threads; a resume keeps it), except a GRPO run of hawkeye-tiny with its vision "
+         "tower frozen, whose values do not depend on the count: it follows the load from step to step")
       ->type_name("N|auto")
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {

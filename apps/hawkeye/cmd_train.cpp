@@ -107,8 +107,8 @@ int training_threads(const Context& ctx, const Config& config, const std::string
   const int n = threads_for_load_now(0, 0.5, &others);
   log_setup(ctx.global.log_level, ctx.global.quiet);
   if (others >= 0) {
-    spdlog::info("threads: {} of {} cores (other processes kept {:.2f} busy at the start); fixed for the run and "
-                 "recorded as run.threads — --threads N chooses another", n, available_cores(), others);
+    spdlog::info("threads: {} of {} cores (other processes kept {:.2f} busy at the start); recorded as run.threads — "
+                 "--threads N chooses another", n, available_cores(), others);
   }
   return n;
 }
@@ -129,6 +129,9 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
   if (worker) ctx.global.threads = dist::worker_threads(ctx.global.threads, env->local_world);
   Config config = Config::load(o.config);
   for (const auto& ov : o.overrides) config.apply_override(ov);
+  // Neither --threads N nor the config's run.threads fixes the count: a run whose steps do not depend on it may
+  // follow the load from step to step (rl::TrainOptions::follow_load_up_to).
+  const bool count_free = !worker && ctx.global.thread_mode != GlobalOptions::ThreadMode::fixed && config.get<int>("run.threads", 0) <= 0;
   ctx.global.threads = training_threads(ctx, config, o.resume, worker);
   ctx.prepare(true);
   config.set("run.threads", ctx.global.threads);
@@ -150,6 +153,7 @@ int run_training(const TrainCommandOptions& o, const std::string& name, const st
   opts.allow_config_change = o.allow_config_change;
   opts.stop = &stop_flag();
   opts.progress = !ctx.global.quiet;
+  if (count_free) opts.follow_load_up_to = available_cores();
   rl::TrainResult result;
   {
     // The first Ctrl-C or SIGTERM: the trainer writes a checkpoint after the current step and returns. A second

@@ -6,6 +6,10 @@
 #include <numeric>
 
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/parallel.h"
+#include "hawkeye/core/threads.h"
+
+#include <ATen/Parallel.h>
 #include "hawkeye/core/random.h"
 
 namespace hawkeye::model {
@@ -167,6 +171,81 @@ std::vector<GeneratedSequence> generate(Policy& policy, const VisualEmbeds& visu
     if (detokenize) s.text = detokenize(s.tokens);
   }
   return out;
+}
+
+std::vector<GeneratedSequence> generate_in_parts(Policy& policy, const VisualEmbeds& visuals,
+                                                 const std::vector<GenerationRequest>& requests, const SamplingParams& sampling,
+                                                 int part_count, int threads, const Detokenizer& detokenize, GenerationStats* stats) {
+  const std::size_t R = requests.size();
+  const std::size_t parts = std::min<std::size_t>(R, static_cast<std::size_t>(std::max(1, part_count)));
+  if (parts <= 1) {
+    const OpenMPThreadsWhile one_core(1);
+    return generate(policy, visuals, requests, sampling, detokenize, stats);
+  }
+  // Contiguous parts of about equal rows: part p starts at the first request whose preceding rows reach p/parts of
+  // all rows, every part keeping at least one request.
+  std::vector<std::int64_t> before(R + 1, 0);  // rows of the requests before i
+  for (std::size_t i = 0; i < R; ++i) before[i + 1] = before[i] + std::max<std::int64_t>(requests[i].num_samples, 0);
+  std::vector<std::size_t> first(parts + 1, R);
+  first[0] = 0;
+  for (std::size_t p = 1; p < parts; ++p) {
+    std::size_t i = first[p - 1] + 1;
+    while (i < R - (parts - p) && before[i] * static_cast<std::int64_t>(parts) < before[R] * static_cast<std::int64_t>(p)) ++i;
+    first[p] = i;
+  }
+  // Each part sees only its own images (renumbered), so its prefill does no work for the others'.
+  std::vector<std::vector<GeneratedSequence>> out(parts);
+  std::vector<GenerationStats> part_stats(parts);
+  parallel_for(parts, std::max(1, threads), [&](std::size_t p, int) {
+    const torch::NoGradGuard no_grad;  // grad mode is per thread
+    at::internal::lazy_init_num_threads();  // a new thread's first parallel op would set torch's count again
+    const OpenMPThreadsWhile one_core(1);
+    std::vector<GenerationRequest> mine(requests.begin() + static_cast<std::ptrdiff_t>(first[p]),
+                                        requests.begin() + static_cast<std::ptrdiff_t>(first[p + 1]));
+    VisualEmbeds vis;
+    std::vector<std::int64_t> renumber(static_cast<std::size_t>(visuals.images()), -1);
+    std::vector<torch::Tensor> pieces;
+    vis.offsets.push_back(0);
+    for (auto& q : mine) {
+      if (q.image < 0) continue;
+      if (q.image >= visuals.images()) {
+        throw Error(ErrorCode::invalid_argument, "generate: request image " + std::to_string(q.image) + " of " +
+                                                     std::to_string(visuals.images()));
+      }
+      auto& to = renumber[static_cast<std::size_t>(q.image)];
+      if (to < 0) {
+        to = vis.images();
+        pieces.push_back(visuals.embeds.narrow(0, visuals.offsets[q.image], visuals.tokens(q.image)));
+        vis.offsets.push_back(vis.offsets.back() + visuals.tokens(q.image));
+        vis.grid.push_back(visuals.grid[static_cast<std::size_t>(q.image)]);
+      }
+      q.image = to;
+    }
+    vis.embeds = pieces.empty() ? visuals.embeds.narrow(0, 0, 0) : torch::cat(pieces, 0);
+    out[p] = generate(policy, vis, mine, sampling, nullptr, &part_stats[p]);
+    for (auto& s : out[p]) s.request += static_cast<std::int64_t>(first[p]);
+  });
+  std::vector<GeneratedSequence> seqs;
+  GenerationStats sum;
+  for (std::size_t p = 0; p < parts; ++p) {
+    for (auto& s : out[p]) {
+      if (detokenize) s.text = detokenize(s.tokens);
+      seqs.push_back(std::move(s));
+    }
+    sum.prefill_seconds += part_stats[p].prefill_seconds / static_cast<double>(parts);
+    sum.decode_seconds += part_stats[p].decode_seconds / static_cast<double>(parts);
+    sum.sample_seconds += part_stats[p].sample_seconds / static_cast<double>(parts);
+    sum.generated_tokens += part_stats[p].generated_tokens;
+    sum.steps = std::max(sum.steps, part_stats[p].steps);
+  }
+  if (stats) {
+    stats->prefill_seconds += sum.prefill_seconds;
+    stats->decode_seconds += sum.decode_seconds;
+    stats->sample_seconds += sum.sample_seconds;
+    stats->generated_tokens += sum.generated_tokens;
+    stats->steps += sum.steps;
+  }
+  return seqs;
 }
 
 }  // namespace hawkeye::model

@@ -35,6 +35,7 @@ std::uint64_t Policy::parameter_stamp() const {
 }
 
 void Policy::clear_prefix_cache() {
+  const std::lock_guard<std::mutex> lock(memo_mutex_);
   memo_tokens_.clear();
   memo_ = KVSegment{};
   memo_stamp_ = 0;
@@ -128,13 +129,13 @@ Policy::Prepared Policy::prepare(const PromptBatch& prompts, const VisualEmbeds&
   return prep;
 }
 
-const KVSegment& Policy::shared_prefix(const std::vector<std::int64_t>& prefix, KVSegment& scratch) {
-  if (prefix.empty()) {
-    scratch = KVSegment{};
-    return scratch;
-  }
+KVSegment Policy::shared_prefix(const std::vector<std::int64_t>& prefix) {
+  if (prefix.empty()) return KVSegment{};
   const bool memoise = !torch::GradMode::is_enabled();
-  if (memoise && prefix == memo_tokens_ && memo_stamp_ == parameter_stamp() && !memo_.empty()) return memo_;
+  if (memoise) {
+    const std::lock_guard<std::mutex> lock(memo_mutex_);
+    if (prefix == memo_tokens_ && memo_stamp_ == parameter_stamp() && !memo_.empty()) return memo_;
+  }
   const auto dev = device();
   const auto P = static_cast<std::int64_t>(prefix.size());
   DecoderChunk chunk;
@@ -146,20 +147,19 @@ const KVSegment& Policy::shared_prefix(const std::vector<std::int64_t>& prefix, 
   KVSegment seg;
   decoder().forward(chunk, nullptr, seg);
   if (memoise) {
+    // The same prefix computed by two threads at once gives the same values; the later one is kept.
+    const std::lock_guard<std::mutex> lock(memo_mutex_);
     memo_ = seg;
     memo_tokens_ = prefix;
     memo_stamp_ = parameter_stamp();
-    return memo_;
   }
-  scratch = seg;
-  return scratch;
+  return seg;
 }
 
 torch::Tensor Policy::prefill(const PromptBatch& prompts, const VisualEmbeds& visuals, KVCache& cache, std::int64_t reserve) {
   if (cache.rows.length != 0 || cache.shared.length != 0) throw Error(ErrorCode::internal, "prefill needs an empty cache");
   auto prep = prepare(prompts, visuals);
-  KVSegment scratch;
-  cache.shared = shared_prefix(prep.prefix, scratch);
+  cache.shared = shared_prefix(prep.prefix);
   const auto hidden = decoder().forward(prep.rows, &cache.shared, cache.rows, reserve);
   cache.next_pos = prep.next_pos;
   return decoder().logits(hidden.select(1, hidden.size(1) - 1));
@@ -190,8 +190,7 @@ torch::Tensor Policy::completion_hidden(const PromptBatch& prompts, const Visual
   }
   const auto Lc = completions.tokens.size(1);
   auto prep = prepare(prompts, visuals);
-  KVSegment scratch;
-  const KVSegment& prefix = shared_prefix(prep.prefix, scratch);
+  const KVSegment prefix = shared_prefix(prep.prefix);
   const auto dev = device();
   const auto comp_tokens = completions.tokens.to(dev);
   DecoderChunk chunk;

@@ -7,10 +7,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include <ATen/Parallel.h>
+
 #include "hawkeye/core/error.h"
+#include "hawkeye/core/parallel.h"
+#include "hawkeye/core/threads.h"
 #include "hawkeye/core/random.h"
 #include "hawkeye/data/pairs.h"
 #include "hawkeye/model/mobilenet.h"
+#include "hawkeye/model/scoring.h"
 #include "hawkeye/metrics/full_reference.h"
 #include "hawkeye/rl/losses.h"
 #include "train_step.h"
@@ -144,6 +149,10 @@ struct Rollout {
   ordered_json stats;
 };
 
+// Rows per part of a rollout batch generated in parts (GrpoStep::in_parts_): 2 parts for the recipe's 8 images x 4
+// rollouts. One request per part (4 rows) made the rollouts 50 % slower; 16 rows in one part leave a core idle.
+constexpr std::int64_t kRolloutRowsPerPart = 16;
+
 class GrpoStep final : public TrainStep {
  public:
   explicit GrpoStep(Run& r) : r_(r), cfg_(*r.grpo) {
@@ -189,10 +198,13 @@ class GrpoStep final : public TrainStep {
       same_as_reference = t && t->sizes().equals(p.value().sizes()) && torch::equal(*t, p.value());
     }
     vision_fixed_ = r_.froze_any && any_visual && all_frozen;
+    // A small language model on the CPU with the tower fixed: the rollouts and the loss in parts, one core each.
+    in_parts_ = r_.device.is_cpu() && model::generates_on_one_core(model) && vision_fixed_;
     ref_shares_vision_ = vision_fixed_ && same_as_reference;
   }
 
   std::int64_t data_step(std::int64_t step) const override { return step / mu_; }
+  bool thread_count_free() const override { return in_parts_; }
 
   double accumulate(const StepBatch& batch, ordered_json& rec, StepTimes& times) override {
     images_encoded_ = 0;
@@ -205,7 +217,7 @@ class GrpoStep final : public TrainStep {
     double loss_sum = 0, kl_ref = 0, kl_prcp = 0, pol = 0, clipfrac = 0, ent = 0;
     std::int64_t tokens = 0;
     for (auto& ro : rollouts_) {
-      const auto v = loss_pass(ro, gamma, times);
+      const auto v = in_parts_ ? loss_pass_in_parts(ro, gamma, times) : loss_pass(ro, gamma, times);
       const double a = static_cast<double>(r_.accum);
       loss_sum += v[0] / a;
       kl_ref += v[1] / a;
@@ -283,7 +295,15 @@ class GrpoStep final : public TrainStep {
       reqs.push_back(std::move(q));
     }
     model::GenerationStats gs;
-    const auto seqs = model::generate(policy, vis, reqs, sampling_, [&](const auto& ids) { return r_.model->decode(ids); }, &gs);
+    const model::Detokenizer detok = [&](const std::vector<std::int64_t>& ids) { return r_.model->decode(ids); };
+    // A small language model (hawkeye-tiny) generates its rows in parts of about kRolloutRowsPerPart rows, each alone
+    // on one core (model::generate_in_parts): no barriers between the cores (which the passive wait policy makes
+    // slow), and the parts are set by the batch, not by the thread count, so the sequences are the same with any
+    // count. A larger model spreads each decoding step over every core.
+    const std::int64_t rows = static_cast<std::int64_t>(reqs.size()) * K_;
+    const auto parts = static_cast<int>((rows + kRolloutRowsPerPart - 1) / kRolloutRowsPerPart);
+    const auto seqs = in_parts_ ? model::generate_in_parts(policy, vis, reqs, sampling_, parts, at::get_num_threads(), detok, &gs)
+                                : model::generate(policy, vis, reqs, sampling_, detok, &gs);
     times.rollout += seconds_since(tr);
 
     const auto B = static_cast<std::int64_t>(ro.images.size());
@@ -338,9 +358,173 @@ class GrpoStep final : public TrainStep {
     return std::vector<double>(v, v + 7);
   }
 
+  // loss_pass for a small language model on the CPU with the vision tower fixed: the same loss, computed in parts
+  // of two images' rows (2K), each part alone on one core (no barriers between cores, so no cost from the passive wait
+  // policy), and summed in part order, so the step's values do not depend on the thread count. Forward: each part's
+  // log-probs under the policy (with autograd), the reference and the twins; the loss of all rows on their
+  // (detached) log-probs gives d loss / d log-probs; backward: each part's parameter gradients for its slice of
+  // it (torch::autograd::grad, not accumulated), then added to .grad in part order.
+  std::vector<double> loss_pass_in_parts(const Rollout& ro, double gamma, StepTimes& times) {
+    auto& policy = r_.model->policy();
+    auto tf = Clock::now();
+    const auto B = static_cast<std::int64_t>(ro.images.size());
+    const auto& completions = ro.packed.completions;
+    const auto N = completions.tokens.size(0), T = completions.tokens.size(1);
+    const bool deg = perception_ && gamma > 0;
+    model::VisualEmbeds dv;
+    if (deg) {
+      std::vector<const Image*> tptrs;
+      for (const auto& im : ro.twins) tptrs.push_back(&im);
+      const torch::NoGradGuard ng;
+      const model::InferenceGraphScope fast;
+      dv = encode_counted(policy, tptrs);
+    }
+    if (r_.reference && !ref_shares_vision_) images_encoded_ += B;  // counted as in loss_pass; encoded per part below
+    // Parts of per_part images (a fixed number: the parts must not depend on the thread count).
+    // Two images per part: as fast as one on 2 threads, and at 1 thread the step's parts cost +8 % against the whole
+    // batch in one pass where one image per part cost +16 % (bench/README.md §5).
+    constexpr std::int64_t per_part = 2;
+    const auto P = (B + per_part - 1) / per_part;
+    // Each part's longest completion: its rows are cut to it (the columns after it are padding for all of them).
+    const auto lengths = completions.mask.sum(1).to(torch::kCPU);
+    const auto* len = lengths.data_ptr<std::int64_t>();
+    struct Part {
+      std::int64_t first = 0, images = 0, cols = 1;  // images [first, first + images), rows K times that
+      torch::Tensor logp, ref_logp, deg_logp;  // [rows, cols]; logp keeps its graph until the backward
+      std::vector<torch::Tensor> grads;
+    };
+    std::vector<Part> parts(static_cast<std::size_t>(P));
+    for (std::int64_t p = 0; p < P; ++p) {
+      auto& part = parts[static_cast<std::size_t>(p)];
+      part.first = p * per_part;
+      part.images = std::min(per_part, B - part.first);
+      for (std::int64_t r = part.first * K_; r < (part.first + part.images) * K_; ++r) part.cols = std::max(part.cols, len[r]);
+      part.cols = std::min(part.cols, T);
+    }
+    const auto slice = [](const model::VisualEmbeds& v, std::int64_t first, std::int64_t n) {
+      model::VisualEmbeds out;
+      const auto from = v.offsets[static_cast<std::size_t>(first)];
+      out.embeds = v.embeds.narrow(0, from, v.offsets[static_cast<std::size_t>(first + n)] - from);
+      for (std::int64_t i = first; i <= first + n; ++i) out.offsets.push_back(v.offsets[static_cast<std::size_t>(i)] - from);
+      out.grid.assign(v.grid.begin() + first, v.grid.begin() + first + n);
+      return out;
+    };
+    const bool grad_on = torch::GradMode::is_enabled();
+    const int threads = at::get_num_threads();
+    parallel_for(parts.size(), threads, [&](std::size_t pi, int) {
+      at::internal::lazy_init_num_threads();  // a new thread's first parallel op would set torch's count again
+      const OpenMPThreadsWhile one_core(1);
+      auto& part = parts[pi];
+      const auto r0 = part.first * K_, rows = part.images * K_;
+      model::PromptBatch pb;
+      for (std::int64_t r = r0; r < r0 + rows; ++r) {
+        pb.tokens.push_back(ro.packed.prompts.tokens[static_cast<std::size_t>(r)]);
+        pb.image.push_back(ro.packed.prompts.image[static_cast<std::size_t>(r)] - part.first);
+      }
+      const model::CompletionBatch cb{completions.tokens.narrow(0, r0, rows).narrow(1, 0, part.cols),
+                                      completions.mask.narrow(0, r0, rows).narrow(1, 0, part.cols)};
+      const auto vis = slice(ro.visuals, part.first, part.images);
+      {
+        const torch::NoGradGuard ng;
+        if (r_.reference) {
+          auto& ref = r_.reference->policy();
+          model::VisualEmbeds rv;
+          if (ref_shares_vision_) {
+            rv = vis;
+          } else {
+            std::vector<const Image*> mine;
+            for (std::int64_t i = part.first; i < part.first + part.images; ++i) mine.push_back(&ro.images[static_cast<std::size_t>(i)]);
+            rv = ref.encode_images(ref.preprocess(mine));
+          }
+          part.ref_logp = ref.token_logprobs(pb, rv, cb);
+        }
+        if (deg) part.deg_logp = policy.token_logprobs(pb, slice(dv, part.first, part.images), cb);
+      }
+      const torch::AutoGradMode with_grad(grad_on);  // grad mode is per thread: the caller's
+      part.logp = policy.token_logprobs(pb, vis, cb);
+    });
+    // All rows' log-probs, detached, padded back to the rollout batch's width.
+    const auto full = [&](auto member) {
+      auto t = torch::zeros({N, T}, torch::TensorOptions().dtype(torch::kFloat32).device(r_.device));
+      for (const auto& part : parts) {
+        const auto& x = part.*member;
+        t.narrow(0, part.first * K_, part.images * K_).narrow(1, 0, x.size(1)).copy_(x.detach());
+      }
+      return t;
+    };
+    auto logp = full(&Part::logp).requires_grad_(grad_on);
+    const auto ref_logp = r_.reference ? full(&Part::ref_logp) : torch::Tensor();
+    const auto deg_logp = deg ? full(&Part::deg_logp) : torch::Tensor();
+    const auto lp = qhawkeye_loss(logp, mu_ > 1 ? ro.packed.old_logp : torch::Tensor(), ref_logp, deg_logp, ro.advantages,
+                                  completions.mask, loss_);
+    times.logprob += seconds_since(tf);
+    auto tb = Clock::now();
+    const auto d_logp = torch::autograd::grad({lp.total / static_cast<double>(r_.accum)}, {logp})[0];
+    std::vector<torch::Tensor> params;
+    for (const auto& p : policy.parameters())
+      if (p.requires_grad()) params.push_back(p);
+    parallel_for(parts.size(), threads, [&](std::size_t pi, int) {
+      at::internal::lazy_init_num_threads();
+      const OpenMPThreadsWhile one_core(1);
+      auto& part = parts[pi];
+      const auto g = d_logp.narrow(0, part.first * K_, part.images * K_).narrow(1, 0, part.cols);
+      part.grads = torch::autograd::grad({part.logp}, params, {g}, /*retain_graph=*/false, /*create_graph=*/false,
+                                         /*allow_unused=*/true);
+      part.logp = torch::Tensor();  // its graph is freed
+    });
+    {
+      const torch::NoGradGuard ng;
+      for (std::size_t j = 0; j < params.size(); ++j) {
+        torch::Tensor sum;
+        for (auto& part : parts) {
+          auto& g = part.grads[j];
+          if (!g.defined()) continue;
+          if (sum.defined()) sum.add_(g);
+          else sum = g.clone(torch::MemoryFormat::Contiguous);  // a part's gradient may be a view
+          g = torch::Tensor();
+        }
+        if (!sum.defined()) continue;
+        auto& acc = params[j].mutable_grad();
+        if (acc.defined()) acc.add_(sum);
+        else acc = sum;
+      }
+    }
+    times.backward += seconds_since(tb);
+    const auto logged = torch::stack({lp.total.detach(), lp.kl_ref.detach(), lp.kl_prcp.detach(), lp.policy.detach(),
+                                      lp.clip_fraction.detach(), lp.entropy.detach(), completions.mask.sum().to(torch::kFloat32)})
+                            .to(torch::kCPU, torch::kFloat64);
+    const auto* v = logged.data_ptr<double>();
+    return std::vector<double>(v, v + 7);
+  }
+
   model::VisualEmbeds encode_counted(model::Policy& p, const std::vector<const Image*>& images) {
     images_encoded_ += static_cast<std::int64_t>(images.size());
+    if (in_parts_) return encode_each_alone(p, images);
     return p.encode_images(p.preprocess(images));
+  }
+
+  // Without gradients, each image encoded alone on one core (the steps in parts: an image's encoding is then the
+  // same with any thread count and whatever images share its batch), the images spread over the threads.
+  static model::VisualEmbeds encode_each_alone(model::Policy& p, const std::vector<const Image*>& images) {
+    std::vector<model::VisualEmbeds> one(images.size());
+    const bool inference = model::InferenceGraphScope::active();
+    parallel_for(images.size(), at::get_num_threads(), [&](std::size_t i, int) {
+      const torch::NoGradGuard no_grad;  // grad mode and the inference-graph scope are per thread: the caller's
+      const model::InferenceGraphScope scope(inference);
+      at::internal::lazy_init_num_threads();  // a new thread's first parallel op would set torch's count again
+      const OpenMPThreadsWhile one_core(1);
+      one[i] = p.encode_images(p.preprocess({images[i]}));
+    });
+    model::VisualEmbeds out;
+    out.offsets.push_back(0);
+    std::vector<torch::Tensor> embeds;
+    for (auto& v : one) {
+      embeds.push_back(v.embeds);
+      out.offsets.push_back(out.offsets.back() + v.tokens(0));
+      out.grid.push_back(v.grid.at(0));
+    }
+    out.embeds = embeds.empty() ? torch::Tensor() : torch::cat(embeds, 0);
+    return out;
   }
 
   Run& r_;
@@ -351,6 +535,10 @@ class GrpoStep final : public TrainStep {
   bool perception_ = false, on_the_fly_ = false;
   bool vision_fixed_ = false;       // every "visual." parameter frozen: encode each image once per rollout batch
   bool ref_shares_vision_ = false;  // ... and the reference's tower has the same weights: it reuses that encoding
+  // A small language model on the CPU with the vision tower fixed: the rollouts are generated and the loss is
+  // computed in parts, each alone on one core, fixed by the batch: the step's values do not depend on the thread
+  // count (thread_count_free).
+  bool in_parts_ = false;
   model::SamplingParams sampling_;
   UadoOptions uado_;
   LossOptions loss_;

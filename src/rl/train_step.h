@@ -67,6 +67,9 @@ class TrainStep {
   virtual ~TrainStep() = default;
   // The data step of an optimiser step (which batch it reads; GRPO: μ optimiser steps share one rollout batch).
   virtual std::int64_t data_step(std::int64_t step) const { return step; }
+  // Whether a step's values are the same with any thread count (its work is cut into parts that do not depend on
+  // it, each computed on one core): the run may then change its count between steps.
+  virtual bool thread_count_free() const { return false; }
   // Forward and backward passes of every accumulation micro-batch (gradients accumulate; nothing is applied).
   // Writes the step's numbers into `record` after step/epoch/lr; returns the loss summed over the micro-batches.
   virtual double accumulate(const StepBatch& batch, nlohmann::ordered_json& record, StepTimes& times) = 0;

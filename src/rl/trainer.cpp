@@ -23,6 +23,7 @@
 #include "hawkeye/metrics/correlation.h"
 #include "hawkeye/model/architecture.h"
 #include "hawkeye/model/device.h"
+#include "hawkeye/model/runtime.h"
 #include "hawkeye/model/scoring.h"
 #include "hawkeye/model/weights.h"
 #include "hawkeye/rl/advantages.h"
@@ -243,6 +244,14 @@ TrainResult train_loop(Run& r, detail::TrainStep& step_impl, TrainerState& state
   bar.skip(static_cast<std::uint64_t>(state.step));  // a resumed run's steps: not part of the rate
   ordered_json last_val;
 
+  // A step whose values do not depend on the thread count may follow the load (TrainOptions::follow_load_up_to).
+  std::optional<ThreadGovernor> governor;
+  if (options.follow_load_up_to > 0 && options.dist.world == 1 && step_impl.thread_count_free()) {
+    governor.emplace(options.follow_load_up_to);
+    spdlog::info("threads: this run's steps give the same values with any thread count; the count follows the load "
+                 "before every step (1 to {})", governor->max_threads());
+  }
+
   for (std::int64_t step = state.step; step < r.total_steps; ++step) {
     if (options.dist.world == 1 && options.stop && options.stop->load()) {  // dist: ranks agree after a step (below)
       result.interrupted = true;
@@ -262,6 +271,7 @@ TrainResult train_loop(Run& r, detail::TrainStep& step_impl, TrainerState& state
     rec["step"] = step + 1;
     rec["epoch"] = batch.epoch;
     rec["lr"] = lr;
+    if (governor) rec["threads"] = governor->update();
     double loss_sum = step_impl.accumulate(batch, rec, times);
 
     // ---- gradients across ranks, clipping, the optimiser step ----

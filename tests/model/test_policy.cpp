@@ -2,6 +2,7 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/fs.h"
+#include "hawkeye/core/threads.h"
 #include "hawkeye/model/generate.h"
 #include "hawkeye/model/model_dir.h"
 #include "hawkeye/model/weights.h"
@@ -221,6 +222,67 @@ TEST(Generate, SameSeedSameSamplesWhateverTheBatch) {
   EXPECT_NE(alone[0].tokens, alone[1].tokens);
   const auto again = generate(*s.policy, s.vis, {a}, sp);
   for (int k = 0; k < 4; ++k) EXPECT_EQ(again[k].tokens, alone[k].tokens);
+}
+
+TEST(Generate, InPartsTheSequencesDependOnThePartsNeverOnTheThreadCount) {
+  PolicySetup s;
+  SamplingParams sp;
+  sp.temperature = 4.0;  // varied samples and lengths from the small random model
+  sp.top_k = 20;
+  sp.max_new_tokens = 24;
+  sp.stop_ids = {63, 17};
+  const std::vector<GenerationRequest> reqs{{test::prompt({1, 2}, 6, {3}), 0, 4, 11},       {test::prompt({1, 2}, 6, {3, 4, 4, 4}), 2, 2, 12},
+                                            {test::prompt({1, 2}, 6, {9, 3}), 1, 3, 13},    {test::prompt({1, 2}, 6, {3}), 0, 1, 14},
+                                            {test::prompt({1, 2}, 6, {8, 8, 8, 8, 8}), 2, 4, 15}};
+  const Detokenizer text = [](const std::vector<std::int64_t>& ids) {
+    std::string t;
+    for (auto id : ids) t += std::to_string(id) + ",";
+    return t;
+  };
+  GenerationStats one_stats;
+  std::vector<GeneratedSequence> one;
+  {
+    const OpenMPThreadsWhile one_core(1);
+    one = generate(*s.policy, s.vis, reqs, sp, text, &one_stats);
+  }
+  ASSERT_EQ(one.size(), 14u);
+  bool stopped = false, ran_out = false;
+  for (const auto& q : one) (q.finish_reason == "stop" ? stopped : ran_out) = true;
+  ASSERT_TRUE(stopped && ran_out) << "the case should hold rows that end early and rows that run to the limit";
+  const auto same = [](const std::vector<GeneratedSequence>& a, const std::vector<GeneratedSequence>& b, bool exact, const std::string& what) {
+    ASSERT_EQ(a.size(), b.size()) << what;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].request, b[i].request) << what << ", row " << i;
+      EXPECT_EQ(a[i].sample, b[i].sample) << what << ", row " << i;
+      EXPECT_EQ(a[i].tokens, b[i].tokens) << what << ", row " << i;
+      EXPECT_EQ(a[i].finish_reason, b[i].finish_reason) << what << ", row " << i;
+      EXPECT_EQ(a[i].text, b[i].text) << what << ", row " << i;
+      ASSERT_EQ(a[i].logprobs.size(), b[i].logprobs.size()) << what << ", row " << i;
+      if (exact) {
+        EXPECT_EQ(a[i].logprobs, b[i].logprobs) << what << ", row " << i;  // bit for bit
+      } else {
+        for (std::size_t t = 0; t < a[i].logprobs.size(); ++t) EXPECT_NEAR(a[i].logprobs[t], b[i].logprobs[t], 1e-5) << what << ", row " << i;
+      }
+    }
+  };
+  for (int parts : {0, 1, 2, 3, 5, 9}) {
+    std::vector<GeneratedSequence> first;
+    for (int threads : {1, 2, 4}) {
+      GenerationStats st;
+      const auto got = generate_in_parts(*s.policy, s.vis, reqs, sp, parts, threads, text, &st);
+      const std::string what = std::to_string(parts) + " parts, " + std::to_string(threads) + " threads";
+      EXPECT_EQ(st.generated_tokens, one_stats.generated_tokens) << what;
+      // one part is generate() on one core; more parts change the log-probs' last bits (a row's batch), not the tokens
+      same(one, got, parts <= 1, what + " vs one batch");
+      if (first.empty()) first = got;
+      else same(first, got, true, what + " vs 1 thread");
+    }
+  }
+  // a request naming an image the embeddings do not hold is refused from any part
+  auto bad = reqs;
+  bad[4].image = 3;
+  EXPECT_THROW(generate_in_parts(*s.policy, s.vis, bad, sp, 3, 2), Error);
+  EXPECT_TRUE(generate_in_parts(*s.policy, s.vis, {}, sp, 2, 2).empty());
 }
 
 TEST(Generate, LogprobsMatchTokenLogprobs) {

@@ -11,6 +11,8 @@
 #include <iostream>
 #include <limits>
 
+#include <ATen/Parallel.h>
+
 #include "hawkeye/core/config.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/lock.h"
@@ -132,6 +134,56 @@ TEST(Trainer, GrpoWithAFixedVisionTowerEncodesEachImageOncePerRolloutBatch) {
   ASSERT_FALSE(a[0]["kl_prcp"].is_null()) << "the first step has a perception term";
   for (const char* key : {"loss", "kl_ref", "kl_prcp", "reward_mean"}) {
     EXPECT_NEAR(a[0][key].get<double>(), b[0][key].get<double>(), 1e-6) << key;
+  }
+}
+
+TEST(Trainer, GrpoOfASmallModelWithAFixedTowerGivesTheSameRunWithAnyThreadCount) {
+  // The step of a small language model on the CPU with the tower fixed is cut into parts that do not depend on the
+  // thread count (rollouts, encodings and the loss), each computed on one core: 1, 2 and 3 threads must give the
+  // same weights and the same logged numbers, bit for bit.
+  test::TinyTrainingSetup s(true);
+  const std::string common = "[rollout]\nk = 4\nmax_new_tokens = 12\ntemperature = 1.5\n[loss]\ngamma0 = 0.01\n[train]\nsteps = 3\n"
+                             "batch_size = 8\ngrad_accum = 1\nlr = 1e-3\nwarmup_steps = 0\nval_every = 0\ncheckpoint_every = 0\n"
+                             "freeze = [\"visual.\"]\n";
+  const int before = at::get_num_threads();
+  for (int n : {1, 2, 3}) {
+    at::set_num_threads(n);
+    rl::train(make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / ("t" + std::to_string(n))).string() +
+                                 "\"\nseed = 5\nthreads = " + std::to_string(n) + "\nlog_every = 1\n"),
+              "grpo");
+  }
+  {
+    // ... and a run whose count follows the machine's load from step to step (what `hawkeye train` does without
+    // --threads): the count of each step is logged, the values are the same again
+    rl::TrainOptions follow;
+    follow.follow_load_up_to = 3;
+    follow.progress = false;
+    at::set_num_threads(2);
+    rl::train(make_config(s, common + "[run]\ndir = \"" + (s.dir.path() / "follow").string() + "\"\nseed = 5\nthreads = 2\nlog_every = 1\n"),
+              "grpo", follow);
+  }
+  at::set_num_threads(before);
+  for (const auto& m : test::read_step_metrics(s.dir.path() / "follow")) {
+    ASSERT_TRUE(m.contains("threads"));
+    EXPECT_GE(m["threads"].get<int>(), 1);
+    EXPECT_LE(m["threads"].get<int>(), 3);
+  }
+  EXPECT_FALSE(test::read_step_metrics(s.dir.path() / "t2")[0].contains("threads")) << "a fixed count is not logged per step";
+  const auto one = test::read_step_metrics(s.dir.path() / "t1");
+  ASSERT_EQ(one.size(), 3u);
+  ASSERT_TRUE(one[0]["tokens"].is_number());
+  ASSERT_GT(one[0]["tokens"].dump(), "0");
+  for (int n : {2, 3, 0}) {
+    const auto dir = s.dir.path() / (n > 0 ? "t" + std::to_string(n) : std::string("follow"));
+    EXPECT_EQ(max_weight_diff(s.dir.path() / "t1" / "final" / "model.safetensors", dir / "final" / "model.safetensors"), 0.0)
+        << n << " threads (0: following the load)";
+    const auto other = test::read_step_metrics(dir);
+    ASSERT_EQ(other.size(), one.size());
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      for (const char* key : {"loss", "kl_ref", "reward_mean", "grad_norm", "entropy", "tokens", "completion_tokens_mean", "uado_weight_mean"}) {
+        EXPECT_EQ(one[i][key].dump(), other[i][key].dump()) << key << ", step " << i + 1 << ", " << n << " threads";
+      }
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 // tokens of the row's image, in order; their count must equal the image's visual token count.
 // The longest prefix common to all rows and free of image tokens is computed once (batch 1) and shared.
 #pragma once
+#include <mutex>
 #include <torch/torch.h>
 
 #include <array>
@@ -129,9 +130,12 @@ class Policy : public torch::nn::Module {
  private:
   struct Prepared;
   Prepared prepare(const PromptBatch& prompts, const VisualEmbeds& visuals);
-  const KVSegment& shared_prefix(const std::vector<std::int64_t>& prefix, KVSegment& scratch);
+  // The keys/values of the prompts' shared prefix; memoised without autograd. Safe to call from several threads
+  // at once (generate_on_cores): the memo is read and replaced under memo_mutex_, and handed out by value.
+  KVSegment shared_prefix(const std::vector<std::int64_t>& prefix);
   std::uint64_t parameter_stamp() const;
 
+  std::mutex memo_mutex_;
   std::vector<std::int64_t> memo_tokens_;
   std::uint64_t memo_stamp_ = 0;
   KVSegment memo_;

@@ -46,6 +46,13 @@ struct TrainOptions {
   const std::atomic<bool>* stop = nullptr; // set (e.g. by Ctrl-C) to checkpoint and return early
   std::int64_t stop_after_step = 0;        // > 0: checkpoint and return (as interrupted) once this step is done
   bool progress = true;
+  // > 0: a run whose step gives the same values with any thread count (GRPO of a small language model on the CPU
+  // with the vision tower fixed: its work is cut into parts that do not depend on the count) re-chooses its count
+  // before every step from the machine's load (model::ThreadGovernor: the cores other processes leave free), between
+  // 1 and this many. Its results do not change; load that arrives or leaves during the run is followed. 0: the
+  // count stays the one the run started with. Single-process runs only. `hawkeye train` sets it to every core unless
+  // --threads N or run.threads fixes the count.
+  int follow_load_up_to = 0;
   DistHooks dist;
 };
 

@@ -84,7 +84,8 @@ int launch_workers(const TrainCommandOptions& o, const std::string& name, const 
 }
 // -----------------------------------------------------------------------------------------------------------
 
-// The thread count of a training run, fixed for the whole run and recorded as run.threads (a count changes the
+// The thread count a training run starts with, recorded as run.threads and kept for the whole run unless its steps
+// do not depend on it (GRPO in parts: rl::TrainOptions::follow_load_up_to, set below) (a count changes the
 // order of floating-point sums, so a run reproduces — and resumes to the same weights — only with its own count):
 // --threads N; else the config's run.threads (> 0); else, resuming, the count the checkpoint recorded; else the
 // cores that other processes leave free, measured over half a second at the start (all cores on an idle machine;

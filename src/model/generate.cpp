@@ -196,6 +196,7 @@ std::vector<GeneratedSequence> generate_in_parts(Policy& policy, const VisualEmb
   // Each part sees only its own images (renumbered), so its prefill does no work for the others'.
   std::vector<std::vector<GeneratedSequence>> out(parts);
   std::vector<GenerationStats> part_stats(parts);
+  const auto wall0 = Clock::now();
   parallel_for(parts, std::max(1, threads), [&](std::size_t p, int) {
     const torch::NoGradGuard no_grad;  // grad mode is per thread
     at::internal::lazy_init_num_threads();  // a new thread's first parallel op would set torch's count again
@@ -225,6 +226,7 @@ std::vector<GeneratedSequence> generate_in_parts(Policy& policy, const VisualEmb
     out[p] = generate(policy, vis, mine, sampling, nullptr, &part_stats[p]);
     for (auto& s : out[p]) s.request += static_cast<std::int64_t>(first[p]);
   });
+  const double wall = since(wall0);
   std::vector<GeneratedSequence> seqs;
   GenerationStats sum;
   for (std::size_t p = 0; p < parts; ++p) {
@@ -232,12 +234,18 @@ std::vector<GeneratedSequence> generate_in_parts(Policy& policy, const VisualEmb
       if (detokenize) s.text = detokenize(s.tokens);
       seqs.push_back(std::move(s));
     }
-    sum.prefill_seconds += part_stats[p].prefill_seconds / static_cast<double>(parts);
-    sum.decode_seconds += part_stats[p].decode_seconds / static_cast<double>(parts);
-    sum.sample_seconds += part_stats[p].sample_seconds / static_cast<double>(parts);
+    sum.prefill_seconds += part_stats[p].prefill_seconds;
+    sum.decode_seconds += part_stats[p].decode_seconds;
+    sum.sample_seconds += part_stats[p].sample_seconds;
     sum.generated_tokens += part_stats[p].generated_tokens;
     sum.steps = std::max(sum.steps, part_stats[p].steps);
   }
+  // The parts' times scaled to the wall time of the whole (fewer threads than parts: the parts ran one after another).
+  const double busy = sum.prefill_seconds + sum.decode_seconds + sum.sample_seconds;
+  const double scale = busy > 0 ? wall / busy : 0.0;
+  sum.prefill_seconds *= scale;
+  sum.decode_seconds *= scale;
+  sum.sample_seconds *= scale;
   if (stats) {
     stats->prefill_seconds += sum.prefill_seconds;
     stats->decode_seconds += sum.decode_seconds;

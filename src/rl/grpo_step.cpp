@@ -149,9 +149,10 @@ struct Rollout {
   ordered_json stats;
 };
 
-// Rows per part of a rollout batch generated in parts (GrpoStep::in_parts_): 2 parts for the recipe's 8 images x 4
-// rollouts. One request per part (4 rows) made the rollouts 50 % slower; 16 rows in one part leave a core idle.
-constexpr std::int64_t kRolloutRowsPerPart = 16;
+// Rows per part of a rollout micro-batch generated in parts (GrpoStep::in_parts_): 2 parts for the recipe's micro-batch
+// of 4 images x K = 4. One request per part (4 rows) made the rollouts 50 % slower; 16 rows in one part leave a core
+// idle (bench/README.md §5).
+constexpr std::int64_t kRolloutRowsPerPart = 8;
 
 class GrpoStep final : public TrainStep {
  public:
@@ -455,6 +456,9 @@ class GrpoStep final : public TrainStep {
     auto logp = full(&Part::logp).requires_grad_(grad_on);
     const auto ref_logp = r_.reference ? full(&Part::ref_logp) : torch::Tensor();
     const auto deg_logp = deg ? full(&Part::deg_logp) : torch::Tensor();
+    // The loss of all rows, its gradient and the ordered sum below run on one core: on tensors of more than 32,768
+    // elements torch would split sums (and the tails of vectorised exp) by the thread count.
+    const OpenMPThreadsWhile one_core(1);
     const auto lp = qhawkeye_loss(logp, mu_ > 1 ? ro.packed.old_logp : torch::Tensor(), ref_logp, deg_logp, ro.advantages,
                                   completions.mask, loss_);
     times.logprob += seconds_since(tf);
@@ -479,14 +483,15 @@ class GrpoStep final : public TrainStep {
         for (auto& part : parts) {
           auto& g = part.grads[j];
           if (!g.defined()) continue;
+          // summed in float32 (a bfloat16 model would otherwise round once per part); a part's gradient may be a view
           if (sum.defined()) sum.add_(g);
-          else sum = g.clone(torch::MemoryFormat::Contiguous);  // a part's gradient may be a view
+          else sum = g.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true);
           g = torch::Tensor();
         }
         if (!sum.defined()) continue;
         auto& acc = params[j].mutable_grad();
         if (acc.defined()) acc.add_(sum);
-        else acc = sum;
+        else acc = sum.to(params[j].scalar_type());
       }
     }
     times.backward += seconds_since(tb);

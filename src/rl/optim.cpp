@@ -4,7 +4,6 @@
 
 #include "hawkeye/core/error.h"
 #include "hawkeye/core/safetensors.h"
-#include "hawkeye/core/threads.h"
 #include "hawkeye/model/weights.h"
 
 namespace hawkeye::rl {
@@ -38,9 +37,6 @@ void AdamW::zero_grad() {
 
 double AdamW::clip_grad_norm(double max_norm) {
   torch::NoGradGuard g;
-  // On the CPU the norms are summed on one core: a reduction split over threads adds in another order, and the
-  // clipped step would then depend on the thread count (a GRPO step of hawkeye-tiny does not otherwise).
-  const OpenMPThreadsWhile one_core(1, !params_.empty() && params_.front().second.device().is_cpu());
   // Per-parameter norms stay on the device; their sum crosses to the host once (one sync on a GPU).
   std::vector<torch::Tensor> norms;
   for (auto& [name, p] : params_) {

@@ -246,6 +246,12 @@ TrainResult train_loop(Run& r, detail::TrainStep& step_impl, TrainerState& state
 
   // A step whose values do not depend on the thread count may follow the load (TrainOptions::follow_load_up_to).
   std::optional<ThreadGovernor> governor;
+  struct RestoreCount {  // the caller's torch count comes back however the loop ends (a library caller keeps its own)
+    int n = at::get_num_threads();
+    ~RestoreCount() {
+      if (at::get_num_threads() != n) at::set_num_threads(n);
+    }
+  } restore_count;
   if (options.follow_load_up_to > 0 && options.dist.world == 1 && step_impl.thread_count_free()) {
     governor.emplace(options.follow_load_up_to);
     spdlog::info("threads: this run's steps give the same values with any thread count; the count follows the load "
@@ -287,6 +293,9 @@ TrainResult train_loop(Run& r, detail::TrainStep& step_impl, TrainerState& state
       reduce_step_record(rec, loss_sum, options.dist);
     }
     auto to = detail::Clock::now();
+    // A step whose values do not depend on the thread count sums the gradient norm and steps the optimiser on one core
+    // (a sum split over threads adds in another order).
+    const OpenMPThreadsWhile one_core(1, step_impl.thread_count_free());
     const double gnorm = r.optimizer->clip_grad_norm(max_norm);
     const bool finite = std::isfinite(gnorm) && std::isfinite(loss_sum);
     if (finite) {

@@ -58,9 +58,9 @@ std::vector<GeneratedSequence> generate(Policy& policy, const VisualEmbeds& visu
 // about equal rows (num_samples), and each part is generated alone on one core by one of `threads` threads (its own
 // OpenMP count of 1: no barriers between the cores, so no cost from a passive wait policy). The sequences come back
 // in request order, as generate() returns them. A sequence's values depend on the parts (the rows it shares a batch
-// with change its log-probs in the last bits), never on `threads`: a caller that keeps `parts` fixed (a training run:
-// its recorded thread count) may give it however many threads are free. parts <= 1: generate() on one core. Stats:
-// tokens summed, steps the most of any part, seconds the parts' mean (about the wall time with one core per part).
+// with change its log-probs in the last bits), never on `threads`: a caller that keeps `parts` fixed (GRPO: set by the
+// micro-batch's rows) may give it however many threads are free. parts <= 1: generate() on one core. Stats:
+// tokens summed, steps the most of any part, seconds the parts' split of prefill/decode/sample scaled to the wall time.
 std::vector<GeneratedSequence> generate_in_parts(Policy& policy, const VisualEmbeds& visuals,
                                                  const std::vector<GenerationRequest>& requests, const SamplingParams& sampling,
                                                  int parts, int threads, const Detokenizer& detokenize = nullptr,

@@ -42,7 +42,8 @@ TORCH_MODULE(MobileNetV2Block);
 // through a frozen TorchScript graph of the tower, optimised for inference by libtorch (oneDNN's blocked layout
 // between the layers, ReLU6 fused into the convolutions): about half the time per image at 1 thread. The
 // values equal the plain path's to rounding (not bit for bit). Scoring (model::score_images: score, eval,
-// serve, the Python module) opens one; training does not, so its rollouts and losses see one arithmetic.
+// serve, the Python module) opens one; training opens one only in a GRPO step whose tower is fixed, where one
+// encoding per image serves the rollouts and every loss pass, so rollouts and losses still see one arithmetic.
 class InferenceGraphScope {
  public:
   explicit InferenceGraphScope(bool on = true);

@@ -131,7 +131,7 @@ class Policy : public torch::nn::Module {
   struct Prepared;
   Prepared prepare(const PromptBatch& prompts, const VisualEmbeds& visuals);
   // The keys/values of the prompts' shared prefix; memoised without autograd. Safe to call from several threads
-  // at once (generate_on_cores): the memo is read and replaced under memo_mutex_, and handed out by value.
+  // at once (generate_in_parts): the memo is read and replaced under memo_mutex_, and handed out by value.
   KVSegment shared_prefix(const std::vector<std::int64_t>& prefix);
   std::uint64_t parameter_stamp() const;
 

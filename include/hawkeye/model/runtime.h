@@ -21,7 +21,8 @@ int apply_threads(int n);
 // two busy processes was 32 % slower with 2 threads than with 1 (bench/README.md, section 4). Call update() on
 // the thread that runs the model (OpenMP's count is per thread). A thread count changes the order of some
 // floating-point sums, so numbers can differ in their last bits between counts (greedy answers matched on every
-// image we checked); training keeps a fixed count for that reason. The sampler is replaceable for tests.
+// image we checked); training keeps a fixed count for that reason, except a step whose values do not depend on the
+// count (rl::TrainOptions::follow_load_up_to: it calls update() before every step). The sampler is replaceable for tests.
 class ThreadGovernor {
  public:
   using Sampler = std::function<CpuSample()>;

@@ -352,11 +352,7 @@ class GrpoStep final : public TrainStep {
     auto tb = Clock::now();
     (parts.total / static_cast<double>(r_.accum)).backward();
     times.backward += seconds_since(tb);
-    const auto logged = torch::stack({parts.total.detach(), parts.kl_ref.detach(), parts.kl_prcp.detach(), parts.policy.detach(),
-                                      parts.clip_fraction.detach(), parts.entropy.detach(), completions.mask.sum().to(torch::kFloat32)})
-                            .to(torch::kCPU, torch::kFloat64);
-    const auto* v = logged.data_ptr<double>();
-    return std::vector<double>(v, v + 7);
+    return logged_numbers(parts, completions.mask);
   }
 
   // loss_pass for a small language model on the CPU with the vision tower fixed: the same loss, computed in parts
@@ -495,8 +491,13 @@ class GrpoStep final : public TrainStep {
       }
     }
     times.backward += seconds_since(tb);
-    const auto logged = torch::stack({lp.total.detach(), lp.kl_ref.detach(), lp.kl_prcp.detach(), lp.policy.detach(),
-                                      lp.clip_fraction.detach(), lp.entropy.detach(), completions.mask.sum().to(torch::kFloat32)})
+    return logged_numbers(lp, completions.mask);
+  }
+
+  // The numbers a loss pass logs (see loss_pass), crossing to the host together.
+  static std::vector<double> logged_numbers(const LossParts& p, const torch::Tensor& mask) {
+    const auto logged = torch::stack({p.total.detach(), p.kl_ref.detach(), p.kl_prcp.detach(), p.policy.detach(),
+                                      p.clip_fraction.detach(), p.entropy.detach(), mask.sum().to(torch::kFloat32)})
                             .to(torch::kCPU, torch::kFloat64);
     const auto* v = logged.data_ptr<double>();
     return std::vector<double>(v, v + 7);

@@ -14,9 +14,11 @@
 #   6. hawkeye eval   — the held-out test sets: test-old greedy and K = 8 samples, test-new greedy
 #   7. writes models/hawkeye-tiny/ (model directory + MODEL_CARD.md + split files + evaluation reports)
 # Usage: bash scripts/train-default.sh [--threads N] [--out models/hawkeye-tiny] [--train-sample 8] [--jpeg2000 opencv53]
-#                                     [--seed 0] [--work data-work]
+#                                     [--seed 0] [--work data-work] [--architecture configs/hawkeye-tiny.json]
 # (--jpeg2000: type 9's coder of the train and val sets, scripts/default-data.sh; the shipped model: opencv53)
 # (--seed: run.seed of every training stage — initialisation, batch order, rollouts; the data sets keep seed 0)
+# (--architecture: the model created by the vision stage, e.g. configs/hawkeye-tiny-photometric.json; the later
+#  stages start from the previous stage's model and keep it)
 # (--work: the folder of the data sets, runs, evaluations and stage times; another seed of the same data can use
 #  its own folder holding links to data-work/{refs,train,val,test-old,test-new}, so no data set is built twice)
 # (HAWKEYE=path/to/hawkeye selects another build of the binary; default ./build/hawkeye)
@@ -30,6 +32,7 @@ TRAIN_SAMPLE=8
 JPEG2000=opencv53
 SEED=0
 WORK=data-work
+ARCH=
 while (($#)); do
   case $1 in
     --threads) THREADS=$2; shift 2;;
@@ -38,6 +41,7 @@ while (($#)); do
     --jpeg2000) JPEG2000=$2; shift 2;;
     --seed) SEED=$2; shift 2;;
     --work) WORK=$2; shift 2;;
+    --architecture) ARCH=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -83,7 +87,7 @@ run_stage() { # name, kind (sft|train), config, run dir, [key=value overrides of
     stage "$name" H "$kind" --config "$config" "$@"
   fi
 }
-run_stage vision sft configs/hawkeye-tiny-vision.toml "$WORK/runs/hawkeye-tiny-vision"
+run_stage vision sft configs/hawkeye-tiny-vision.toml "$WORK/runs/hawkeye-tiny-vision" ${ARCH:+"model.architecture=$ARCH"}
 run_stage vision-full sft configs/hawkeye-tiny-vision-full.toml "$WORK/runs/hawkeye-tiny-vision-full" \
   "model.init=$WORK/runs/hawkeye-tiny-vision/final"
 # 3c: the warm start reads the auxiliary head's outputs through the quality embedding (docs/results.md).

@@ -339,6 +339,10 @@ def main():
     param_line = f"{fmt_int(params)} parameters"
     if st["backbone"]:
         param_line += f", of which {st['backbone']:,} in the pretrained backbone"
+    if vc.get("photometric_stats"):
+        vision_lines += ("\n- photometric values: per cell the mean and spread of R, G and B, the mean chroma, the fractions of "
+                         f"blown (luma > 0.98) and crushed (< 0.02) pixels and each tapped block's log RMS ({9 + len(taps)} values) "
+                         "join the features after the LayerNorm, which would otherwise normalise global contrast and brightness away")
     if vc.get("quality_embedding"):
         vision_lines += ("\n- quality embedding: the auxiliary head's outputs (score, spread over 17 anchors, KADID type and "
                          "level probabilities) enter the language model as a linear embedding added to every visual token")

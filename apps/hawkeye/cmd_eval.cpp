@@ -165,9 +165,10 @@ void add_eval_command(CLI::App& app, Context& ctx) {
   sub->add_option("--temperature", o->temperature, "Sampling temperature with --samples (default: the model's)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--readout", o->readout,
-                  "Greedy score: answer (the number the answer writes, default) or expected (its expected value under "
-                  "the model's digit probabilities, after the greedy reasoning)")
-      ->check(CLI::IsMember({"answer", "expected"}));
+                  "Greedy score: answer (the number the answer writes, default), expected (its expected value under "
+                  "the model's digit probabilities, after the greedy reasoning) or head (the vision tower's auxiliary-head score, "
+                  "models with one; the reasoning is still written)")
+      ->check(CLI::IsMember({"answer", "expected", "head"}));
   sub->add_option("--device", o->device, "cpu (default), cuda or cuda:N (needs a CUDA build)");
   sub->add_option("--plot-size", [o](const std::vector<std::string>& v) {
         if (std::sscanf(v[0].c_str(), "%dx%d", &o->plot_width, &o->plot_height) != 2) return false;

@@ -285,9 +285,10 @@ void add_score_command(CLI::App& app, Context& ctx) {
   sub->add_option("--temperature", o->temperature, "Sampling temperature with --samples (default: the model's)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--readout", o->readout,
-                  "Greedy score: answer (the number the answer writes, default) or expected (its expected value under "
-                  "the model's digit probabilities, after the greedy reasoning; the record then also has \"answer\")")
-      ->check(CLI::IsMember({"answer", "expected"}));
+                  "Greedy score: answer (the number the answer writes, default), expected (its expected value under "
+                  "the model's digit probabilities, after the greedy reasoning) or head (the vision tower's auxiliary-head score, "
+                  "models with one; the reasoning is still written; the record then also has \"answer\")")
+      ->check(CLI::IsMember({"answer", "expected", "head"}));
   sub->add_option("--device", o->device, "cpu (default), cuda or cuda:N (needs a CUDA build)");
   sub->add_option("--max-pixels", o->max_pixels, "Refuse images with more pixels than this (default 100 megapixels; 0 = the default)");
   sub->callback([o, &ctx] { run_score(*o, ctx); });

@@ -126,6 +126,9 @@ std::string protocol_text(const EvalReport& r, const model::ScoreOptions& score)
                                 ? std::string("with greedy decoding (one answer); the prediction is the expected value of the "
                                               "answer's number under the model's probabilities of its digits after the greedy "
                                               "reasoning (readout 'expected')")
+                          : score.readout == model::Readout::head
+                                ? std::string("with greedy decoding (one answer, whose reasoning is kept); the prediction is "
+                                              "the vision tower's auxiliary-head score of the image (readout 'head')")
                                 : std::string("with greedy decoding (one answer)"))
     << ", at most " << score.sampling.max_new_tokens
     << " new tokens. Labels are the manifest's '" << r.score_name << "' scores (" << r.scale

@@ -15,12 +15,20 @@
 
 namespace hawkeye::model {
 
-std::string_view readout_name(Readout r) { return r == Readout::expected ? "expected" : "answer"; }
+std::string_view readout_name(Readout r) {
+  switch (r) {
+    case Readout::expected: return "expected";
+    case Readout::head: return "head";
+    case Readout::answer: break;
+  }
+  return "answer";
+}
 
 Readout readout_from_name(std::string_view name) {
   if (name == "answer") return Readout::answer;
   if (name == "expected") return Readout::expected;
-  throw Error(ErrorCode::invalid_argument, "unknown readout \"" + std::string(name) + "\" (known: answer, expected)");
+  if (name == "head") return Readout::head;
+  throw Error(ErrorCode::invalid_argument, "unknown readout \"" + std::string(name) + "\" (known: answer, expected, head)");
 }
 
 ScoreOptions default_score_options(const IqaModel& model, std::int64_t samples, std::uint64_t seed) {
@@ -258,9 +266,17 @@ std::vector<ImageScore> score_encoded(IqaModel& model, const std::vector<const I
     stats->preprocess_seconds += encoded.preprocess_seconds;
     stats->encode_seconds += encoded.encode_seconds;
   }
-  if (options.readout == Readout::expected && options.samples > 0) {
-    throw Error(ErrorCode::invalid_argument,
-                "readout \"expected\" reads a greedy answer; with K samples the score is the mean of the K answers");
+  if (options.readout != Readout::answer && options.samples > 0) {
+    throw Error(ErrorCode::invalid_argument, "readout \"" + std::string(readout_name(options.readout)) +
+                                                 "\" reads a greedy answer; with K samples the score is the mean of the K answers");
+  }
+  std::vector<double> head;
+  if (options.readout == Readout::head) {
+    head = policy.auxiliary_scores(visuals);
+    if (head.size() != images.size()) {
+      throw Error(ErrorCode::invalid_argument, "readout \"head\" needs a model with an auxiliary quality head (hawkeye-tiny with "
+                                               "vision_config.aux_head); " + policy.architecture() + " has none");
+    }
   }
   const std::int64_t K = options.samples > 0 ? options.samples : 1;
   SamplingParams sp = options.sampling;
@@ -298,6 +314,12 @@ std::vector<ImageScore> score_encoded(IqaModel& model, const std::vector<const I
     else r.score = r.answer = v;
   }
   if (options.readout == Readout::expected) expected_readout(model, visuals, requests, seqs, out);
+  if (options.readout == Readout::head) {
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      out[i].score = std::clamp(head[i], range.lo, range.hi);
+      out[i].status = std::isfinite(head[i]) ? ScoreStatus::ok : ScoreStatus::no_answer_parsed;
+    }
+  }
   if (options.samples > 0) {
     for (auto& r : out) {
       double sum = 0;

@@ -82,6 +82,13 @@ TinyVisionConfig TinyVisionConfig::from_json(const nlohmann::json& j, const std:
       c.backbone_taps.push_back(v.get<std::int64_t>());
     }
   }
+  if (j.contains("photometric_stats")) {
+    if (!j["photometric_stats"].is_boolean()) throw Error(ErrorCode::model, source + ": vision_config.photometric_stats must be true or false");
+    c.photometric_stats = j["photometric_stats"].get<bool>();
+  }
+  if (c.photometric_stats && c.backbone.empty()) {
+    throw Error(ErrorCode::model, source + ": vision_config.photometric_stats applies to a pretrained backbone (vision_config.backbone)");
+  }
   if (!c.backbone.empty() && c.mscn_input) {
     throw Error(ErrorCode::model, source + ": vision_config.mscn_input applies to the from-scratch encoder, not to a backbone");
   }
@@ -114,6 +121,7 @@ nlohmann::json TinyVisionConfig::to_json() const {
   } else {
     j["backbone"] = backbone;
     j["backbone_taps"] = backbone_taps;
+    if (photometric_stats) j["photometric_stats"] = true;
   }
   return j;
 }
@@ -150,7 +158,7 @@ TinyVisionImpl::TinyVisionImpl(const TinyVisionConfig& c, std::int64_t out_dim) 
     const std::int64_t channels = mobilenet_v2_tap_channels(c.backbone_taps);
     const std::int64_t pooled = c.std_pool ? 2 * channels : channels;
     feat_norm = register_module("feat_norm", nn::LayerNorm(nn::LayerNormOptions({pooled})));
-    proj1 = register_module("proj1", make_linear(pooled, out_dim, true));
+    proj1 = register_module("proj1", make_linear(pooled + c.photometric_features(), out_dim, true));
     proj2 = register_module("proj2", make_linear(out_dim, out_dim, true));
     pos_embed = register_parameter("pos_embed", torch::randn({c.grid_h * c.grid_w, out_dim}) * 0.02);
     return;
@@ -220,6 +228,7 @@ torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
     }
     auto feats = torch::cat(parts, 1).flatten(2).transpose(1, 2);  // [N, cells, C]
     feats = feat_norm->forward(feats);
+    if (config.photometric_stats) feats = torch::cat({feats, photometric(pixels, maps).to(feats.scalar_type())}, 2);
     return proj2->forward(torch::gelu(proj1->forward(feats))) + pos_embed;
   }
   // The input transform runs in float32 whatever the weights' dtype (bf16 would wreck the local variances).
@@ -255,6 +264,31 @@ torch::Tensor TinyVisionImpl::forward(const torch::Tensor& pixels) {
   }
   feats = feats.flatten(2).transpose(1, 2);  // [N, cells, C]
   return proj2->forward(torch::gelu(proj1->forward(feats))) + pos_embed;
+}
+
+torch::Tensor TinyVisionImpl::photometric(const torch::Tensor& pixels, const std::vector<torch::Tensor>& maps) const {
+  namespace F = torch::nn::functional;
+  const auto grid = F::AdaptiveAvgPool2dFuncOptions({config.grid_h, config.grid_w});
+  std::vector<torch::Tensor> parts;
+  {
+    torch::NoGradGuard no_grad;  // a fixed transform of the input
+    const auto f32 = torch::TensorOptions().device(pixels.device()).dtype(torch::kFloat32);
+    const auto mean = torch::tensor({config.mean[0], config.mean[1], config.mean[2]}, f32).view({1, 3, 1, 1});
+    const auto std = torch::tensor({config.std[0], config.std[1], config.std[2]}, f32).view({1, 3, 1, 1});
+    const auto rgb = (pixels.to(torch::kFloat32) * std + mean).clamp(0.0, 1.0);  // back to 0..1
+    const auto luma = 0.299 * rgb.narrow(1, 0, 1) + 0.587 * rgb.narrow(1, 1, 1) + 0.114 * rgb.narrow(1, 2, 1);
+    const auto m = F::adaptive_avg_pool2d(rgb, grid);
+    parts.push_back(m);
+    parts.push_back(torch::sqrt((F::adaptive_avg_pool2d(rgb * rgb, grid) - m * m).clamp_min(0.0)));
+    parts.push_back(F::adaptive_avg_pool2d(std::get<0>(rgb.max(1, true)) - std::get<0>(rgb.min(1, true)), grid));
+    parts.push_back(F::adaptive_avg_pool2d((luma > 0.98).to(torch::kFloat32), grid));
+    parts.push_back(F::adaptive_avg_pool2d((luma < 0.02).to(torch::kFloat32), grid));
+  }
+  for (const auto& map : maps) {  // these keep their gradient: the backbone learns through them too
+    const auto ms = F::adaptive_avg_pool2d(map.to(torch::kFloat32).square().mean(1, true), grid);
+    parts.push_back(torch::log(torch::sqrt(ms + 1e-12) + 1e-3));
+  }
+  return torch::cat(parts, 1).flatten(2).transpose(1, 2);  // [N, cells, 9 + taps]
 }
 
 TinyVlm::TinyVlm(const TinyConfig& c) : config_(c) {
@@ -461,7 +495,7 @@ double TinyVlm::vision_macs(int width, int height) const {
     const auto channels = static_cast<double>(mobilenet_v2_tap_channels(c.backbone_taps));
     const double D = static_cast<double>(config_.text.hidden_size);
     return MobileNetV2Impl::macs(height, width, static_cast<int>(c.backbone_taps.back())) +
-           static_cast<double>(c.grid_h * c.grid_w) * ((c.std_pool ? 2 : 1) * channels * D + D * D);
+           static_cast<double>(c.grid_h * c.grid_w) * (((c.std_pool ? 2 : 1) * channels + c.photometric_features()) * D + D * D);
   }
   double h = (height & ~1) / 2.0, w = (width & ~1) / 2.0;
   double macs = h * w * (c.mscn_input ? 16 : 12) * 9 * c.stem_channels + (c.mscn_input ? 4.0 * h * w * 2 * 49 : 0.0);

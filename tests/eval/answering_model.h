@@ -48,8 +48,12 @@ inline model::TinyConfig answering_config() {
   return c;
 }
 
-inline std::shared_ptr<model::TinyVlm> answering_policy(AnswerMode mode) {
-  auto m = std::make_shared<model::TinyVlm>(answering_config());
+// aux_head: an auxiliary quality head too, whose score is the brightness feature itself (about 1.2 for black,
+// 5.1 for white; Readout::head clamps it to 1..5).
+inline std::shared_ptr<model::TinyVlm> answering_policy(AnswerMode mode, bool aux_head = false) {
+  auto config = answering_config();
+  config.vision.aux_head = aux_head;
+  auto m = std::make_shared<model::TinyVlm>(config);
   torch::NoGradGuard g;
   auto params = m->named_parameters(true);
   for (auto& p : params) {
@@ -67,6 +71,10 @@ inline std::shared_ptr<model::TinyVlm> answering_policy(AnswerMode mode) {
   at("visual.proj1.weight")[0][0] = 1.0;
   at("visual.proj2.weight")[0][0] = 1.0;
   at("visual.proj2.bias")[15] = 20.0;
+  if (aux_head) {  // score = kAuxScoreOffset (3) + feature - 3
+    at("visual_aux.weight")[0][0] = 1.0;
+    at("visual_aux.bias")[0] = -model::TinyVlm::kAuxScoreOffset;
+  }
 
   // Decoder: attention to image tokens (dimension 15) copying their dimension 0.
   const std::string l = "lm.model.layers.0.self_attn.";
@@ -112,8 +120,8 @@ inline std::shared_ptr<model::TinyVlm> answering_policy(AnswerMode mode) {
 
 // Writes a complete model directory (hawkeye-byte tokenizer, contract with the given sampling defaults).
 inline void write_answering_model(const std::filesystem::path& dir, AnswerMode mode = AnswerMode::brightness_digit,
-                                  const std::string& model_id = "answering-test") {
-  auto policy = answering_policy(mode);
+                                  const std::string& model_id = "answering-test", bool aux_head = false) {
+  auto policy = answering_policy(mode, aux_head);
   model::IqaContract contract;
   contract.model_id = model_id;
   contract.prompt = "qhawkeye-infer";

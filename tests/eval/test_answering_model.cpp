@@ -1,6 +1,9 @@
 // The hand-wired test model of answering_model.h does what the other eval tests rely on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "answering_model.h"
 #include "hawkeye/model/iqa_model.h"
 #include "hawkeye/model/scoring.h"
@@ -144,6 +147,64 @@ TEST(AnsweringModel, ExpectedReadoutKeepsParseFailuresAndRefusesSamples) {
   }
   EXPECT_EQ(model::readout_from_name("expected"), model::Readout::expected);
   EXPECT_THROW(model::readout_from_name("mean"), Error);
+}
+
+// Readout::head: the score is the auxiliary head's (clamped to the range), whatever the answer writes; the
+// reasoning and the answer's own number are kept. Refused with samples and for a model without a head.
+TEST(AnsweringModel, HeadReadoutIsTheAuxiliaryHeadsScore) {
+  test::TempDir dir;
+  test::write_answering_model(dir.path() / "m", test::AnswerMode::brightness_digit, "answering-test", /*aux_head=*/true);
+  test::write_answering_model(dir.path() / "silent", test::AnswerMode::no_answer, "answering-test", /*aux_head=*/true);
+  test::write_answering_model(dir.path() / "plain");
+  auto m = model::IqaModel::load((dir.path() / "m").string());
+  std::vector<Image> images;
+  for (int level : {0, 60, 100, 128, 160, 255}) images.push_back(test::grey_image(64, 48, level, level + 1));
+  std::vector<const Image*> ptrs;
+  for (const auto& i : images) ptrs.push_back(&i);
+  auto opts = model::default_score_options(m, 0, 0);
+  const auto answers = model::score_images(m, ptrs, opts);
+  opts.readout = model::Readout::head;
+  const auto head = model::score_images(m, ptrs, opts);
+  std::vector<double> expected;
+  {
+    torch::NoGradGuard g;
+    auto& policy = m.policy();
+    expected = policy.auxiliary_scores(policy.encode_images(policy.preprocess(ptrs)));
+  }
+  ASSERT_EQ(expected.size(), images.size());
+  bool between = false;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    EXPECT_EQ(head[i].status, ScoreStatus::ok);
+    EXPECT_NEAR(head[i].score, std::clamp(expected[i], 1.0, 5.0), 1e-6) << i;
+    EXPECT_EQ(head[i].answer, answers[i].score) << "the written number is kept";
+    EXPECT_EQ(head[i].reasoning, "ok");
+    EXPECT_EQ(head[i].completion, answers[i].completion);
+    if (std::abs(head[i].score - std::round(head[i].score)) > 0.05) between = true;
+    if (i > 0) EXPECT_LT(head[i - 1].score, head[i].score);
+  }
+  EXPECT_TRUE(between) << "the head's score is continuous, not the written digit";
+  EXPECT_NEAR(head.front().score, 1.0, 0.3);
+  EXPECT_EQ(head.back().score, 5.0) << "clamped to the range";
+  // an answer that does not parse still gets the head's score
+  auto silent = model::IqaModel::load((dir.path() / "silent").string());
+  const auto s = model::score_images(silent, {ptrs[3]}, opts);
+  EXPECT_EQ(s[0].status, ScoreStatus::ok);
+  EXPECT_NEAR(s[0].score, expected[3], 1e-6);
+  EXPECT_TRUE(std::isnan(s[0].answer));
+  // refused: with samples, and for a model without an auxiliary head
+  opts.samples = 4;
+  EXPECT_THROW(model::score_images(m, {ptrs[0]}, opts), Error);
+  opts.samples = 0;
+  auto plain = model::IqaModel::load((dir.path() / "plain").string());
+  try {
+    model::score_images(plain, {ptrs[0]}, opts);
+    FAIL() << "a model without an auxiliary head has no head score";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("auxiliary"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(model::readout_from_name("head"), model::Readout::head);
+  EXPECT_EQ(model::readout_name(model::Readout::head), "head");
 }
 
 // The expected read-out starts at the answer's first digit, not at a digit of the reasoning.

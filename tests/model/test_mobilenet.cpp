@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <sstream>
 
@@ -196,6 +197,98 @@ TEST(MobileNet, ScoringsEncodeGivesEveryImageItsOwnEmbeddingsAtAnyThreadCount) {
     }
   }
   at::set_num_threads(before);
+}
+
+// vision_config.photometric_stats: per cell, the mean and spread of R, G and B, the mean chroma, the fractions of
+// blown and crushed pixels (0..1 scale) and each tapped block's log RMS join the features after their LayerNorm.
+TEST(MobileNet, PhotometricStatsAreTheCellsValuesAndRoundTrip) {
+  auto c = small_backbone_config();  // grid 2 x 3, taps {0, 2, 5}
+  c.vision.photometric_stats = true;
+  torch::manual_seed(5);
+  auto vlm = std::make_shared<TinyVlm>(c);
+  vlm->eval();
+  const auto& vision = *vlm->vision();
+  const std::int64_t pooled = 2 * mobilenet_v2_tap_channels(c.vision.backbone_taps);
+  EXPECT_EQ(c.vision.photometric_features(), 9 + 3);
+  EXPECT_EQ(vision.proj1->weight.size(1), pooled + 12);
+  EXPECT_EQ(small_backbone_config().vision.photometric_features(), 0);
+
+  // Left half white, right half black, on a 2 x 3 grid of 16 x 16 cells: the middle column is half of each.
+  torch::NoGradGuard g;
+  auto pixels = torch::full({1, 3, 32, 48}, -1.0);
+  pixels.narrow(3, 0, 24).fill_(1.0);
+  pixels[0][0].narrow(0, 0, 16).narrow(1, 0, 16).fill_(0.0);  // red = 0.5 in the top-left cell: chroma 0.5
+  const std::vector<torch::Tensor> maps{torch::full({1, 4, 16, 24}, 2.0), torch::full({1, 8, 8, 12}, 0.0)};
+  const auto f = vision.photometric(pixels, maps);
+  ASSERT_EQ(f.sizes(), (std::vector<std::int64_t>{1, 6, 9 + 2}));
+  const auto at = [&](int cell, int k) { return f[0][cell][k].item<double>(); };
+  // cell 0 (top left): R 0.5, G 1, B 1; no spread; chroma 0.5; luma 0.85: neither blown nor crushed
+  EXPECT_NEAR(at(0, 0), 0.5, 1e-6);
+  EXPECT_NEAR(at(0, 1), 1.0, 1e-6);
+  EXPECT_NEAR(at(0, 3), 0.0, 1e-3);
+  EXPECT_NEAR(at(0, 6), 0.5, 1e-6);
+  EXPECT_NEAR(at(0, 7), 0.0, 1e-6);
+  EXPECT_NEAR(at(0, 8), 0.0, 1e-6);
+  // cell 3 (bottom left): white: blown; cell 5 (bottom right): black: crushed; cell 4: half of each
+  EXPECT_NEAR(at(3, 0), 1.0, 1e-6);
+  EXPECT_NEAR(at(3, 7), 1.0, 1e-6);
+  EXPECT_NEAR(at(5, 0), 0.0, 1e-6);
+  EXPECT_NEAR(at(5, 8), 1.0, 1e-6);
+  EXPECT_NEAR(at(4, 0), 0.5, 1e-6);
+  EXPECT_NEAR(at(4, 3), 0.5, 1e-5);  // the spread of a half-black, half-white cell
+  EXPECT_NEAR(at(4, 7), 0.5, 1e-6);
+  EXPECT_NEAR(at(4, 8), 0.5, 1e-6);
+  // the maps: log(RMS + 1e-3)
+  EXPECT_NEAR(at(2, 9), std::log(2.0 + 1e-3), 1e-5);
+  EXPECT_NEAR(at(2, 10), std::log(1e-3), 1e-3);
+
+  // The model directory round-trips (the key is saved); a config without the key has no stats.
+  auto img = test::random_image(70, 52, 9);
+  const auto va = vlm->encode_images(vlm->preprocess({&img}));
+  test::TempDir dir;
+  write_file_atomic(dir.path() / "tok.json", "{}");
+  IqaContract contract;
+  contract.model_id = "test-tiny-mnv2-photometric";
+  contract.prompt = {{"preset", "qhawkeye-infer"}};
+  const auto config = vlm->config().to_json();
+  EXPECT_EQ(config["vision_config"]["photometric_stats"], true);
+  EXPECT_FALSE(small_backbone_config().to_json()["vision_config"].contains("photometric_stats"));
+  save_model_dir(dir.path() / "m", *vlm, config, contract, dir.path() / "tok.json");
+  const auto loaded = load_policy(read_model_dir(dir.path() / "m"));
+  EXPECT_TRUE(torch::equal(va.embeds, loaded->encode_images(loaded->preprocess({&img})).embeds));
+  const auto info = describe_model_dir(dir.path() / "m");
+  EXPECT_EQ(info["parameters"].get<std::int64_t>(), vlm->parameter_count());
+}
+
+TEST(MobileNet, PhotometricStatsReachTheBackboneAndNeedOne) {
+  auto c = small_backbone_config();
+  c.vision.photometric_stats = true;
+  torch::manual_seed(6);
+  auto vlm = std::make_shared<TinyVlm>(c);
+  vlm->train();
+  auto img = test::random_image(64, 48, 3);
+  auto& vision = *vlm->vision();
+  // only the stats reach the projector: zero the columns of the pooled features, the backbone still learns
+  {
+    torch::NoGradGuard g;
+    vision.proj1->weight.narrow(1, 0, vision.proj1->weight.size(1) - c.vision.photometric_features()).zero_();
+  }
+  vlm->encode_images(vlm->preprocess({&img})).embeds.square().sum().backward();
+  double grad = 0.0;
+  for (auto& p : vision.backbone->parameters())
+    if (p.grad().defined()) grad += p.grad().abs().sum().item<double>();
+  EXPECT_GT(grad, 0.0) << "the log RMS of the tapped blocks carries the gradient into the backbone";
+  auto j = c.to_json();
+  j["vision_config"]["photometric_stats"] = 1;
+  EXPECT_THROW(TinyConfig::from_json(j, "cfg"), Error);
+  auto scratch = test::small_tiny_config().to_json();
+  scratch["vision_config"]["photometric_stats"] = true;
+  try {
+    TinyConfig::from_json(scratch, "cfg");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("photometric_stats"), std::string::npos) << e.what();
+  }
 }
 
 TEST(MobileNet, BackboneConfigErrorsNameTheKey) {

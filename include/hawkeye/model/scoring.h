@@ -28,9 +28,14 @@ enum class Readout {
   // Deterministic, greedy only, needs single-token digits. Where the greedy answer has no "<answer>" followed
   // by a digit, the greedy status (a parse failure) stands.
   expected,
+  // The vision tower's auxiliary-head score of the image (hawkeye-tiny with vision_config.aux_head), clamped to
+  // the score range: what the encoder itself estimates, the signal the language model's answer is trained to
+  // read. The greedy reasoning is still written; the answer's own number is kept as `answer`. Greedy only;
+  // a model without an auxiliary head is refused (invalid_argument).
+  head,
 };
 std::string_view readout_name(Readout r);
-// "answer" or "expected"; Error(invalid_argument) naming both otherwise.
+// "answer", "expected" or "head"; Error(invalid_argument) naming them otherwise.
 Readout readout_from_name(std::string_view name);
 
 struct ScoreOptions {

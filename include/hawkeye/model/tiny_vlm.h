@@ -38,6 +38,17 @@ struct TinyVisionConfig {
   // native resolution (up to max_pixels), not resized to 224.
   std::string backbone;
   std::vector<std::int64_t> backbone_taps{0, 2, 5, 9, 12, 15, 16};  // the last block of each stage
+  // With a backbone: 16 photometric values per grid cell join the pooled features after their LayerNorm (which
+  // divides each cell's 1,424 features by their spread, so a global change of contrast, brightness or saturation
+  // that scales the activations is largely normalised away): the cell's mean and standard deviation of R, G and
+  // B and its mean chroma (max - min of the channels) on the 0..1 scale, the fractions of its pixels whose luma
+  // is above 0.98 (blown highlights) and below 0.02 (crushed shadows), and per tapped block the log of the
+  // activations' root mean square. They widen the projector's input by photometric_features() (16 with 7 taps).
+  bool photometric_stats = false;
+  static constexpr std::int64_t kPhotometricPixelFeatures = 9;
+  std::int64_t photometric_features() const {
+    return photometric_stats ? kPhotometricPixelFeatures + static_cast<std::int64_t>(backbone_taps.size()) : 0;
+  }
   std::int64_t max_pixels = 786432;  // larger images are downscaled (area) to at most this many pixels
   std::int64_t min_side = 32;        // smaller images are upscaled
   std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
@@ -66,6 +77,8 @@ struct TinyVisionImpl : torch::nn::Module {
   // statistics learnt in the warm start stay fixed, and a sequence's log-prob does not depend on its batch).
   void train(bool on = true) override;
   void freeze_norm_statistics(bool frozen);
+  // vision_config.photometric_stats: [N, cells, photometric_features()] from the pixels and the tapped maps.
+  torch::Tensor photometric(const torch::Tensor& pixels, const std::vector<torch::Tensor>& maps) const;
   TinyVisionConfig config;
   bool frozen_stats = false;
   torch::nn::Conv2d stem{nullptr};

@@ -165,6 +165,7 @@ TEST(ModelCardScript, WritesTheCardFromPartialOutputs) {
   json cfg = read_json(model / "config.json");
   cfg["vision_config"]["backbone"] = "mobilenet_v2";
   cfg["vision_config"]["backbone_taps"] = {0, 2, 5, 9, 12, 15, 16};
+  cfg["vision_config"]["photometric_stats"] = true;  // the card's architecture names it (only the card reads this copy)
   write_text(final_dir / "config.json", cfg.dump(2));
 
   // The shared photo folders (empty files: only their names are read).
@@ -247,7 +248,7 @@ TEST(ModelCardScript, WritesTheCardFromPartialOutputs) {
            "| test-new | 1 | 120 | Sun & Hays 80 1 | every type×level (24×5) |",
            "Held out as whole collections (no reference in train or val): Kodak, Sun & Hays 80.",
            "**research use only** (the BSDS terms)", "**ImageNet terms: non-commercial research only**",
-           "MobileNetV2 1.0", "**Apache-2.0**", "| Kodak (`kodak`) | Kodak Lossless True Colour suite",
+           "MobileNetV2 1.0", "**Apache-2.0**", "each tapped block's log RMS (16 values) join the features after the LayerNorm", "| Kodak (`kodak`) | Kodak Lossless True Colour suite",
            "| vision | 1 h 30 min (5400 s) |", "| **training total** (synth … grpo) | 2 h 00 min (7200 s) |",
            "| eval_new (`eval/test-new-greedy`, not in the total) | n/a |"})
     EXPECT_NE(card.find(want), std::string::npos) << "missing in the card: " << want << "\n" << card;

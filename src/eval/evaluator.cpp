@@ -128,7 +128,8 @@ std::string protocol_text(const EvalReport& r, const model::ScoreOptions& score)
                                               "reasoning (readout 'expected')")
                           : score.readout == model::Readout::head
                                 ? std::string("with greedy decoding (one answer, whose reasoning is kept); the prediction is "
-                                              "the vision tower's auxiliary-head score of the image (readout 'head')")
+                                              "the vision tower's auxiliary-head score of the image (readout 'head'); every image that loads gets one, "
+                                              "whether or not its answer parses")
                                 : std::string("with greedy decoding (one answer)"))
     << ", at most " << score.sampling.max_new_tokens
     << " new tokens. Labels are the manifest's '" << r.score_name << "' scores (" << r.scale

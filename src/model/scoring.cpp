@@ -316,8 +316,10 @@ std::vector<ImageScore> score_encoded(IqaModel& model, const std::vector<const I
   if (options.readout == Readout::expected) expected_readout(model, visuals, requests, seqs, out);
   if (options.readout == Readout::head) {
     for (std::size_t i = 0; i < out.size(); ++i) {
+      if (!std::isfinite(head[i])) throw Error(ErrorCode::model, "the auxiliary head gave a non-finite score (broken weights?)");
+      // Every image gets the head's score: the answer's own parse status is not the score's (its number is `answer`).
       out[i].score = std::clamp(head[i], range.lo, range.hi);
-      out[i].status = std::isfinite(head[i]) ? ScoreStatus::ok : ScoreStatus::no_answer_parsed;
+      out[i].status = ScoreStatus::ok;
     }
   }
   if (options.samples > 0) {

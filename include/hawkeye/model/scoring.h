@@ -30,8 +30,10 @@ enum class Readout {
   expected,
   // The vision tower's auxiliary-head score of the image (hawkeye-tiny with vision_config.aux_head), clamped to
   // the score range: what the encoder itself estimates, the signal the language model's answer is trained to
-  // read. The greedy reasoning is still written; the answer's own number is kept as `answer`. Greedy only;
-  // a model without an auxiliary head is refused (invalid_argument).
+  // read. The greedy reasoning is still written; the answer's own number is kept as `answer` (NaN when it did
+  // not parse). Every image's status is ok: the answer's parse status does not apply to the score (so an
+  // evaluation's parse_failures is 0). Greedy only; a model without an auxiliary head is refused
+  // (invalid_argument, at the first batch); a non-finite head score is an Error(model).
   head,
 };
 std::string_view readout_name(Readout r);

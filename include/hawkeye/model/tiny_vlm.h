@@ -47,7 +47,7 @@ struct TinyVisionConfig {
   bool photometric_stats = false;
   static constexpr std::int64_t kPhotometricPixelFeatures = 9;
   std::int64_t photometric_features() const {
-    return photometric_stats ? kPhotometricPixelFeatures + static_cast<std::int64_t>(backbone_taps.size()) : 0;
+    return photometric_stats && !backbone.empty() ? kPhotometricPixelFeatures + static_cast<std::int64_t>(backbone_taps.size()) : 0;
   }
   std::int64_t max_pixels = 786432;  // larger images are downscaled (area) to at most this many pixels
   std::int64_t min_side = 32;        // smaller images are upscaled

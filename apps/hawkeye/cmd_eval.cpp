@@ -67,6 +67,12 @@ void run_eval(const EvalCommand& o, Context& ctx) {
   auto m = model::IqaModel::load(o.model, device);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
+  {
+    model::ScoreOptions asked;  // a readout this model cannot give is refused before the output folder exists
+    asked.samples = o.samples;
+    asked.readout = readout;
+    model::check_score_options(m, asked);
+  }
   const fs::path out = o.out.empty() ? fs::path("eval-" + m.id() + "-" + fs::path(o.data).stem().string()) : fs::path(o.out);
   const fs::path predictions = out / "predictions.jsonl";
   const PathLock lock = eval::open_eval_folder(out, o.resume);

@@ -165,6 +165,7 @@ void run_score(const ScoreCommand& o, Context& ctx) {
   if (o.max_new_tokens > 0) bo.score.sampling.max_new_tokens = o.max_new_tokens;
   if (o.temperature > 0) bo.score.sampling.temperature = o.temperature;
   bo.score.readout = readout;
+  model::check_score_options(m, bo.score);  // before the run record and any output
   bo.batch = o.batch;
   bo.loader_threads = std::clamp(resolve_thread_count(ctx.global.threads) / 2, 1, 4);
   if (o.max_pixels > 0) bo.limits.max_pixels = o.max_pixels;

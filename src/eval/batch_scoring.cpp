@@ -66,6 +66,7 @@ BatchScoringSummary score_files(model::IqaModel& model, const std::vector<fs::pa
                                 const std::vector<std::string>& identities, const BatchScoringOptions& options,
                                 const std::function<void(const ScoredImage&)>& on_image) {
   if (options.batch <= 0) throw Error(ErrorCode::invalid_argument, "batch size must be positive");
+  model::check_score_options(model, options.score);
   if (!identities.empty() && identities.size() != paths.size()) {
     throw Error(ErrorCode::invalid_argument, "score_files: one identity per path is required");
   }

@@ -149,6 +149,7 @@ std::string protocol_text(const EvalReport& r, const model::ScoreOptions& score)
 }  // namespace
 
 EvalReport evaluate(model::IqaModel& model, const Manifest& manifest, const EvalOptions& options) {
+  model::check_score_options(model, options.score);  // before the predictions file is touched
   EvalReport r;
   r.model = model_json(model);
   r.sampling = sampling_json(options.score);

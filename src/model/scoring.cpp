@@ -41,6 +41,17 @@ ScoreOptions default_score_options(const IqaModel& model, std::int64_t samples, 
   return o;
 }
 
+void check_score_options(const IqaModel& model, const ScoreOptions& options) {
+  if (options.readout != Readout::answer && options.samples > 0) {
+    throw Error(ErrorCode::invalid_argument, "readout \"" + std::string(readout_name(options.readout)) +
+                                                 "\" reads a greedy answer; with K samples the score is the mean of the K answers");
+  }
+  if (options.readout == Readout::head && !model.policy().has_auxiliary_head()) {
+    throw Error(ErrorCode::invalid_argument, "readout \"head\" needs a model with an auxiliary quality head (hawkeye-tiny with "
+                                             "vision_config.aux_head); " + model.policy().architecture() + " has none");
+  }
+}
+
 std::string extract_reasoning(std::string_view c) {
   const auto open = c.find("<think>");
   if (open == std::string_view::npos) return "";
@@ -266,10 +277,7 @@ std::vector<ImageScore> score_encoded(IqaModel& model, const std::vector<const I
     stats->preprocess_seconds += encoded.preprocess_seconds;
     stats->encode_seconds += encoded.encode_seconds;
   }
-  if (options.readout != Readout::answer && options.samples > 0) {
-    throw Error(ErrorCode::invalid_argument, "readout \"" + std::string(readout_name(options.readout)) +
-                                                 "\" reads a greedy answer; with K samples the score is the mean of the K answers");
-  }
+  check_score_options(model, options);
   std::vector<double> head;
   if (options.readout == Readout::head) {
     head = policy.auxiliary_scores(visuals);

@@ -298,3 +298,23 @@ TEST(EvalCli, AFailedWriteOfThePredictionsSaysWhy) {
   EXPECT_NE(r.output.find("predictions.jsonl: write failed: File too large"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(out.path() / "report.json")) << "no report from a failed run";
 }
+
+// --readout head with a model that has no auxiliary head: exit 2 before the output folder is made (a rerun with
+// the same --out works); --readout head with --samples likewise.
+TEST(EvalCli, AReadoutTheModelCannotGiveIsRefusedBeforeAnyOutput) {
+  REQUIRE_CLI();
+  test::TempDir a;
+  const fs::path out = a.path() / "eval";
+  const auto head = cli("eval --model " + q(world().model) + " --data " + q(world().data) + " --out " + q(out) + " --readout head", true);
+  EXPECT_EQ(head.status, exit_status(ErrorCode::invalid_argument)) << head.output;
+  EXPECT_NE(head.output.find("auxiliary quality head"), std::string::npos) << head.output;
+  EXPECT_FALSE(fs::exists(out));
+  const auto sampled = cli("eval --model " + q(world().model) + " --data " + q(world().data) + " --out " + q(out) +
+                           " --readout expected --samples 2", true);
+  EXPECT_EQ(sampled.status, exit_status(ErrorCode::invalid_argument)) << sampled.output;
+  EXPECT_FALSE(fs::exists(out));
+  const auto score = cli("score --model " + q(world().model) + " --readout head --out " + q(a.path() / "s.jsonl") + " " +
+                         q(world().tmp.path() / "clean" / "images"), true);
+  EXPECT_EQ(score.status, exit_status(ErrorCode::invalid_argument)) << score.output;
+  EXPECT_FALSE(fs::exists(a.path() / "s.jsonl"));
+}

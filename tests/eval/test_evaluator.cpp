@@ -2,6 +2,8 @@
 // resume without re-scoring, torn lines, mismatched settings, parse failures, and the scatter plot.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "eval_test_data.h"
 #include "hawkeye/core/error.h"
 #include "hawkeye/data/manifest.h"
@@ -309,4 +311,48 @@ TEST(Evaluator, TheScatterTitleNamesTheSetAndTheFittedPlcc) {
   r.data_path = "test.jsonl";
   r.correlation.srcc.value = kNaN;
   EXPECT_EQ(eval::scatter_title(r), "hawkeye-tiny on test.jsonl: SRCC n/a, PLCC 0.800 (fit failed) (n = 840)");
+}
+
+TEST(Evaluator, HeadReadoutIsRecordedAndRefusedUpFrontWithoutAHead) {
+  // A model without an auxiliary head: refused before the predictions file exists (nothing to clean up).
+  auto plain = model::IqaModel::load(world().model_dir.string());
+  const Manifest manifest = read_manifest(world().manifest_path);
+  test::TempDir out;
+  const auto refused = out.path() / "refused.jsonl";
+  auto o = options(plain, refused);
+  o.score.readout = model::Readout::head;
+  EXPECT_THROW(eval::evaluate(plain, manifest, o), Error);
+  EXPECT_FALSE(fs::exists(refused));
+
+  // With a head: the run record says so, every image that loads is ok with the head's score, and the answer's
+  // own number is kept beside it.
+  const fs::path head_dir = out.path() / "with-head";
+  test::write_answering_model(head_dir, test::AnswerMode::brightness_digit, "head-test", /*aux_head=*/true);
+  auto m = model::IqaModel::load(head_dir.string());
+  const auto file = out.path() / "predictions.jsonl";
+  auto h = options(m, file);
+  h.score.readout = model::Readout::head;
+  h.max_images = 6;
+  const auto r = eval::evaluate(m, manifest, h);
+  const auto lines = lines_of(file);
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines[0]["sampling"]["readout"], "head");
+  EXPECT_EQ(r.sampling["readout"], "head");
+  int scored = 0;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    if (!lines[i].contains("score") || !lines[i]["score"].is_number()) continue;  // the manifest's missing file
+    ++scored;
+    EXPECT_EQ(lines[i]["status"], "ok") << lines[i].dump();
+    const double s = lines[i]["score"].get<double>();
+    EXPECT_GE(s, 1.0);
+    EXPECT_LE(s, 5.0);
+    EXPECT_TRUE(lines[i]["answer"].is_number()) << lines[i].dump();
+    const double a = lines[i]["answer"].get<double>();  // the answer writes a digit
+    EXPECT_EQ(a, std::round(a)) << lines[i].dump();
+  }
+  EXPECT_GE(scored, 4);
+  // Predictions of the head are not continued as the written answer's.
+  auto other = options(m, file);
+  other.resume = true;
+  EXPECT_THROW(eval::evaluate(m, manifest, other), Error);
 }

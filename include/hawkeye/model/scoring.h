@@ -33,7 +33,7 @@ enum class Readout {
   // read. The greedy reasoning is still written; the answer's own number is kept as `answer` (NaN when it did
   // not parse). Every image's status is ok: the answer's parse status does not apply to the score (so an
   // evaluation's parse_failures is 0). Greedy only; a model without an auxiliary head is refused
-  // (invalid_argument, at the first batch); a non-finite head score is an Error(model).
+  // (invalid_argument, before any image is read: check_score_options); a non-finite head score is an Error(model).
   head,
 };
 std::string_view readout_name(Readout r);
@@ -49,6 +49,10 @@ struct ScoreOptions {
 
 // Scoring settings of a run, with the model's defaults filled in.
 ScoreOptions default_score_options(const IqaModel& model, std::int64_t samples, std::uint64_t seed);
+// Error(invalid_argument) when the options cannot score with this model: a readout other than answer with
+// samples, or readout head for a model without an auxiliary head. Scoring, batch scoring and evaluate() call it
+// before any work or output; a caller that writes something first (a header) calls it itself.
+void check_score_options(const IqaModel& model, const ScoreOptions& options);
 
 struct ImageScore {
   double score = std::numeric_limits<double>::quiet_NaN();  // greedy: the parsed answer (or its expected value,

@@ -48,9 +48,12 @@ int ThreadGovernor::update() {
     // A long pause (a server between requests, a Python session between calls): the average over it says little
     // about the load now; measure afresh from here and keep the count for this batch.
     last_ = now;
-  } else if (now.wall - last_.wall >= 0.25) {  // shorter: too short to tell; keep measuring from last_
+  } else if (now.wall - last_.wall >= (decided_ ? 0.25 : 0.1)) {  // shorter: too short to tell; keep measuring
+    // The first decision takes a window from 0.1 s: scoring looks first after the model's load and its first batch's
+    // decoding (0.1 - 0.25 s for hawkeye-tiny), and a first batch at every core beside busy processes cost 5 - 15 %.
     const double others = others_busy_cores(last_, now);
     last_ = now;
+    decided_ = true;
     const int n = others < 0 ? current_ : threads_for_load(max_, cores_, others);
     if (n != current_) {
       spdlog::debug("threads: {} -> {} (other processes kept {:.2f} of {} cores busy)", current_, n, others, cores_);

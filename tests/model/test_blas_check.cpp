@@ -75,6 +75,25 @@ TEST(ThreadGovernor, FollowsTheLoadOtherProcessesPutOnTheMachine) {
   apply_threads(available_cores());
 }
 
+// The first decision needs a window of 0.1 s, later ones 0.25 s: scoring's first look comes after the model's load
+// and the first batch's decoding, and a first batch at every core beside busy processes was measurably slower.
+TEST(ThreadGovernor, TheFirstDecisionTakesAShorterWindow) {
+  std::vector<CpuSample> script = {
+      {0.0, 0.0, 0.0, true},     // constructed
+      {0.05, 0.1, 0.05, true},   // 0.05 s: too short even for the first decision, keep 2
+      {0.15, 0.3, 0.15, true},   // 0.15 s since construction: others (0.3 - 0.15) / 0.15 = 1.0 -> 1
+      {0.30, 0.32, 0.17, true},  // 0.15 s, others idle: too short once decided, keep 1
+      {0.50, 0.42, 0.27, true},  // 0.35 s since 0.15: others (0.12 - 0.12) / 0.35 = 0 -> 2
+  };
+  std::size_t next = 0;
+  apply_threads(2);
+  ThreadGovernor governor(2, [&] { return script.at(next++); }, 2);
+  const std::vector<int> expected = {2, 1, 1, 2};
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(governor.update(), expected[i]) << "update " << i;
+  EXPECT_EQ(governor.changes(), 2);
+  apply_threads(available_cores());
+}
+
 // The real sampler counts children spinning on every core as other processes' load (the window starts after the
 // children are running: forking them one after another takes a while on a machine with many cores; the tolerance
 // grows with the core count, as one sample of many cores can miss a few ticks). threads_for_load_now (the start of

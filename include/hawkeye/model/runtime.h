@@ -27,8 +27,9 @@ class ThreadGovernor {
  public:
   using Sampler = std::function<CpuSample()>;
   explicit ThreadGovernor(int max_threads, Sampler sampler = sample_cpu, int cores = available_cores());
-  // Re-chooses the count from the load since the previous call (windows under 0.25 s keep the current count and
-  // go on measuring; windows over 5 s, a pause between requests, keep it and start a fresh window) and sets it on
+  // Re-chooses the count from the load since the previous call (windows under 0.25 s — 0.1 s for the first
+  // decision — keep the current count and go on measuring; windows over 5 s, a pause between requests, keep it and
+  // start a fresh window) and sets it on
   // the calling thread where that thread's count differs. Returns the count in use.
   int update();
   int threads() const { return current_; }
@@ -37,6 +38,7 @@ class ThreadGovernor {
 
  private:
   int max_ = 1, cores_ = 1, current_ = 1, changes_ = 0;
+  bool decided_ = false;  // a window has been long enough to judge
   Sampler sampler_;
   CpuSample last_;
 };

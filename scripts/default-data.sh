@@ -13,16 +13,21 @@
 #             each reference gets TRAIN_SAMPLE of the 24 x 5 type x level combinations (seeded, spread over
 #             the types: `hawkeye synth --train-sample`)
 #
+#   train-tone  (only when asked for with --sets) the training references again, TONE_SAMPLE (--tone-sample, 2)
+#             combinations each of the six global tone types only (7, 8, 16, 17, 18, 25): the tone-weighted mix
+#             of the fifteenth session's experiment (scripts/tone_probe.py mix; docs/results.md); not in the recipe
 #   --jpeg2000 CODER  type 9's coder for the train and val sets (hawkeye synth --jpeg2000: opencv53 (default, what
 #             the shipped model saw), 9/7, both); the test sets always use opencv53, so old numbers compare
 #
 # Usage: bash scripts/default-data.sh [--threads N] [--work data-work] [--train-sample 8] [--jpeg2000 opencv53]
-#                                     [--sets "train val test-old test-new"]
+#                                     [--sets "train val test-old test-new"] [--tone-sample 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=0
 WORK=data-work
 TRAIN_SAMPLE=8
+TONE_SAMPLE=2
+TONE_TYPES=7,8,16,17,18,25
 SETS="train val test-old test-new"
 JPEG2000=opencv53
 while (($#)); do
@@ -30,6 +35,7 @@ while (($#)); do
     --threads) THREADS=$2; shift 2;;
     --work) WORK=$2; shift 2;;
     --train-sample) TRAIN_SAMPLE=$2; shift 2;;
+    --tone-sample) TONE_SAMPLE=$2; shift 2;;
     --sets) SETS=$2; shift 2;;
     --jpeg2000) JPEG2000=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
@@ -88,7 +94,7 @@ build() { # name, split spec, extra args..., -- refs...
   fi
   rm -rf "$out"
   local t0; t0=$(date +%s)
-  H synth --refs "$@" --out "$out" --size 512x384 --types all --levels 1-5 --split "$split" --seed 0 "${extra[@]}" --json > /dev/null
+  H synth --refs "$@" --out "$out" --size 512x384 --types "${TYPES:-all}" --levels 1-5 --split "$split" --seed 0 "${extra[@]}" --json > /dev/null
   mkdir -p "$WORK/timing"
   echo $(( $(date +%s) - t0 )) > "$WORK/timing/data-$name.seconds"
   echo "[default-data] $name: $(( $(date +%s) - t0 )) s, $(grep -o '"images": [0-9]*' "$out/synth.json")" >&2
@@ -96,6 +102,7 @@ build() { # name, split spec, extra args..., -- refs...
 for set in $SETS; do
   case $set in
     train) build train train=1 --train-sample "$TRAIN_SAMPLE" --jpeg2000 "$JPEG2000" -- "${train[@]}";;
+    train-tone) TYPES=$TONE_TYPES build train-tone train=1 --train-sample "$TONE_SAMPLE" -- "${train[@]}";;
     val) build val val=1 --jpeg2000 "$JPEG2000" -- "${old_val[@]}" "${new_val[@]}";;
     test-old) build test-old test=1 -- "${old_test[@]}";;
     test-new) build test-new test=1 -- "${new_test[@]}";;

@@ -368,6 +368,12 @@ std::vector<double> TinyVlm::auxiliary_scores(const VisualEmbeds& visuals) {
   return out;
 }
 
+torch::Tensor TinyVlm::auxiliary_score_tensor(const VisualEmbeds& visuals) {
+  const auto aux = auxiliary_outputs(visuals);
+  if (!aux.defined()) return {};
+  return aux.select(1, 0).to(torch::kFloat32) + kAuxScoreOffset;
+}
+
 Grid TinyVlm::visual_grid(int, int) const { return {1, config_.vision.grid_h, config_.vision.grid_w}; }
 
 TinyInputSize tiny_input_size(int width, int height, const TinyVisionConfig& c) {

@@ -34,6 +34,12 @@ class SftStep final : public TrainStep {
     think_noise_ = cfg_.sft.think_noise;
     if (think_noise_ > 0) kadid_labels_ = KadidLabelTable::load_default();
     answer_from_head_ = cfg_.sft.answer_target == "auxiliary_head";
+    twin_weight_ = cfg_.sft.twin_rank_weight;
+    twin_margin_ = cfg_.sft.twin_rank_margin;
+    if (twin_weight_ > 0 && !policy.has_auxiliary_head()) {
+      throw Error(ErrorCode::invalid_argument, cfg_.source + ": sft.twin_rank_weight > 0 needs a model with an auxiliary head "
+                                                             "(vision_config.aux_head = true)");
+    }
     if (answer_from_head_ && !policy.has_auxiliary_head()) {
       throw Error(ErrorCode::invalid_argument, cfg_.source + ": sft.answer_target = \"auxiliary_head\" needs a model with an auxiliary "
                                                              "head (vision_config.aux_head = true)");
@@ -52,14 +58,16 @@ class SftStep final : public TrainStep {
     const auto grid = policy.visual_grid(512, 384);  // the KADID scale: an estimate of the tokens per image
     const double need_mb = static_cast<double>(r_.train.size()) * static_cast<double>(grid[0] * grid[1] * grid[2]) *
                            static_cast<double>(policy.decoder().config().hidden_size) * 4.0 / 1048576.0;
-    cache_visual_ = cfg_.train.cache_visual && vision_params && vision_frozen && !augments && need_mb <= cfg_.train.cache_visual_mb;
+    cache_visual_ = cfg_.train.cache_visual && vision_params && vision_frozen && !augments && need_mb <= cfg_.train.cache_visual_mb &&
+                    twin_weight_ == 0;
     if (r_.opts.dist.is_main() && cache_visual_) {
       spdlog::info("visual tokens of the frozen encoder are computed once per training image (train.cache_visual)");
     }
   }
 
   double accumulate(const StepBatch& batch, ordered_json& rec, StepTimes& times) override {
-    double loss_sum = 0, aux_sum = 0;
+    double loss_sum = 0, aux_sum = 0, rank_sum = 0, ordered = 0;
+    std::int64_t pairs = 0;
     std::int64_t tokens = 0;
     for (std::int64_t a = 0; a < r_.accum; ++a) {
       auto tl = Clock::now();
@@ -72,9 +80,14 @@ class SftStep final : public TrainStep {
       // Sizes of the images as the model sees them (the prompt depends on them for some architectures).
       std::vector<std::pair<int, int>> sizes(rows.size());
       auto tf = Clock::now();
+      torch::Tensor rank;  // sft.twin_rank_weight: the micro-batch's ranking loss (undefined without twins)
       const auto vis = cache_visual_ ? cached_visuals(row_ids, sizes, tl, tf, times)
-                                     : fresh_visuals(batch, a, rows, sizes, tl, tf, times);
+                                     : fresh_visuals(batch, a, rows, sizes, tl, tf, times, twin_weight_ > 0 ? &rank : nullptr, ordered, pairs);
       torch::Tensor loss = torch::zeros({}, torch::TensorOptions().device(r_.device));
+      if (rank.defined()) {
+        rank_sum += rank.item<double>() / static_cast<double>(r_.accum);
+        loss = loss + twin_weight_ * rank / static_cast<double>(r_.accum);
+      }
       if (text_weight_ > 0) loss = text_loss(batch, rows, row_ids, sizes, vis, tokens);
       if (aux_weight_ > 0) {
         const auto aux = aux_loss(rows, vis);
@@ -89,6 +102,11 @@ class SftStep final : public TrainStep {
     }
     rec["loss"] = loss_sum;
     if (aux_weight_ > 0) rec["aux_loss"] = aux_sum;
+    if (twin_weight_ > 0) {
+      rec["twin_rank_loss"] = rank_sum;
+      rec["twin_pairs"] = pairs;
+      rec["twin_ordered"] = pairs > 0 ? ordered / static_cast<double>(pairs) : 0.0;
+    }
     if (cache_visual_) rec["visual_cache_images"] = static_cast<std::int64_t>(visual_cache_.size());
     rec["tokens"] = tokens;
     return loss_sum;
@@ -141,24 +159,63 @@ class SftStep final : public TrainStep {
     return vis;
   }
 
+  // The images' visual tokens. With `rank` (sft.twin_rank_weight), the rows' degraded twins too, with the same
+  // augmentation, encoded in the same pass: *rank is the micro-batch's ranking loss on the auxiliary head's
+  // scores (undefined when no row has a twin); `ordered` and `pairs` count the pairs already ordered by the margin.
   model::VisualEmbeds fresh_visuals(const StepBatch& batch, std::int64_t a, const std::vector<const TrainSample*>& rows,
-                                    std::vector<std::pair<int, int>>& sizes, Clock::time_point tl, Clock::time_point& tf, StepTimes& times) {
+                                    std::vector<std::pair<int, int>>& sizes, Clock::time_point tl, Clock::time_point& tf, StepTimes& times,
+                                    torch::Tensor* rank, double& ordered, std::int64_t& pairs) {
     auto& policy = r_.model->policy();
     const auto& opts = r_.opts;
-    std::vector<std::filesystem::path> paths;
-    for (const auto* row : rows) paths.push_back(row->image);
+    std::vector<std::filesystem::path> paths, twin_paths;
+    std::vector<std::int64_t> with_twin;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      paths.push_back(rows[i]->image);
+      if (rank && !rows[i]->twin.empty()) {
+        twin_paths.push_back(rows[i]->twin);
+        with_twin.push_back(static_cast<std::int64_t>(i));
+      }
+    }
     auto images = load_batch(paths, r_.limits, r_.threads);
+    std::vector<Image> twins;
+    if (!twin_paths.empty()) {
+      auto loaded = load_batch(twin_paths, r_.limits, r_.threads);
+      twins.resize(images.size());
+      for (std::size_t k = 0; k < with_twin.size(); ++k) twins[static_cast<std::size_t>(with_twin[k])] = std::move(loaded[k]);
+    }
     // dist: seeded by the micro-batch's global index: N ranks x grad_accum A = 1 process x grad_accum N*A
-    augment_batch(images, nullptr, r_.augment, derive_seed(r_.seed, std::uint64_t{0}),
+    augment_batch(images, twins.empty() ? nullptr : &twins, r_.augment, derive_seed(r_.seed, std::uint64_t{0}),
                   (batch.step * opts.dist.world + opts.dist.rank) * r_.accum + a);
     std::vector<const Image*> ptrs;
     for (std::size_t i = 0; i < images.size(); ++i) {
       ptrs.push_back(&images[i]);
       sizes[i] = {images[i].width, images[i].height};
     }
+    for (const auto i : with_twin) ptrs.push_back(&twins[static_cast<std::size_t>(i)]);
     times.load += seconds_since(tl);
     tf = Clock::now();
-    return policy.encode_images(policy.preprocess(ptrs));
+    auto all = policy.encode_images(policy.preprocess(ptrs));
+    if (with_twin.empty()) return all;
+    const auto n = static_cast<std::int64_t>(images.size());
+    auto vis = slice_visuals(all, 0, n);
+    const auto twin_vis = slice_visuals(all, n, static_cast<std::int64_t>(with_twin.size()));
+    const auto index = torch::tensor(with_twin, torch::kInt64).to(r_.device);
+    const auto gap = policy.auxiliary_score_tensor(vis).index_select(0, index) - policy.auxiliary_score_tensor(twin_vis);
+    *rank = torch::relu(twin_margin_ - gap).mean();
+    ordered += (gap >= twin_margin_).sum().item<double>();
+    pairs += static_cast<std::int64_t>(with_twin.size());
+    return vis;
+  }
+
+  // Images [first, first + n) of `v`.
+  static model::VisualEmbeds slice_visuals(const model::VisualEmbeds& v, std::int64_t first, std::int64_t n) {
+    model::VisualEmbeds out;
+    const auto from = v.offsets[static_cast<std::size_t>(first)];
+    const auto to = v.offsets[static_cast<std::size_t>(first + n)];
+    out.embeds = v.embeds.narrow(0, from, to - from);
+    for (std::int64_t i = 0; i <= n; ++i) out.offsets.push_back(v.offsets[static_cast<std::size_t>(first + i)] - from);
+    out.grid.assign(v.grid.begin() + first, v.grid.begin() + first + n);
+    return out;
   }
 
   // Teacher-forced cross-entropy on the completion tokens (sft.text_weight), divided by the accumulation count.
@@ -243,7 +300,7 @@ class SftStep final : public TrainStep {
   Run& r_;
   const SftConfig& cfg_;
   int decimals_ = 2;
-  double aux_weight_ = 0, text_weight_ = 1, think_noise_ = 0;
+  double aux_weight_ = 0, text_weight_ = 1, think_noise_ = 0, twin_weight_ = 0, twin_margin_ = 0.25;
   bool answer_from_head_ = false;
   std::optional<KadidLabelTable> kadid_labels_;
   std::int64_t stop_id_ = 0;

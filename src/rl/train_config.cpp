@@ -135,6 +135,8 @@ void sft_fields(S& s, F& f) {
   f("aux_weight", s.aux_weight, at_least(0));
   f("text_weight", s.text_weight, at_least(0));
   f("think_noise", s.think_noise, between(0, 1));
+  f("twin_rank_weight", s.twin_rank_weight, at_least(0));
+  f("twin_rank_margin", s.twin_rank_margin, at_least(0));
   f("answer_target", s.answer_target, one_of({"label", "auxiliary_head"}));
 }
 
@@ -470,8 +472,9 @@ SftConfig SftConfig::from_config(const Config& config) {
   Reader in(config.root());
   visit_sft(c, in);
   check_common(c, in);
-  if (in.read_well({"sft.text_weight", "sft.aux_weight"}) && c.sft.text_weight == 0 && c.sft.aux_weight == 0) {
-    in.problem("sft.text_weight", "sft.text_weight and sft.aux_weight are both 0: nothing to train");
+  if (in.read_well({"sft.text_weight", "sft.aux_weight", "sft.twin_rank_weight"}) && c.sft.text_weight == 0 && c.sft.aux_weight == 0 &&
+      c.sft.twin_rank_weight == 0) {
+    in.problem("sft.text_weight", "sft.text_weight, sft.aux_weight and sft.twin_rank_weight are all 0: nothing to train");
   }
   finish(config, c.kind, c.to_json(), in);
   return c;

@@ -555,6 +555,61 @@ TEST(Trainer, SftAuxiliaryLossAndScoresComeFromTheHead) {
   EXPECT_NEAR(val["plcc"].get<double>(), correlate(pred, gt).plcc.value, 1e-6);
 }
 
+// sft.twin_rank_weight: each row's image and its degraded twin are encoded in one pass (training mode: their batch
+// statistics together), and the loss is mean(max(0, margin - (head score of the image - head score of the twin))).
+// Checked against that computation on the initial model; without an auxiliary head the option is refused.
+TEST(Trainer, SftTwinRankLossRanksEachImageAboveItsTwin) {
+  test::TinyTrainingSetup s(/*with_twins=*/true);
+  auto arch = nlohmann::json::parse(read_file(s.arch));
+  arch["vision_config"]["aux_head"] = true;
+  const auto arch_file = s.dir.path() / "arch-aux.json";
+  write_file_atomic(arch_file, arch.dump());
+  const auto config = [&](const std::string& name, const fs::path& architecture) {
+    auto c = Config::parse_toml(s.model_toml() + "[run]\ndir = \"" + (s.dir.path() / name).string() +
+                                    "\"\nseed = 3\nthreads = 1\nlog_every = 1\n[train]\nsteps = 2\nbatch_size = 4\nlr = 1e-3\n"
+                                    "warmup_steps = 0\nval_every = 0\ncheckpoint_every = 0\n[augment]\nhflip = false\n[sft]\n"
+                                    "text_weight = 0.0\naux_weight = 0.0\ntwin_rank_weight = 2.0\ntwin_rank_margin = 0.5\n",
+                                "test.toml");
+    c.set("model.architecture", architecture.string());
+    return c;
+  };
+  const auto result = rl::train(config("rank", arch_file), "sft");
+  const auto train_rows = rl::load_samples(s.train);
+  std::vector<fs::path> paths, twin_paths;
+  for (auto i : rl::batch_indices(train_rows.size(), 3, 0, 4)) {
+    ASSERT_FALSE(train_rows[i].twin.empty());
+    paths.push_back(train_rows[i].image);
+    twin_paths.push_back(train_rows[i].twin);
+  }
+  auto policy = std::dynamic_pointer_cast<model::TinyVlm>(model::load_policy(model::read_model_dir(result.run_dir / "init")));
+  ASSERT_TRUE(policy);
+  policy->train(true);
+  const auto images = rl::load_batch(paths, ImageLimits{}, 1);
+  const auto twins = rl::load_batch(twin_paths, ImageLimits{}, 1);
+  std::vector<const Image*> ptrs;
+  for (const auto& im : images) ptrs.push_back(&im);
+  for (const auto& im : twins) ptrs.push_back(&im);
+  torch::NoGradGuard g;
+  const auto out = policy->auxiliary_outputs(policy->encode_images(policy->preprocess(ptrs))).to(torch::kFloat64);
+  double expected = 0;
+  int ordered = 0;
+  for (std::int64_t k = 0; k < 4; ++k) {
+    const double gap = out[k][0].item<double>() - out[k + 4][0].item<double>();
+    expected += std::max(0.0, 0.5 - gap) / 4.0;
+    ordered += gap >= 0.5;
+  }
+  nlohmann::json first;
+  for (const auto& line : test::read_metrics(result.run_dir))
+    if (line.contains("loss") && line["step"] == 1) first = line;
+  ASSERT_TRUE(first.contains("twin_rank_loss")) << first.dump();
+  EXPECT_NEAR(first["twin_rank_loss"].get<double>(), expected, 1e-5);
+  EXPECT_NEAR(first["loss"].get<double>(), 2.0 * expected, 1e-5);
+  EXPECT_EQ(first["twin_pairs"].get<std::int64_t>(), 4);
+  EXPECT_DOUBLE_EQ(first["twin_ordered"].get<double>(), ordered / 4.0);
+  // A model without an auxiliary head cannot rank: refused before training.
+  EXPECT_THROW(rl::train(config("plain", s.arch), "sft"), Error);
+}
+
 // sft.answer_target = "auxiliary_head": the answer a row trains is the model's own head's score of its image
 // (clamped to the range), not its label. Checked against a run on a manifest whose labels are those head
 // scores, computed here: the same first-step loss and tokens; a run on the true labels gets another loss.

@@ -94,6 +94,9 @@ class Policy : public torch::nn::Module {
     return {};
   }
   virtual std::vector<double> auxiliary_scores(const VisualEmbeds& visuals) { (void)visuals; return {}; }
+  // The same scores as a float32 [N] tensor, differentiable when autograd is on (sft.twin_rank_weight ranks an
+  // image above its degraded twin with them); undefined when the model has no head.
+  virtual torch::Tensor auxiliary_score_tensor(const VisualEmbeds& visuals) { (void)visuals; return {}; }
   virtual bool has_auxiliary_head() const { return false; }
   // The visual tokens as the language model reads them (hawkeye-tiny's quality embedding adds to them);
   // by default the encoder's output unchanged.

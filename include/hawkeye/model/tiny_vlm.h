@@ -118,6 +118,7 @@ class TinyVlm : public Policy {
   torch::Tensor auxiliary_loss(const VisualEmbeds& visuals, const AuxTargets& targets) override;
   // The score column plus kAuxScoreOffset.
   std::vector<double> auxiliary_scores(const VisualEmbeds& visuals) override;
+  torch::Tensor auxiliary_score_tensor(const VisualEmbeds& visuals) override;
   bool has_auxiliary_head() const override { return config_.vision.aux_head; }
   // vision_config.quality_embedding: the visual tokens plus each image's quality embedding; else as given.
   VisualEmbeds language_visuals(const VisualEmbeds& visuals) override;

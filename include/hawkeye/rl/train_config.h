@@ -90,6 +90,11 @@ struct SftSection {
   double aux_weight = 0.0;   // >= 0
   double text_weight = 1.0;  // >= 0; 0 = no language-model pass (not both weights 0)
   double think_noise = 0.0;  // [0, 1]
+  // > 0: a ranking loss on the auxiliary head's scores, weight * mean(max(0, margin - (score(image) -
+  // score(twin)))) over the rows with a degraded twin (`hawkeye pairs`): the same photo, visibly worse, must score
+  // at least `margin` lower. Needs an auxiliary head; the twins are encoded with the images (twice the vision work).
+  double twin_rank_weight = 0.0;  // >= 0
+  double twin_rank_margin = 0.25; // >= 0
   // What the answer of a training row says: "label" (the row's score) or "auxiliary_head" (the model's own
   // auxiliary head's score of the image, computed without gradient from the same visual tokens: the answer
   // then carries the encoder's estimate of this image, not the mean of its (type, level) class).

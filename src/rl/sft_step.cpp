@@ -84,11 +84,11 @@ class SftStep final : public TrainStep {
       const auto vis = cache_visual_ ? cached_visuals(row_ids, sizes, tl, tf, times)
                                      : fresh_visuals(batch, a, rows, sizes, tl, tf, times, twin_weight_ > 0 ? &rank : nullptr, ordered, pairs);
       torch::Tensor loss = torch::zeros({}, torch::TensorOptions().device(r_.device));
-      if (rank.defined()) {
+      if (text_weight_ > 0) loss = text_loss(batch, rows, row_ids, sizes, vis, tokens);
+      if (rank.defined()) {  // after the text loss, which starts the sum
         rank_sum += rank.item<double>() / static_cast<double>(r_.accum);
         loss = loss + twin_weight_ * rank / static_cast<double>(r_.accum);
       }
-      if (text_weight_ > 0) loss = text_loss(batch, rows, row_ids, sizes, vis, tokens);
       if (aux_weight_ > 0) {
         const auto aux = aux_loss(rows, vis);
         aux_sum += aux.item<double>() / static_cast<double>(r_.accum);
